@@ -1,0 +1,460 @@
+"""Time GRAFX (the PyTorch reference) on the paper's full mixing console.
+
+Run with the GRAFX environment's python (see ``benchmarks/setup_grafx_env.sh``), never with
+mixjax's: this script imports torch and grafx and must not import jax or mixjax.
+
+    /work/grafx-venv/bin/python benchmarks/grafx_driver.py --mode render \
+        --tracks 16 --groups 4 --seconds 3.8 --sample-rate 30000 --repeats 5 --threads 2
+
+Modes:
+
+``render``
+    Median wall time of one forward render (no autograd, as the reference's evaluation renders)
+    and of forward + backward of an MSE loss to every parameter (processor parameters and
+    dry/wet logits).
+``step``
+    Median wall time of one optimisation step as the reference trains: render, grafx-prune's
+    multi-resolution mel-STFT loss, gain-staging (x1e-3) and delay-radii (x0.5) regularisers,
+    backward, AdamW (lr 1e-2, weight decay 0, eps 1e-8).
+``evaluate``
+    Median wall time of one whole-song evaluation: a ``--seconds`` long song cut into chunks of
+    ``--chunk-seconds`` starting every ``chunk - 1 s``, each rendered without gradients and
+    scored with the loss (first second of each chunk skipped), then averaged.
+
+The console is T dry tracks spread evenly (in contiguous blocks) over G subgroups, each track
+and each subgroup carrying the chain eq, compressor, noisegate, stereo_imager, gain_panning,
+delay, reverb, every processor wrapped in ``DryWet`` (EQ and reverb also in
+``GainStagingRegularization``), FlashFFTConv off, parameters drawn from N(0, 0.01^2) after
+``torch.manual_seed(seed)``, dry/wet logits 0. The graph is built by grafx-prune's own
+``construct_mixing_console`` and the loss is grafx-prune's ``MRSTFTLoss``; both are imported at
+run time from an export of the grafx-prune repository (nothing of it is kept in mixjax):
+
+* ``MIXJAX_GRAFX_PRUNE_DIR`` (default ``/tmp/grafx-prune``): a directory holding ``code/``;
+* if it is missing, ``code/`` is exported there with ``git archive`` from the bare mirror
+  ``MIXJAX_GRAFX_PRUNE_GIT`` (default ``/work/.mirror/sh-lee97+grafx-prune/repo``).
+
+Without grafx-prune, ``render`` still runs (with an equivalent graph built here through the
+GRAFX API; the JSON line says which builder was used); ``step`` and ``evaluate`` need its loss.
+
+The last line printed is one JSON object with the timings (seconds), the peak resident memory
+of the process (MB), and the torch / GRAFX versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+# benchmarks/grafx.py (the mixjax-side wrapper) sits beside this script and would shadow the
+# grafx package: drop this directory (and a cwd equal to it) from the import path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+PROCESSORS = [
+    "eq",
+    "compressor",
+    "noisegate",
+    "stereo_imager",
+    "gain_panning",
+    "delay",
+    "reverb",
+]
+PRUNE_FILES = ["code/loss.py", "code/auraloss_opt", "code/mixing_console.py"]
+DEFAULT_PRUNE_DIR = "/tmp/grafx-prune"
+DEFAULT_PRUNE_GIT = "/work/.mirror/sh-lee97+grafx-prune/repo"
+
+LR = 1e-2
+GAIN_REG_WEIGHT = 1e-3
+RADII_REG_SCALE = 0.5
+EVAL_WARMUP_SECONDS = 1.0
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mode", choices=["render", "step", "evaluate"], required=True)
+    p.add_argument("--tracks", type=int, default=4)
+    p.add_argument("--groups", type=int, default=1)
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=3.8,
+        help="crop length (render, step) or song length (evaluate)",
+    )
+    p.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=3.8,
+        help="evaluation chunk length (evaluate only)",
+    )
+    p.add_argument("--sample-rate", type=int, default=30000)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs first")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--builder",
+        choices=["auto", "grafx-prune", "local"],
+        default="auto",
+        help="who builds the graph: grafx-prune's construct_mixing_console, or this script",
+    )
+    args = p.parse_args(argv)
+    if not 1 <= args.groups <= args.tracks:
+        p.error("need 1 <= groups <= tracks")
+    if args.repeats < 1:
+        p.error("need repeats >= 1")
+    return args
+
+
+# --------------------------------------------------------------------------- grafx-prune import
+
+
+def grafx_prune_code_dir() -> str | None:
+    """Return a directory holding grafx-prune's ``code/`` modules, exporting it if needed."""
+    root = os.environ.get("MIXJAX_GRAFX_PRUNE_DIR", DEFAULT_PRUNE_DIR)
+    code = os.path.join(root, "code")
+    if os.path.isfile(os.path.join(code, "loss.py")):
+        return code
+    git_dir = os.environ.get("MIXJAX_GRAFX_PRUNE_GIT", DEFAULT_PRUNE_GIT)
+    if not os.path.isdir(git_dir):
+        return None
+    os.makedirs(os.path.dirname(os.path.abspath(root)) or ".", exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".grafx-prune-", dir=os.path.dirname(os.path.abspath(root)))
+    try:
+        archive = subprocess.run(
+            ["git", "-C", git_dir, "archive", "--format=tar", "HEAD", *PRUNE_FILES],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        try:
+            os.rename(tmp, root)  # atomic: concurrent runs cannot see a half export
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)  # another run got there first
+    except (OSError, subprocess.CalledProcessError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"grafx_driver: could not export grafx-prune: {e}", file=sys.stderr)
+        return None
+    return code if os.path.isfile(os.path.join(code, "loss.py")) else None
+
+
+def import_grafx_prune():
+    """Return (construct_mixing_console, MRSTFTLoss), either of which may be None."""
+    code = grafx_prune_code_dir()
+    if code is None:
+        return None, None
+    if code not in sys.path:
+        sys.path.insert(0, code)
+    from loss import MRSTFTLoss  # noqa: E402  (grafx-prune, code/loss.py)
+    from mixing_console import construct_mixing_console  # noqa: E402
+
+    return construct_mixing_console, MRSTFTLoss
+
+
+# --------------------------------------------------------------------------- console
+
+
+def group_of_track(track: int, tracks: int, groups: int) -> int:
+    """Contiguous, even assignment: track t goes to subgroup floor(t * G / T)."""
+    return track * groups // tracks
+
+
+def synthetic_metadata(tracks: int, groups: int) -> dict:
+    """Metadata in the layout grafx-prune's loaders produce, for T tracks over G subgroups."""
+    dry = [f"/synthetic/track_{t:05d}.wav" for t in range(tracks)]
+    matched = {f"/synthetic/group_{k:05d}.wav": [] for k in range(groups)}
+    names = list(matched)
+    for t, path in enumerate(dry):
+        matched[names[group_of_track(t, tracks, groups)]].append(os.path.basename(path))
+    return {
+        "dataset": "medley",
+        "matched_dry_dirs": dry,
+        "correspondence": {"matched": matched},
+        "unmatched_dirs": [],
+    }
+
+
+def build_graph_locally(tracks, groups, node_configs):
+    """The same console through the GRAFX API: in -> chain -> mix -> chain -> out."""
+    from grafx.data import GRAFX
+
+    graph = GRAFX(config=node_configs, invalid_op="error")
+    track_ends = []
+    for _ in range(tracks):
+        source = graph.add("in")
+        first, last = graph.add_serial_chain(PROCESSORS)
+        graph.connect(source, first)
+        track_ends.append(last)
+    group_ends = []
+    for k in range(groups):
+        mix = graph.add("mix")
+        for t in range(tracks):
+            if group_of_track(t, tracks, groups) == k:
+                graph.connect(track_ends[t], mix)
+        first, last = graph.add_serial_chain(PROCESSORS)
+        graph.connect(mix, first)
+        group_ends.append(last)
+    out = graph.add("out")
+    for last in group_ends:
+        graph.connect(last, out)
+    return graph
+
+
+def make_processor(kind, audio_len):
+    from grafx import processors
+
+    conv_kwargs = {"flashfftconv": False, "max_input_len": audio_len}
+    match kind:
+        case "eq":
+            p = processors.ZeroPhaseFIREqualizer()
+        case "gain_panning":
+            p = processors.StereoGain()
+        case "stereo_imager":
+            p = processors.SideGainImager()
+        case "compressor":
+            p = processors.Compressor(**conv_kwargs)
+        case "noisegate":
+            p = processors.NoiseGate(**conv_kwargs)
+        case "delay":
+            p = processors.MultitapDelay(**conv_kwargs)
+        case "reverb":
+            p = processors.STFTMaskedNoiseReverb(**conv_kwargs)
+        case _:
+            raise ValueError(kind)
+    if kind in ("eq", "reverb"):
+        p = processors.GainStagingRegularization(p)
+    return processors.DryWet(p)
+
+
+class Console:
+    """State the reference solver keeps: processors, graph, render data, parameters, logits."""
+
+    def __init__(self, tracks, groups, audio_len, seed, builder, construct_mixing_console):
+        import torch
+        import torch.nn as nn
+        from grafx.data import NodeConfigs, convert_to_tensor
+        from grafx.render import prepare_render, reorder_for_fast_render
+        from grafx.utils import count_nodes_per_type, create_empty_parameters
+
+        torch.manual_seed(seed)
+        self.module = nn.Module()  # holds everything the reference's optimiser sees
+        self.module.audio_processors = nn.ModuleDict(
+            {kind: make_processor(kind, audio_len) for kind in set(PROCESSORS)}
+        )
+        node_configs = NodeConfigs(PROCESSORS)
+        if builder == "grafx-prune":
+            graph = construct_mixing_console(
+                metadata=synthetic_metadata(tracks, groups),
+                dry_insert_processors=PROCESSORS,
+                multi_insert_processors=PROCESSORS,
+                node_configs=node_configs,
+            )
+        else:
+            graph = build_graph_locally(tracks, groups, node_configs)
+        order = ["in"] + PROCESSORS + ["mix"] + PROCESSORS + ["out"]
+        order = [node_configs.node_type_to_index[t] for t in order]
+        self.graph = reorder_for_fast_render(graph, method="fixed", fixed_order=order)
+        self.num_processors = sum(count_nodes_per_type(self.graph, PROCESSORS).values())
+        self.graph_tensor = convert_to_tensor(self.graph)
+        self.render_data = prepare_render(self.graph_tensor)
+        self.module.graph_parameters = create_empty_parameters(
+            self.module.audio_processors, self.graph
+        )
+        self.module.soft_mask = nn.Parameter(torch.zeros(self.graph_tensor.num_nodes))
+        self.num_nodes = int(self.graph_tensor.num_nodes)
+
+    def render(self, sources, grad):
+        """sources: (1, T, 2, L). Returns the mix (1, 1, 2, L) and the intermediates."""
+        import torch
+        from grafx.render import render_grafx
+
+        weight = torch.sigmoid(self.module.soft_mask)
+        mix, intermediates, _ = render_grafx(
+            self.module.audio_processors,
+            sources,
+            self.module.graph_parameters,
+            self.render_data,
+            common_parameters={"drywet_weight": weight},
+            parameters_grad=grad,
+        )
+        return mix, intermediates
+
+
+def regularisers(intermediates):
+    """Sum the per-type intermediates and weight them as the reference's solver does."""
+    total = {}
+    for item in intermediates:
+        for key, value in item.items():
+            total[key] = total[key] + value if key in total else value
+    if "gain_reg" in total:
+        total["gain_reg"] = total["gain_reg"] * GAIN_REG_WEIGHT
+    if "radii_reg" in total:
+        total["radii_reg"] = total["radii_reg"] * RADII_REG_SCALE
+    return total
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def timed(fn, repeats, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    with warnings.catch_warnings():
+        # grafx warns at import about torchaudio's lfilter (an IIR option the console never uses)
+        warnings.simplefilter("ignore")
+        import torch
+        import grafx  # noqa: F401
+    from importlib.metadata import version
+
+    torch.set_num_threads(args.threads)
+    torch.set_float32_matmul_precision("medium")  # as grafx-prune's train.py
+
+    construct_mixing_console, MRSTFTLoss = import_grafx_prune()
+    builder = args.builder
+    if builder == "auto":
+        builder = "grafx-prune" if construct_mixing_console is not None else "local"
+    if builder == "grafx-prune" and construct_mixing_console is None:
+        sys.exit("grafx_driver: grafx-prune's code is not available (set MIXJAX_GRAFX_PRUNE_DIR)")
+    if args.mode in ("step", "evaluate") and MRSTFTLoss is None:
+        sys.exit("grafx_driver: step/evaluate need grafx-prune's loss (set MIXJAX_GRAFX_PRUNE_DIR)")
+
+    sr = args.sample_rate
+    crop_len = round(args.seconds * sr)
+    audio_len = round(args.chunk_seconds * sr) if args.mode == "evaluate" else crop_len
+
+    t0 = time.perf_counter()
+    console = Console(
+        args.tracks, args.groups, audio_len, args.seed, builder, construct_mixing_console
+    )
+    build_s = time.perf_counter() - t0
+
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    result = {
+        "mode": args.mode,
+        "tracks": args.tracks,
+        "groups": args.groups,
+        "seconds": args.seconds,
+        "sample_rate": sr,
+    }
+
+    if args.mode == "render":
+        sources = 0.1 * torch.randn(1, args.tracks, 2, crop_len, generator=gen)
+        target = 0.1 * torch.randn(1, 2, crop_len, generator=gen)
+        params = list(console.module.parameters())
+
+        def forward():
+            with torch.no_grad():
+                console.render(sources, grad=False)
+
+        def forward_backward():
+            for p in params:
+                p.grad = None
+            mix, _ = console.render(sources, grad=True)
+            loss = torch.mean((mix.view(1, 2, crop_len) - target) ** 2)
+            loss.backward()
+
+        result["fwd_s"], result["fwd_times"] = timed(forward, args.repeats, args.warmup)
+        result["fwd_bwd_s"], result["fwd_bwd_times"] = timed(
+            forward_backward, args.repeats, args.warmup
+        )
+
+    elif args.mode == "step":
+        sources = 0.1 * torch.randn(1, args.tracks, 2, crop_len, generator=gen)
+        target = 0.1 * torch.randn(1, 2, crop_len, generator=gen)
+        console.module.match_loss = MRSTFTLoss(sr=sr)
+        optimiser = torch.optim.AdamW(
+            params=console.module.parameters(), lr=LR, weight_decay=0, eps=1e-8
+        )
+        losses = []
+
+        def step():
+            mix, intermediates = console.render(sources, grad=True)
+            reg = regularisers(intermediates)
+            # argument order as the reference solver: match_loss(mix, mix_pred)
+            match = console.module.match_loss(target, mix)
+            total = match["match/full"] + sum(reg.values())
+            optimiser.zero_grad()
+            total.backward()
+            optimiser.step()
+            losses.append(
+                {"total": total.detach().item(), "match": match["match/full"].detach().item()}
+                | {k: v.detach().item() for k, v in reg.items()}
+            )
+
+        result["step_s"], result["step_times"] = timed(step, args.repeats, args.warmup)
+        result["first_loss"] = losses[0]
+
+    else:  # evaluate
+        total_len = round(args.seconds * sr)
+        hop = audio_len - round(EVAL_WARMUP_SECONDS * sr)
+        num_chunks = math.ceil(total_len / hop)
+        song = 0.1 * torch.randn(args.tracks, 2, total_len, generator=gen)
+        mix_song = 0.1 * torch.randn(2, total_len, generator=gen)
+        match_loss = MRSTFTLoss(sr=sr, omit_sec=EVAL_WARMUP_SECONDS)
+        chunks = []  # pre-loaded, as the reference pre-loads its evaluation batches
+        for i in range(num_chunks):
+            start = i * hop
+            stop = min(start + audio_len, total_len)
+            src = torch.zeros(1, args.tracks, 2, audio_len)
+            mix = torch.zeros(1, 2, audio_len)
+            src[0, :, :, : stop - start] = song[:, :, start:stop]
+            mix[0, :, : stop - start] = mix_song[:, start:stop]
+            chunks.append((src, mix))
+        song_losses = []
+
+        def evaluate():
+            with torch.no_grad():
+                losses = []
+                for src, mix in chunks:
+                    pred, _ = console.render(src, grad=False)
+                    # argument order as the reference solver: match_loss(mix, mix_pred)
+                    losses.append(match_loss(mix, pred)["match/full"].item())
+                song_losses.append(sum(losses) / len(losses))
+
+        result["evaluate_s"], result["evaluate_times"] = timed(
+            evaluate, args.repeats, args.warmup
+        )
+        result["chunks"] = num_chunks
+        result["chunk_seconds"] = args.chunk_seconds
+        result["song_loss"] = song_losses[0]
+
+    result |= {
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "torch": torch.__version__,
+        "grafx": version("GRAFX"),
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "build_s": build_s,
+        "num_nodes": console.num_nodes,
+        "num_processors": console.num_processors,
+        "console_builder": builder,
+    }
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""The padded mixing console: the search space of the mixing-graph search.
+
+Every track goes through the 7-processor chain (``PROCESSORS`` order); the
+track outputs are summed into their subgroups; every subgroup sum goes
+through the same chain; the subgroup outputs are summed into the stereo mix.
+There is no master-bus chain (DAFx-24 §2.2).
+
+Each processor node *i* has a dry/wet weight ``w_i = sigmoid(z_i)`` and an
+alive bit ``a_i``::
+
+    y_i = u_i                                  if not a_i
+    y_i = w_i · f_i(u_i; p_i) + (1 - w_i) · u_i  otherwise
+
+Sizes (``max_tracks``, ``max_groups``, samples, sample rate) are static; which
+tracks exist, which group each track feeds and which nodes are alive are
+arrays. Changing any of them, or any parameter, never recompiles ``render``.
+Padded tracks and groups contribute exactly zero.
+
+Shapes: ``T = max_tracks``, ``G = max_groups``, ``n`` samples.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from mixjax import validation
+from mixjax.processors import PENALTY_NAMES, PROCESSORS, REGISTRY
+
+LEVELS = ("track", "group")
+"""The two levels of the console, in signal order."""
+
+Alive = dict  # {"track": {name: bool[T]}, "group": {name: bool[G]}}
+
+
+@struct.dataclass
+class ConsoleParams:
+  """All parameters of a console (a pytree; Optax optimises it whole).
+
+  Attributes:
+    processors: ``{level: {name: params}}``, each leaf with a leading node axis
+      (``T`` for tracks, ``G`` for groups).
+    drywet_logits: ``{level: {name: f32[nodes]}}``; ``w = sigmoid(logit)``,
+      initialised to 0 (half wet), as the reference does.
+  """
+  processors: dict
+  drywet_logits: dict
+
+
+class RenderDetails(NamedTuple):
+  """Everything a render computes.
+
+  Attributes:
+    mix: ``[2, n]`` stereo mix.
+    penalties: ``{"gain_staging": scalar, "radii": scalar}``, each summed over
+      the alive nodes of both levels (unweighted; ``loss.regularization``
+      weights them).
+    track_outputs: ``[T, 2, n]`` outputs of the track chains (0 for padding).
+    group_outputs: ``[G, 2, n]`` outputs of the group chains (0 for padding).
+  """
+  mix: Any
+  penalties: dict
+  track_outputs: Any
+  group_outputs: Any
+
+
+@struct.dataclass
+class Console:
+  """A padded mixing console (a pytree: routing arrays are leaves).
+
+  Build one with ``Console.build``.
+
+  Attributes:
+    track_group: ``int32[T]``, the subgroup each track feeds (0 for padding).
+    track_exists: ``bool[T]``, False for padded track slots.
+    group_exists: ``bool[G]``, False for group slots that no track feeds.
+    sample_rate: Hz (static).
+  """
+  track_group: jax.Array
+  track_exists: jax.Array
+  group_exists: jax.Array
+  sample_rate: int = struct.field(pytree_node=False, default=30000)
+
+  # -- construction --------------------------------------------------------
+
+  @classmethod
+  def build(cls,
+            track_groups: Sequence[int | None],
+            *,
+            sample_rate: int = 30000,
+            max_tracks: int | None = None,
+            max_groups: int | None = None) -> "Console":
+    """Builds a console from the subgroup index of every track.
+
+    Args:
+      track_groups: ``track_groups[i]`` is the subgroup index of track ``i``,
+        or None for a track with no subgroup, which then gets a group of its
+        own (numbered after the largest given index).
+      sample_rate: Hz, at least ``processors.MIN_SAMPLE_RATE``.
+      max_tracks: padded track count (default: the number of tracks).
+      max_groups: padded group count (default: the number of groups).
+
+    Raises:
+      ValueError: for an empty song, a bad group index, more tracks or groups
+        than the console holds, or a sample rate that is too low.
+    """
+    sample_rate = validation.check_sample_rate(sample_rate, where="Console.build")
+    groups = list(track_groups)
+    if not groups:
+      raise ValueError("Console.build: a console needs at least one track (track_groups is empty).")
+    for i, g in enumerate(groups):
+      if g is None:
+        continue
+      if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 0:
+        raise ValueError(
+            f"Console.build: track {i} is assigned to group {g!r}; group indices must be "
+            f"integers >= 0 (or None for a track with no subgroup).")
+      if max_groups is not None and g >= max_groups:
+        raise ValueError(
+            f"Console.build: track {i} is assigned to group {g}, out of range for "
+            f"max_groups={max_groups}; raise max_groups or fix the grouping.")
+    next_group = max([g for g in groups if g is not None], default=-1) + 1
+    resolved = []
+    for g in groups:
+      if g is None:
+        g, next_group = next_group, next_group + 1
+      resolved.append(int(g))
+    n_tracks, n_groups = len(resolved), max(resolved) + 1
+    max_tracks = n_tracks if max_tracks is None else max_tracks
+    max_groups = n_groups if max_groups is None else max_groups
+    if n_tracks > max_tracks:
+      raise ValueError(
+          f"Console.build: the song has {n_tracks} tracks but the console holds "
+          f"max_tracks={max_tracks}; raise max_tracks.")
+    if n_groups > max_groups:
+      raise ValueError(
+          f"Console.build: the grouping needs {n_groups} groups (tracks with no subgroup "
+          f"get one each) but the console holds max_groups={max_groups}; raise max_groups.")
+    track_group = np.zeros(max_tracks, np.int32)
+    track_group[:n_tracks] = resolved
+    track_exists = np.arange(max_tracks) < n_tracks
+    group_exists = np.zeros(max_groups, bool)
+    group_exists[resolved] = True
+    return cls(
+        track_group=jnp.asarray(track_group),
+        track_exists=jnp.asarray(track_exists),
+        group_exists=jnp.asarray(group_exists),
+        sample_rate=sample_rate)
+
+  @property
+  def max_tracks(self) -> int:
+    return self.track_exists.shape[-1]
+
+  @property
+  def max_groups(self) -> int:
+    return self.group_exists.shape[-1]
+
+  def level_sizes(self) -> dict:
+    """``{"track": T, "group": G}``."""
+    return {"track": self.max_tracks, "group": self.max_groups}
+
+  def level_exists(self) -> dict:
+    """``{"track": bool[T], "group": bool[G]}``."""
+    return {"track": self.track_exists, "group": self.group_exists}
+
+  # -- parameters and masks ------------------------------------------------
+
+  def init(self, key) -> ConsoleParams:
+    """Parameters of every node: processor params ~ N(0, 0.01²), logits 0."""
+    processors = {}
+    for level_key, (level, size) in zip(
+        jax.random.split(key, len(LEVELS)), self.level_sizes().items()):
+      processors[level] = {
+          name: jax.vmap(REGISTRY[name].init)(jax.random.split(k, size))
+          for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS)
+      }
+    logits = {
+        level: {name: jnp.zeros(size, jnp.float32) for name in PROCESSORS}
+        for level, size in self.level_sizes().items()
+    }
+    return ConsoleParams(processors=processors, drywet_logits=logits)
+
+  def all_alive(self) -> Alive:
+    """Every processor of every existing node alive (padded nodes are not)."""
+    return {
+        level: {name: exists for name in PROCESSORS}
+        for level, exists in self.level_exists().items()
+    }
+
+  def none_alive(self) -> Alive:
+    """Every processor bypassed: the console renders the plain sum of tracks."""
+    return jax.tree.map(jnp.zeros_like, self.all_alive())
+
+  # -- rendering -----------------------------------------------------------
+
+  def render(self, params: ConsoleParams, tracks, alive: Alive | None = None):
+    """Renders the stereo mix.
+
+    Args:
+      params: from ``init`` (or a search).
+      tracks: ``[max_tracks, 2, n]`` dry tracks (padded slots are ignored).
+      alive: from ``all_alive`` with some entries set to False (default: all).
+
+    Returns:
+      ``[2, n]`` mix.
+
+    Raises:
+      ValueError: for tracks of the wrong shape, mono, or with NaN/Inf.
+    """
+    return self.render_details(params, tracks, alive).mix
+
+  def render_details(self, params: ConsoleParams, tracks, alive: Alive | None = None) -> RenderDetails:
+    """Like ``render``, and also returns the penalties and per-node outputs."""
+    validation.check_stereo(tracks, what="tracks", leading=(self.max_tracks,))
+    alive = self.all_alive() if alive is None else alive
+    return render_details(self, params, jnp.asarray(tracks, jnp.float32), alive)
+
+
+# ---------------------------------------------------------------------------
+# The pure, jitted render (no input checks: the search calls it directly)
+# ---------------------------------------------------------------------------
+
+
+def _apply_chain(processors, logits, on, x, *, sample_rate):
+  """Runs the 7-processor chain on all nodes of one level at once.
+
+  Args:
+    processors: ``{name: params}`` with a leading node axis.
+    logits: ``{name: f32[nodes]}`` dry/wet logits.
+    on: ``{name: bool[nodes]}``, alive and existing.
+    x: ``[nodes, 2, n]`` inputs.
+
+  Returns:
+    ``([nodes, 2, n] outputs, {penalty: scalar summed over the on nodes})``.
+  """
+  penalties = {name: jnp.zeros((), x.dtype) for name in PENALTY_NAMES}
+  for name in PROCESSORS:
+    module = REGISTRY[name]
+    apply = functools.partial(module.apply, sample_rate=sample_rate)
+    penalize = functools.partial(module.penalties, sample_rate=sample_rate)
+
+    def process(u, params=processors[name], logit=logits[name], mask=on[name],
+                apply=apply, penalize=penalize):
+      wet = jax.vmap(apply)(params, u)
+      terms = jax.vmap(penalize)(params, u, wet)
+      w = jax.nn.sigmoid(logit)[:, None, None]
+      mixed = jnp.where(mask[:, None, None], w * wet + (1 - w) * u, u)
+      sums = {k: jnp.sum(jnp.where(mask, v, 0.0)) for k, v in terms.items()}
+      return mixed, {k: sums.get(k, jnp.zeros((), u.dtype)) for k in PENALTY_NAMES}
+
+    def skip(u):
+      return u, {k: jnp.zeros((), u.dtype) for k in PENALTY_NAMES}
+
+    # Skip a processor type that is dead on every node of the level (no recompile).
+    x, terms = jax.lax.cond(jnp.any(on[name]), process, skip, x)
+    penalties = {k: penalties[k] + terms[k] for k in PENALTY_NAMES}
+  return x, penalties
+
+
+@jax.jit
+def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive) -> RenderDetails:
+  """Pure render of ``console`` (no input checks). See ``Console.render``."""
+  sr = console.sample_rate
+  on = {
+      level: {name: jnp.logical_and(alive[level][name], exists) for name in PROCESSORS}
+      for level, exists in console.level_exists().items()
+  }
+  track_out, track_pen = _apply_chain(
+      params.processors["track"], params.drywet_logits["track"], on["track"], tracks,
+      sample_rate=sr)
+  track_out = jnp.where(console.track_exists[:, None, None], track_out, 0.0)
+  routing = jax.nn.one_hot(console.track_group, console.max_groups, dtype=tracks.dtype)
+  group_in = jnp.einsum("tg,tcn->gcn", routing, track_out)
+  group_out, group_pen = _apply_chain(
+      params.processors["group"], params.drywet_logits["group"], on["group"], group_in,
+      sample_rate=sr)
+  group_out = jnp.where(console.group_exists[:, None, None], group_out, 0.0)
+  penalties = {k: track_pen[k] + group_pen[k] for k in PENALTY_NAMES}
+  return RenderDetails(
+      mix=jnp.sum(group_out, axis=0), penalties=penalties,
+      track_outputs=track_out, group_outputs=group_out)
+
+
+def render(console: Console, params: ConsoleParams, tracks, alive: Alive):
+  """Pure render returning ``(mix [2, n], penalties)``, for use inside ``jit``."""
+  details = render_details(console, params, tracks, alive)
+  return details.mix, details.penalties
+
+
+def count_alive(console: Console, alive: Alive) -> dict:
+  """Number of alive processors per type, over both levels (host ints)."""
+  exists = console.level_exists()
+  return {
+      name: int(sum(np.sum(np.asarray(alive[level][name]) & np.asarray(exists[level]))
+                    for level in LEVELS))
+      for name in PROCESSORS
+  }

@@ -1,0 +1,287 @@
+"""Signal-processing primitives shared by the processors and the loss.
+
+Every function here is pure, works on the last axis and broadcasts over the
+leading ones. Signals are float32 ``[..., samples]``.
+
+FFT lengths are always rounded up to a 5-smooth number (``fast_length``):
+the reference pads to exactly ``signal + filter - 1`` samples (e.g.
+173999 = 7²·53·67), which is several times slower per transform.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# ---------------------------------------------------------------------------
+# FFT sizes and windows
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def fast_length(n: int) -> int:
+  """Smallest 5-smooth integer (2^a·3^b·5^c) that is ``>= n``."""
+  if n < 1:
+    raise ValueError(f"fast_length needs a positive length, got {n}.")
+  best = 1 << (n - 1).bit_length()  # the power of two is always a candidate
+  p5 = 1
+  while p5 < best:
+    p35 = p5
+    while p35 < best:
+      # smallest power of two that lifts p35 to >= n
+      p = p35
+      while p < n:
+        p *= 2
+      best = min(best, p)
+      p35 *= 3
+    p5 *= 5
+  return best
+
+
+def hann_periodic(length: int) -> np.ndarray:
+  """Periodic Hann window ``0.5 - 0.5 cos(2πn/L)`` (``torch.hann_window``)."""
+  n = np.arange(length)
+  return (0.5 - 0.5 * np.cos(2 * np.pi * n / length)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# FFT convolution
+# ---------------------------------------------------------------------------
+
+
+def fft_convolve(x, h, *, offset: int = 0, n_out: int | None = None):
+  """Samples ``[offset, offset + n_out)`` of the linear convolution ``x * h``.
+
+  The FFT length is the smallest 5-smooth length for which the circular
+  convolution equals the linear one on the requested samples:
+  ``>= max(offset + n_out, len(x) + len(h) - 1 - offset)``.
+
+  Args:
+    x: ``[..., n_x]`` signal.
+    h: ``[..., n_h]`` filter; leading axes broadcast against ``x``'s.
+    offset: first output sample; ``(n_h - 1) // 2`` gives a zero-phase
+      ("same") convolution of a centred FIR, 0 a causal one.
+    n_out: number of output samples (default ``n_x``).
+
+  Returns:
+    ``[..., n_out]`` (leading axes broadcast).
+  """
+  n_x, n_h = x.shape[-1], h.shape[-1]
+  n_out = n_x if n_out is None else n_out
+  n_fft = fast_length(max(offset + n_out, n_x + n_h - 1 - offset))
+  spectrum = jnp.fft.rfft(x, n=n_fft) * jnp.fft.rfft(h, n=n_fft)
+  y = jnp.fft.irfft(spectrum, n=n_fft)
+  return y[..., offset:offset + n_out]
+
+
+def causal_convolve(x, h):
+  """Causal FIR filtering: the first ``n_x`` samples of ``x * h``."""
+  return fft_convolve(x, h)
+
+
+def zero_phase_convolve(x, h):
+  """Zero-phase FIR filtering with an odd-length filter centred on its middle tap.
+
+  Equals samples ``[(n_h - 1) / 2, (n_h - 1) / 2 + n_x)`` of ``x * h``
+  (grafx ``convolve(mode="zerophase")``).
+  """
+  n_h = h.shape[-1]
+  if n_h % 2 != 1:
+    raise ValueError(f"A zero-phase FIR needs an odd number of taps, got {n_h}.")
+  return fft_convolve(x, h, offset=(n_h - 1) // 2)
+
+
+def zero_phase_fir(log_magnitude, *, n_taps: int):
+  """Centred, Hann-windowed FIR from natural-log magnitudes.
+
+  ``h = hann(n_taps) · roll(irfft(exp(log_magnitude), n_taps), n_taps // 2)``
+  (grafx ``ZeroPhaseFilter``: the window is the periodic Hann).
+
+  Args:
+    log_magnitude: ``[..., n_taps // 2 + 1]`` natural-log magnitudes at the
+      bins ``k · sample_rate / n_taps``.
+    n_taps: odd FIR length.
+
+  Returns:
+    ``[..., n_taps]`` FIR whose centre tap is ``n_taps // 2``.
+  """
+  if log_magnitude.shape[-1] != n_taps // 2 + 1:
+    raise ValueError(
+        f"{n_taps} taps need {n_taps // 2 + 1} magnitudes, got "
+        f"{log_magnitude.shape[-1]}.")
+  h = jnp.fft.irfft(jnp.exp(log_magnitude), n=n_taps)
+  h = jnp.roll(h, n_taps // 2, axis=-1)
+  return h * hann_periodic(n_taps)
+
+
+# ---------------------------------------------------------------------------
+# One-pole smoothing
+# ---------------------------------------------------------------------------
+
+
+_RECURRENCE_BLOCK = 256
+"""Block length of the blocked recurrence (samples)."""
+
+
+def _linear_recurrence(a, b, *, block: int = _RECURRENCE_BLOCK):
+  """``y[n] = a·y[n-1] + b[n]`` with ``y[-1] = 0``, for a scalar ``a`` in [0, 1).
+
+  Blocked: inside each block of ``block`` samples the response to the block's
+  own input is one matrix product with the lower-triangular Toeplitz matrix
+  ``a^(i-j)``; a short ``lax.scan`` over the blocks carries the state
+  ``y[end of block]`` forward (``y += a^(i+1) · carry``). This compiles in a
+  fraction of the time of a parallel (associative) scan and is as exact; the
+  matrix products use full float32 precision (not TPU's default bfloat16).
+
+  Args:
+    a: scalar pole.
+    b: ``[..., n]`` drive.
+
+  Returns:
+    ``[..., n]``.
+  """
+  n = b.shape[-1]
+  n_blocks = -(-n // block)
+  b = jnp.pad(b, [(0, 0)] * (b.ndim - 1) + [(0, n_blocks * block - n)])
+  blocks = b.reshape(b.shape[:-1] + (n_blocks, block))
+  lag = np.arange(block)[:, None] - np.arange(block)[None, :]  # i - j
+  log_a = jnp.log(jnp.maximum(a, 1e-30))
+  powers = jnp.where(lag >= 0, jnp.exp(jnp.maximum(lag, 0) * log_a), 0.0).astype(b.dtype)
+  local = jnp.einsum("...ti,ji->...tj", blocks, powers, precision=jax.lax.Precision.HIGHEST)
+  decay = jnp.exp((np.arange(block) + 1) * log_a).astype(b.dtype)  # a^(i+1)
+  carry_in = jnp.moveaxis(local[..., -1], -1, 0)  # [blocks, ...]: block-local end values
+  block_gain = decay[-1]  # a^block
+
+  def step(state, local_end):
+    new = block_gain * state + local_end
+    return new, state  # emit the state entering this block
+
+  _, entering = jax.lax.scan(step, jnp.zeros_like(carry_in[0]), carry_in)
+  entering = jnp.moveaxis(entering, 0, -1)  # [..., blocks]
+  y = local + entering[..., None] * decay
+  return y.reshape(b.shape)[..., :n]
+
+
+def one_pole_smooth(x, alpha, *, n_taps: int):
+  """Smooth ``x`` with the truncated one-pole FIR ``h[k] = (1-α)α^k, k < n_taps``.
+
+  This is exactly grafx's ``TruncatedOnePoleIIRFilter`` convolution, computed
+  as a recurrence instead of a 16384-tap FFT convolution: the truncated FIR
+  obeys ``y[n] = α·y[n-1] + (1-α)·(x[n] - α^n_taps · x[n - n_taps])``.
+
+  Args:
+    x: ``[..., n]`` signal.
+    alpha: scalar pole in ``[0, 1)``.
+    n_taps: truncation length of the impulse response.
+
+  Returns:
+    ``[..., n]`` smoothed signal (not rectified).
+  """
+  delayed = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(n_taps, 0)])[..., :x.shape[-1]]
+  drive = (1 - alpha) * (x - alpha**n_taps * delayed)
+  return _linear_recurrence(alpha, drive)
+
+
+# ---------------------------------------------------------------------------
+# STFT (torch.stft / torch.istft conventions: centred, reflect-padded)
+# ---------------------------------------------------------------------------
+
+
+def stft(x, *, n_fft: int, hop: int):
+  """One-sided STFT with a periodic Hann window, centred with reflect padding.
+
+  Matches ``torch.stft(x, n_fft, hop, window=hann_window(n_fft), center=True,
+  pad_mode="reflect", return_complex=True)``.
+
+  Args:
+    x: ``[..., n]`` signal (``n > n_fft // 2``).
+
+  Returns:
+    ``[..., n_fft // 2 + 1, 1 + n // hop]`` complex spectrogram.
+  """
+  n = x.shape[-1]
+  pad = n_fft // 2
+  x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="reflect")
+  n_frames = 1 + n // hop
+  starts = np.arange(n_frames) * hop
+  index = starts[:, None] + np.arange(n_fft)[None, :]
+  frames = x[..., index] * hann_periodic(n_fft)  # [..., frames, n_fft]
+  return jnp.swapaxes(jnp.fft.rfft(frames, axis=-1), -1, -2)
+
+
+def istft(spec, *, n_fft: int, hop: int, length: int):
+  """Inverse of ``stft`` (``torch.istft`` with the same window and ``length``).
+
+  Overlap-adds the windowed frames and divides by the summed squared window.
+  ``hop`` must divide ``n_fft`` (so the overlap-add is a sum of shifted
+  reshapes, no scatter).
+
+  Args:
+    spec: ``[..., n_fft // 2 + 1, frames]`` complex spectrogram.
+    length: number of output samples.
+
+  Returns:
+    ``[..., length]`` signal.
+  """
+  if n_fft % hop:
+    raise ValueError(f"istft needs hop ({hop}) to divide n_fft ({n_fft}).")
+  overlap = n_fft // hop
+  window = hann_periodic(n_fft)
+  n_frames = spec.shape[-1]
+  frames = jnp.fft.irfft(jnp.swapaxes(spec, -1, -2), n=n_fft, axis=-1) * window
+  blocks = frames.reshape(frames.shape[:-1] + (overlap, hop))  # [..., F, r, hop]
+  lead = [(0, 0)] * (frames.ndim - 2)
+  y = sum(
+      jnp.pad(blocks[..., i, :], lead + [(i, overlap - 1 - i), (0, 0)])
+      for i in range(overlap))  # [..., F + r - 1, hop]
+  y = y.reshape(y.shape[:-2] + (-1,))
+  envelope = np.zeros((n_frames + overlap - 1) * hop)
+  for m in range(n_frames):
+    envelope[m * hop:m * hop + n_fft] += window.astype(np.float64)**2
+  start = n_fft // 2
+  y = y[..., start:start + length]
+  envelope = envelope[start:start + length]
+  if np.any(envelope < 1e-11):
+    raise ValueError("istft: the window envelope vanishes inside the output.")
+  if y.shape[-1] < length:
+    y = jnp.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - y.shape[-1])])
+    envelope = np.pad(envelope, (0, length - envelope.shape[0]), constant_values=1.0)
+  return y / envelope.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Stereo helpers
+# ---------------------------------------------------------------------------
+
+
+def energy_normalize(ir, eps: float = 1e-12):
+  """Divide a ``[channels, n]`` IR by ``sqrt(mean_c Σ_t h² + eps)``."""
+  energy = jnp.mean(jnp.sum(ir**2, axis=-1))
+  return ir / jnp.sqrt(energy + eps)
+
+
+def log_energy(x, eps: float = 1e-7):
+  """``ln(mean(x²) + eps)`` over all samples and channels."""
+  return jnp.log(jnp.mean(x**2) + eps)
+
+
+def gain_staging(u, y):
+  """Gain-staging regulariser of one node: ``|ln(mean u² + ε) - ln(mean f(u)² + ε)|``.
+
+  ``u`` is the node input, ``y`` its wet output (before the dry/wet mix);
+  means over both channels and all samples, ε = 1e-7 (grafx
+  ``GainStagingRegularization``).
+  """
+  return jnp.abs(log_energy(u) - log_energy(y))
+
+
+def seconds_to_samples(seconds: float, sample_rate: int) -> int:
+  """Round a duration to a whole number of samples."""
+  return int(round(seconds * sample_rate))
+
+
+LN10 = math.log(10.0)

@@ -1,0 +1,15 @@
+"""The search: fit the console with Optax, then prune it to a sparse graph.
+
+* ``config``: ``SearchConfig`` (the paper's settings by default).
+* ``fit``: the jitted training step and its ``lax.scan`` dispatch.
+* ``evaluate``: the whole-song loss for batches of alive masks.
+* ``prune``: Algorithm 1, its samplers, batched exact trials.
+* ``run``: ``search(song)``, the whole pipeline, and ``SearchResult``.
+"""
+
+from mixjax.graph_search.config import SAMPLERS as SAMPLERS
+from mixjax.graph_search.config import SearchConfig as SearchConfig
+from mixjax.graph_search.run import SearchResult as SearchResult
+from mixjax.graph_search.run import search as search
+
+__all__ = ["SAMPLERS", "SearchConfig", "SearchResult", "search"]

@@ -1,0 +1,108 @@
+"""Search settings: every default is the paper's (grafx-prune ``configs/base.yaml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+SAMPLERS = ("hybrid", "drywet", "brute")
+"""Pruning samplers (DAFx-24 §3.2): hybrid is dry/wet with brute force every 4th round."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+  """How to search for a mixing graph.
+
+  Attributes:
+    console_steps: optimisation steps of the full console before pruning
+      (6000; a console-only run, ``rounds=0``, uses 12000 in the paper).
+    finetune_steps: steps after each pruning round (500).
+    rounds: pruning rounds (12); 0 fits the console only.
+    sampler: ``"hybrid"`` (dry/wet, brute force in every ``brute_every``-th
+      round), ``"drywet"`` or ``"brute"``.
+    brute_every: hybrid period (4: rounds 4, 8, 12 are brute force).
+    tolerance: τ; a trial is accepted iff its loss ≤ L_min + τ (0.01).
+    learning_rate: AdamW learning rate (1e-2; weight decay 0).
+    reset_every: the optimiser state is re-initialised every this many
+      steps (500), as the reference re-creates AdamW every epoch.
+    crop_seconds: training crop (3.8 s; the same offset for all tracks).
+    omit_seconds: warm-up cut from prediction and target before the loss (1 s).
+    eval_hop_seconds: whole-song loss chunk hop (2.8 s; chunks are
+      ``crop_seconds`` long, each scored on its last ``crop - omit`` seconds).
+    fft_sizes: loss resolutions (512, 1024, 4096; hop ¼).
+    gain_staging_weight, radii_weight: regulariser weights (1e-3, 0.5).
+    sparsity_weight, sparsity_ramp_steps: ``weight · c · Σ w`` with c ramped
+      from 0 to 1 over this many steps from the first pruning round
+      (1e-4, 2000).
+    steps_per_dispatch: optimisation steps per compiled call (``lax.scan``).
+    trial_batch: candidate masks evaluated at once (speculatively; the
+      decisions equal the sequential algorithm's). 1 = one trial at a time.
+    max_tracks, max_groups: console padding (default: the song's sizes).
+  """
+  console_steps: int = 6000
+  finetune_steps: int = 500
+  rounds: int = 12
+  sampler: str = "hybrid"
+  brute_every: int = 4
+  tolerance: float = 0.01
+  learning_rate: float = 1e-2
+  reset_every: int = 500
+  crop_seconds: float = 3.8
+  omit_seconds: float = 1.0
+  eval_hop_seconds: float = 2.8
+  fft_sizes: tuple[int, ...] = (512, 1024, 4096)
+  gain_staging_weight: float = 1e-3
+  radii_weight: float = 0.5
+  sparsity_weight: float = 1e-4
+  sparsity_ramp_steps: int = 2000
+  steps_per_dispatch: int = 50
+  trial_batch: int = 4
+  max_tracks: int | None = None
+  max_groups: int | None = None
+
+  def __post_init__(self):
+    if self.sampler not in SAMPLERS:
+      raise ValueError(f"SearchConfig: sampler must be one of {SAMPLERS}, got {self.sampler!r}.")
+    for name in ("console_steps", "finetune_steps", "rounds", "reset_every",
+                 "steps_per_dispatch", "trial_batch", "brute_every", "sparsity_ramp_steps"):
+      value = getattr(self, name)
+      if not isinstance(value, int) or value < (0 if name in ("console_steps", "finetune_steps", "rounds") else 1):
+        raise ValueError(f"SearchConfig: {name} must be a {'non-negative' if name in ('console_steps', 'finetune_steps', 'rounds') else 'positive'} integer, got {value!r}.")
+    if not 0 < self.omit_seconds < self.crop_seconds:
+      raise ValueError(
+          f"SearchConfig: omit_seconds ({self.omit_seconds}) must be positive and shorter "
+          f"than crop_seconds ({self.crop_seconds}).")
+    if not 0 < self.eval_hop_seconds <= self.crop_seconds:
+      raise ValueError(
+          f"SearchConfig: eval_hop_seconds ({self.eval_hop_seconds}) must be in (0, crop_seconds].")
+    if self.tolerance < 0:
+      raise ValueError(f"SearchConfig: tolerance must be >= 0, got {self.tolerance}.")
+
+  @classmethod
+  def paper(cls) -> "SearchConfig":
+    """The paper's settings (the defaults)."""
+    return cls()
+
+  @classmethod
+  def quick(cls, **overrides) -> "SearchConfig":
+    """A small CPU setting: a 4-track song in a few minutes.
+
+    Fewer steps and rounds than the paper, otherwise the same loss, crop and
+    samplers (so losses and τ keep their meaning).
+    """
+    settings = dict(console_steps=400, finetune_steps=50, rounds=4, reset_every=100,
+                    sparsity_ramp_steps=100, steps_per_dispatch=50)
+    settings.update(overrides)
+    return cls(**settings)
+
+  def replace(self, **changes) -> "SearchConfig":
+    """A copy with some settings changed."""
+    return dataclasses.replace(self, **changes)
+
+  def crop_samples(self, sample_rate: int) -> int:
+    return int(round(self.crop_seconds * sample_rate))
+
+  def omit_samples(self, sample_rate: int) -> int:
+    return int(round(self.omit_seconds * sample_rate))
+
+  def eval_hop_samples(self, sample_rate: int) -> int:
+    return int(round(self.eval_hop_seconds * sample_rate))

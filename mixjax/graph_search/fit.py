@@ -1,0 +1,140 @@
+"""Fitting the console: one jitted training step, many per dispatch.
+
+The training objective of one step (REFERENCE §4, §5)::
+
+    L = La(render(crop), mix_crop) + λ_g · Σ gain_staging + λ_r · Σ radii
+        + λ_s · c(step) · Σ_alive sigmoid(z)
+
+on one random ``crop_seconds`` crop (the same offset for every track and the
+mix), with the first ``omit_seconds`` cut from both before ``La``.
+The optimiser state is re-initialised at the start of every phase (console
+fit, each fine-tune) and every ``reset_every`` steps within it, as the
+reference re-creates AdamW every 500-step epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from mixjax import console as console_lib
+from mixjax import loss as loss_lib
+from mixjax.graph_search.config import SearchConfig
+
+
+@struct.dataclass
+class FitState:
+  """Everything that changes during fitting (a pytree).
+
+  Attributes:
+    params: the console parameters.
+    opt_state: the optimiser state.
+    step: global step count (drives the crop key and the sparsity ramp).
+    phase_step: steps since the current phase started (drives the resets).
+  """
+  params: console_lib.ConsoleParams
+  opt_state: Any
+  step: jax.Array
+  phase_step: jax.Array
+
+
+def default_optimizer(config: SearchConfig) -> optax.GradientTransformation:
+  """AdamW as the reference runs it: lr 1e-2, weight decay 0, eps 1e-8."""
+  return optax.adamw(config.learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
+
+
+def sparsity_sum(console: console_lib.Console, params: console_lib.ConsoleParams, alive) -> jax.Array:
+  """``Σ sigmoid(z_i)`` over the alive processor nodes."""
+  exists = console.level_exists()
+  total = jnp.zeros(())
+  for level, logits in params.drywet_logits.items():
+    for name, z in logits.items():
+      on = jnp.logical_and(alive[level][name], exists[level])
+      total = total + jnp.sum(jnp.where(on, jax.nn.sigmoid(z), 0.0))
+  return total
+
+
+def objective(params, console, tracks, mix, alive, step, *, config: SearchConfig):
+  """The training loss of one crop and its parts (a dict) as auxiliary output."""
+  sr = console.sample_rate
+  pred, penalties = console_lib.render(console, params, tracks, alive)
+  la = loss_lib.mrstft_loss(pred, mix, sample_rate=sr, omit_seconds=config.omit_seconds,
+                            fft_sizes=config.fft_sizes)
+  regularizer = (config.gain_staging_weight * penalties["gain_staging"]
+                 + config.radii_weight * penalties["radii"])
+  sparsity = loss_lib.sparsity_weight(
+      step, start_step=config.console_steps, ramp_steps=config.sparsity_ramp_steps,
+      weight=config.sparsity_weight) * sparsity_sum(console, params, alive)
+  if config.rounds == 0:
+    sparsity = jnp.zeros(())  # the sparsity term exists only in pruning runs
+  total = la + regularizer + sparsity
+  return total, {"loss": la, "regularizer": regularizer, "sparsity": sparsity, "total": total}
+
+
+def crop(x, start, length: int):
+  """``x[..., start:start + length]`` for a traced ``start``."""
+  starts = (0,) * (x.ndim - 1) + (start,)
+  return jax.lax.dynamic_slice(x, starts, x.shape[:-1] + (length,))
+
+
+def dispatch_size(config: SearchConfig) -> int:
+  """Steps per compiled call: divides every phase length, so one program serves all."""
+  size = config.steps_per_dispatch
+  for n in (config.console_steps, config.finetune_steps):
+    if n > 0:
+      size = math.gcd(size, n)
+  return size
+
+
+def make_fit(console: console_lib.Console, config: SearchConfig,
+             optimizer: optax.GradientTransformation) -> Callable:
+  """A jitted ``run(state, key, tracks, mix, alive) -> (state, metrics)``.
+
+  ``run`` performs ``dispatch_size(config)`` steps with ``lax.scan``;
+  ``metrics`` holds each step's loss parts, ``[steps]`` each.
+  ``tracks`` is ``[T, 2, n]``, ``mix`` ``[2, n]`` with ``n >= crop``.
+  """
+  sr = console.sample_rate
+  crop_len = config.crop_samples(sr)
+  n_steps = dispatch_size(config)
+
+  def step_fn(carry, _):
+    state, key, tracks, mix, alive = carry
+    n = tracks.shape[-1]
+    start = jax.random.randint(jax.random.fold_in(key, state.step), (), 0, max(n - crop_len, 1))
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+    (_, parts), grads = grad_fn(state.params, console, crop(tracks, start, crop_len),
+                                crop(mix, start, crop_len), alive, state.step, config=config)
+    reset = jnp.logical_and(state.phase_step % config.reset_every == 0, state.phase_step > 0)
+    fresh = optimizer.init(state.params)
+    opt_state = jax.tree.map(lambda f, s: jnp.where(reset, f, s), fresh, state.opt_state)
+    updates, opt_state = optimizer.update(grads, opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    state = FitState(params=params, opt_state=opt_state, step=state.step + 1,
+                     phase_step=state.phase_step + 1)
+    return (state, key, tracks, mix, alive), parts
+
+  @jax.jit
+  def run(state, key, tracks, mix, alive):
+    (state, *_), metrics = jax.lax.scan(step_fn, (state, key, tracks, mix, alive), None,
+                                        length=n_steps)
+    return state, metrics
+
+  return run
+
+
+def start_phase(state: FitState, optimizer: optax.GradientTransformation) -> FitState:
+  """A fresh optimiser state for a new phase (console fit or a fine-tune)."""
+  return state.replace(opt_state=optimizer.init(state.params),
+                       phase_step=jnp.zeros((), jnp.int32))
+
+
+def init_state(params, optimizer) -> FitState:
+  """The state before the first step."""
+  return FitState(params=params, opt_state=optimizer.init(params),
+                  step=jnp.zeros((), jnp.int32), phase_step=jnp.zeros((), jnp.int32))

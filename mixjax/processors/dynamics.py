@@ -1,0 +1,290 @@
+r"""Shared core of the compressor and the noise gate (grafx ``Compressor``/``NoiseGate``).
+
+Both are feed-forward dynamics processors with the same detector, smoother,
+parameters and quadratic knee; they differ only in the static gain computer
+(``compressor_log_gain`` above the threshold, ``expander_log_gain`` below it).
+
+Let ``x`` be the ``[2, n]`` input and let the parameters be ``log_threshold``,
+``log_ratio``, ``log_knee`` and ``z_alpha`` (grafx: ``z_alpha_pre``). Then
+
+.. math::
+
+  e[t]   &= \tfrac{1}{2} (x_L[t]^2 + x_R[t]^2)
+            && \text{mean energy over the channels} \\
+  e_s[t] &= \max\Big(0, \sum_{k=0}^{N-1} (1-\alpha)\alpha^k e[t-k]\Big)
+            && \text{truncated one-pole smoother, ReLU} \\
+  G[t]   &= \ln(e_s[t] + 10^{-5})
+            && \text{log-energy envelope (nepers of energy)} \\
+  y[t]   &= \exp\big(G_y[t] - G[t]\big)\, x[t]
+            && \text{the same gain on both channels}
+
+with the physical settings
+
+.. math::
+
+  \alpha = \min(\sigma(z_\alpha), 1 - 10^{-5}), \quad
+  T = \mathrm{log\_threshold} - 6, \quad
+  R = 1 + e^{\mathrm{log\_ratio}}, \quad
+  W = e^{\mathrm{log\_knee}},
+
+and ``N = round(16384 · sample_rate / 30000)`` taps (16384 at the reference's
+30 kHz; the same 0.546 s at every rate). ``G_y`` is the static curve: with
+the quadratic-knee ramp of half-width ``w = W/2``
+
+.. math::
+
+  \rho_w(u) = \begin{cases}
+    0 & u < -w \\
+    (u + w)^2 / (4w) & -w \le u \le w \\
+    u & u > w,
+  \end{cases}
+
+(continuous, with a continuous first derivative), the reference's three-case
+curves are exactly
+
+.. math::
+
+  \text{compressor:}\quad G_y &= G + (1/R - 1)\, \rho_w(G - T), \\
+  \text{gate (downward expander):}\quad G_y &= G + (1 - R)\, \rho_w(T - G).
+
+For the compressor this is ``G`` below ``T - W/2``, ``T + (G - T)/R`` above
+``T + W/2`` and ``G + (1/R - 1)(G - T + W/2)^2 / (2W)`` in between; for the
+gate ``T + R(G - T)`` below ``T - W/2``, ``G`` above ``T + W/2`` and
+``G + (1 - R)(G - T - W/2)^2 / (2W)`` in between (the middle case includes
+both edges, as in grafx).
+
+Initialisation (all parameters ≈ 0): ``T ≈ -6`` nepers (energy
+``e^{-6}``, -26.1 dB), ``R ≈ 2``, ``W ≈ 1`` nepers (4.3 dB), ``α ≈ 0.5``.
+
+.. note:: ``α`` is a per-sample coefficient, so the same ``z_alpha`` is a
+  shorter time constant at a higher sample rate; ``controls`` reports it in ms
+  at the given rate. The smoother is computed as an exact recurrence for the
+  truncated FIR (``dsp.one_pole_smooth``) rather than a 16384-tap FFT
+  convolution; the log-gain ``G_y - G`` is computed directly as the ramp term,
+  without subtracting two nearly equal logs.
+
+References:
+  grafx ``processors/dynamics.py`` ``Compressor``, ``NoiseGate``
+  (``gain_quad_knee``), ``core/envelope.py`` ``TruncatedOnePoleIIRFilter``;
+  Giannoulis, Massberg & Reiss, "Digital dynamic range compressor design —
+  a tutorial and analysis", JAES 2012.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from mixjax import dsp
+from mixjax import units
+from mixjax.processors import _init
+
+PARAM_SHAPES = {
+    "log_threshold": (1,),
+    "log_ratio": (1,),
+    "log_knee": (1,),
+    "z_alpha": (1,),
+}
+"""Name and shape of every parameter (grafx names the last ``z_alpha_pre``)."""
+
+THRESHOLD_OFFSET = -6.0
+"""Added to ``log_threshold`` to get ``T`` (nepers of energy).
+
+grafx hard-codes ``log_threshold - 6`` without comment. Its effect is to put
+the threshold at initialisation (``log_threshold ≈ 0``) at energy ``e^{-6}``
+≈ -26 dB, inside the range of real tracks, instead of at 0 dB (energy 1,
+above any normalised signal, where the processor would do nothing and get no
+gradient).
+"""
+
+MAX_POLE = 1.0 - 1e-5
+"""Upper clamp on ``α``: keeps ``1 - α > 0`` (time constant ≤ 100000 samples)."""
+
+ENERGY_FLOOR = 1e-5
+"""Added to the smoothed energy before the log (-50 dB): bounds ``G`` below in silence."""
+
+REFERENCE_SAMPLE_RATE = 30_000
+"""Sample rate (Hz) at which grafx's smoother length is defined."""
+
+REFERENCE_SMOOTHER_TAPS = 16_384
+"""grafx ``iir_len``: smoother taps at ``REFERENCE_SAMPLE_RATE`` (0.546 s)."""
+
+_MIN_HALF_KNEE = 1e-6
+"""Floor (nepers) on the divisor ``w`` of the knee term ``(u + w)² / 4w``.
+
+The gradient of that term has ``1 / w²``, which overflows float32 for
+``w < 1e-19`` (and ``w`` itself underflows to 0 for ``log_knee < -88``), giving
+``0 · inf = NaN`` even where the branch is not selected. Below 1e-6 nepers the
+knee is already narrower than float32's resolution of ``G`` (≈ 1e-6 at
+``|G| ≈ 10``), so the floor changes ``G_y`` by at most 1e-6 nepers.
+"""
+
+LogGainFn = Callable[..., jax.Array]
+"""``(G, threshold, ratio, knee_width) -> G_y - G``: a static gain computer."""
+
+
+# ---------------------------------------------------------------------------
+# Parameters -> physical settings
+# ---------------------------------------------------------------------------
+
+
+def init(key) -> dict:
+  """Parameters drawn i.i.d. N(0, 0.01²) (see the module docstring for the settings)."""
+  return _init.normal_params(key, PARAM_SHAPES)
+
+
+def smoother_taps(sample_rate: int) -> int:
+  """Smoother length: 16384 taps at 30 kHz, scaled to keep the same duration."""
+  return int(round(REFERENCE_SMOOTHER_TAPS * sample_rate / REFERENCE_SAMPLE_RATE))
+
+
+class Settings(NamedTuple):
+  """The physical settings of a compressor or gate (scalars)."""
+  alpha: jax.Array
+  """Smoother pole ``α = min(σ(z_α), 1 - 1e-5)``."""
+  threshold: jax.Array
+  """``T = log_threshold - 6``, nepers of energy."""
+  ratio: jax.Array
+  """``R = 1 + exp(log_ratio) > 1``."""
+  knee_width: jax.Array
+  """``W = exp(log_knee) > 0``, nepers of energy (full width)."""
+
+
+def settings(params) -> Settings:
+  """Map the unconstrained parameters to ``Settings``."""
+  return Settings(
+      alpha=jnp.minimum(jax.nn.sigmoid(params["z_alpha"][0]), MAX_POLE),
+      threshold=params["log_threshold"][0] + THRESHOLD_OFFSET,
+      ratio=1.0 + jnp.exp(params["log_ratio"][0]),
+      knee_width=jnp.exp(params["log_knee"][0]),
+  )
+
+
+def controls(params, *, sample_rate: int) -> dict:
+  """The settings in physical units (scalars).
+
+  Returns:
+    ``threshold_db``: ``T`` as an energy level, ``10 log10 e^T`` (a sine of
+    peak amplitude ``A`` on both channels has energy ``A²/2``, i.e. its
+    dBFS level minus 3.01 dB); ``ratio``: ``R``; ``knee_db``: ``W`` in energy
+    dB; ``time_constant_ms``: ``-1 / (sample_rate · ln α)`` in ms.
+  """
+  s = settings(params)
+  return {
+      "threshold_db": units.log_energy_to_db(s.threshold),
+      "ratio": s.ratio,
+      "knee_db": units.log_energy_to_db(s.knee_width),
+      "time_constant_ms": units.pole_to_time_constant_ms(s.alpha, sample_rate),
+  }
+
+
+def penalties(params, x, y, *, sample_rate: int) -> dict:
+  """No regulariser."""
+  del params, x, y, sample_rate
+  return {}
+
+
+# ---------------------------------------------------------------------------
+# Detector
+# ---------------------------------------------------------------------------
+
+
+def smooth_energy(energy, alpha, *, n_taps: int):
+  """``max(0, energy * h)`` with ``h[k] = (1-α)α^k``, ``k < n_taps`` (causal).
+
+  Args:
+    energy: ``[n]`` signal to smooth.
+    alpha: scalar pole in ``[0, 1)``.
+    n_taps: smoother length.
+
+  Returns:
+    ``[n]`` smoothed, rectified signal (grafx applies the ReLU because its
+    FFT convolution can return tiny negative values).
+  """
+  return jax.nn.relu(dsp.one_pole_smooth(energy, alpha, n_taps=n_taps))
+
+
+def log_envelope(x, alpha, *, sample_rate: int):
+  """``G = ln(max(0, mean_c x² * h) + 1e-5)``, the ``[n]`` log-energy envelope of ``x: [2, n]``."""
+  energy = jnp.mean(x**2, axis=0)
+  smoothed = smooth_energy(energy, alpha, n_taps=smoother_taps(sample_rate))
+  return jnp.log(smoothed + ENERGY_FLOOR)
+
+
+# ---------------------------------------------------------------------------
+# Static gain computers
+# ---------------------------------------------------------------------------
+
+
+def knee_ramp(u, half_width):
+  """The quadratic-knee ramp ``ρ_w(u)``: 0, then ``(u + w)² / 4w``, then ``u``.
+
+  The knee branch is evaluated on ``u + w`` replaced by 0 outside the knee
+  (and ``w`` floored), so no branch can overflow or divide 0 by 0 and
+  ``jnp.where`` passes finite gradients everywhere, also at ``u = ±w``
+  (where the knee branch is the one selected, as in grafx).
+
+  Args:
+    u: distance to the threshold in nepers (any shape).
+    half_width: ``w = W / 2 > 0``.
+
+  Returns:
+    ``ρ_w(u)``, same shape as ``u``.
+  """
+  in_knee = jnp.abs(u) <= half_width
+  offset = jnp.where(in_knee, u + half_width, 0.0)  # in [0, 2w] where used
+  knee = offset**2 / (4 * jnp.maximum(half_width, _MIN_HALF_KNEE))
+  return jnp.where(u > half_width, u, jnp.where(u < -half_width, 0.0, knee))
+
+
+def compressor_log_gain(log_energy, threshold, ratio, knee_width):
+  """Compressor: ``G_y - G = (1/R - 1) ρ_{W/2}(G - T)`` (reduces gain above ``T``).
+
+  Args:
+    log_energy: ``G``, ``[n]`` nepers of energy.
+    threshold: ``T`` (nepers); ratio: ``R > 1``; knee_width: ``W > 0`` (nepers).
+
+  Returns:
+    ``[n]`` log amplitude gain ``≤ 0``.
+  """
+  return (1.0 / ratio - 1.0) * knee_ramp(log_energy - threshold, knee_width / 2)
+
+
+def expander_log_gain(log_energy, threshold, ratio, knee_width):
+  """Gate (downward expander): ``G_y - G = (1 - R) ρ_{W/2}(T - G)`` (reduces gain below ``T``).
+
+  Args:
+    log_energy: ``G``, ``[n]`` nepers of energy.
+    threshold: ``T`` (nepers); ratio: ``R > 1`` (the expansion slope below
+      ``T``); knee_width: ``W > 0`` (nepers).
+
+  Returns:
+    ``[n]`` log amplitude gain ``≤ 0``.
+  """
+  return (1.0 - ratio) * knee_ramp(threshold - log_energy, knee_width / 2)
+
+
+# ---------------------------------------------------------------------------
+# The processor
+# ---------------------------------------------------------------------------
+
+
+def process(params, x, log_gain_fn: LogGainFn, *, sample_rate: int):
+  """Run the detector and ``log_gain_fn``, and apply the gain to both channels.
+
+  Args:
+    params: ``{"log_threshold", "log_ratio", "log_knee", "z_alpha"}``, each ``[1]``.
+    x: ``[2, n]`` float32 stereo signal.
+    log_gain_fn: ``compressor_log_gain`` or ``expander_log_gain``.
+    sample_rate: in Hz; sets the smoother length.
+
+  Returns:
+    ``[2, n]`` ``exp(G_y - G) · x``.
+  """
+  s = settings(params)
+  log_energy = log_envelope(x, s.alpha, sample_rate=sample_rate)
+  log_gain = log_gain_fn(log_energy, s.threshold, s.ratio, s.knee_width)
+  return jnp.exp(log_gain) * x

@@ -1,0 +1,61 @@
+r"""Stereo imager with a side-channel gain (grafx ``SideGainImager``).
+
+Let ``g`` be ``params["log_gain"][0]``, a natural-log amplitude gain. With the
+mid ``m = L + R`` and the side ``s = L - R``:
+
+.. math::
+
+  s' &= e^{g} (L - R), \\
+  L' &= (m + s') / 2, \qquad R' = (m - s') / 2.
+
+``g = 0`` is the identity, ``g → -∞`` collapses the image to mono
+(``L' = R' = (L + R) / 2``), ``g > 0`` widens it.
+
+References:
+  grafx ``processors/stereo.py`` ``SideGainImager``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from mixjax import units
+from mixjax.processors import _init
+
+PARAM_SHAPES = {"log_gain": (1,)}
+"""Name and shape of every parameter."""
+
+
+def init(key) -> dict:
+  """Parameters drawn i.i.d. N(0, 0.01²): almost the identity."""
+  return _init.normal_params(key, PARAM_SHAPES)
+
+
+def apply(params, x, *, sample_rate: int):
+  """Scale the side signal by ``exp(log_gain)``.
+
+  Args:
+    params: ``{"log_gain": [1]}``, natural-log side gain.
+    x: ``[2, n]`` float32 stereo signal (left, right).
+    sample_rate: unused.
+
+  Returns:
+    ``[2, n]`` signal with the same mid and a scaled side.
+  """
+  del sample_rate
+  left, right = x[0], x[1]
+  mid = left + right
+  side = jnp.exp(params["log_gain"][0]) * (left - right)
+  return jnp.stack([(mid + side) / 2, (mid - side) / 2])
+
+
+def controls(params, *, sample_rate: int) -> dict:
+  """``side_gain_db``: the side gain ``20 log10 exp(g)`` (scalar)."""
+  del sample_rate
+  return {"side_gain_db": units.log_gain_to_db(params["log_gain"][0])}
+
+
+def penalties(params, x, y, *, sample_rate: int) -> dict:
+  """No regulariser."""
+  del params, x, y, sample_rate
+  return {}

@@ -1,0 +1,201 @@
+r"""Mid/side noise reverb shaped by a decaying STFT mask (grafx ``STFTMaskedNoiseReverb``).
+
+Two fixed uniform noises ``v_M, v_S ~ U[-1, 1)`` of ``IR_SECONDS`` = 2 s
+(``L = round(2 · sample_rate)`` samples) are drawn once from
+``np.random.RandomState(0)`` and shared by every node. Their STFTs
+``V_x[k, m]`` (``N_FFT`` = 384, ``HOP`` = 192 samples, periodic Hann, centred
+with reflect padding; ``K = 193`` bins, ``M = 1 + L // 192`` frames) are
+multiplied by a mask that starts at a learnt level and decays exponentially
+at a learnt per-bin rate,
+
+.. math::
+  \mathcal M_x[k, m] = \exp\Big(\frac{H^0_x[k] - \mathrm{softplus}(Δ_x[k])\,m}{8}\Big),
+  \qquad x ∈ \{M, S\}, \; m = 0..M-1,
+
+with ``H^0 = init_log_magnitude`` and ``Δ = delta_log_magnitude``; the
+whole log-mask is divided by ``MASK_SCALE`` = 8 and the decay is always
+negative. The inverse STFT gives the mid and side responses, which become
+left/right without any ½,
+
+.. math::
+  h_M, h_S = \mathrm{istft}(V ⊙ \mathcal M), \qquad h_L = h_M + h_S, \; h_R = h_M - h_S;
+
+the stereo IR is energy-normalised (``mean_c Σ_t h_c² = 1``) and convolved
+causally with each channel (left with left, right with right).
+
+Parameters (``init`` draws each i.i.d. N(0, 0.01²)):
+
+* ``init_log_magnitude``: ``[2, 193]`` ``H^0`` for (mid, side), bin ``k`` at
+  ``k · sample_rate / 384`` Hz.
+* ``delta_log_magnitude``: ``[2, 193]`` ``Δ``, the unconstrained decay.
+
+The mask amplitude falls by ``softplus(Δ)/8`` nepers per frame (``HOP /
+sample_rate`` s), so 60 dB (``ln 1000`` nepers) take
+``T60 = 8 ln(1000) / softplus(Δ) · HOP / sample_rate``. At init
+(``softplus(0) = ln 2``) that is 79.7 frames: 510 ms at 30 kHz, 1.9 s at 8 kHz
+(the STFT sizes are fixed in samples, as in the reference).
+
+References:
+  Lee et al., "Searching for Music Mixing Graphs: A Pruning Approach",
+  DAFx 2024. grafx ``processors/reverb.py`` ``STFTMaskedNoiseReverb``
+  (``processor_channel="pseudo_midside"``, ``fixed_noise=True``, no gain
+  envelope).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mixjax import dsp
+from mixjax import units
+from mixjax.processors import _init
+
+IR_SECONDS = 2.0
+"""Length of the impulse response (s)."""
+
+N_FFT = 384
+"""STFT size of the noise and mask (samples, fixed for every sample rate)."""
+
+HOP = 192
+"""STFT hop (samples, fixed for every sample rate)."""
+
+NUM_BINS = N_FFT // 2 + 1
+"""Frequency bins of the mask (193)."""
+
+MASK_SCALE = 8.0
+"""The log-mask is divided by this before ``exp`` (grafx's hard-coded ``/ 8``)."""
+
+NOISE_SEED = 0
+"""Seed of the ``np.random.RandomState`` that draws the shared noise."""
+
+LN_60_DB = math.log(1000.0)
+"""60 dB of amplitude in nepers (``ln 1000``)."""
+
+PARAM_SHAPES = {
+    "init_log_magnitude": (2, NUM_BINS),
+    "delta_log_magnitude": (2, NUM_BINS),
+}
+"""Name -> shape of every parameter of one node."""
+
+
+def ir_length(sample_rate: int) -> int:
+  """Samples in the impulse response, ``L = round(2 · sample_rate)``."""
+  return dsp.seconds_to_samples(IR_SECONDS, sample_rate)
+
+
+def num_frames(sample_rate: int) -> int:
+  """STFT frames of the IR, ``1 + L // HOP``."""
+  return 1 + ir_length(sample_rate) // HOP
+
+
+def init(key):
+  """Initial parameters ``{"init_log_magnitude": [2, 193], "delta_log_magnitude": [2, 193]}``."""
+  return _init.normal_params(key, PARAM_SHAPES)
+
+
+# ---------------------------------------------------------------------------
+# The fixed noise (NumPy constants, built once per sample rate)
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _noise(sample_rate: int) -> np.ndarray:
+  """The shared (mid, side) noise ``[2, L]``: ``RandomState(0).uniform · 2 − 1`` in float32."""
+  draw = np.random.RandomState(NOISE_SEED).uniform(size=(2, ir_length(sample_rate)))
+  noise = (draw * 2 - 1).astype(np.float32)
+  noise.setflags(write=False)
+  return noise
+
+
+@functools.lru_cache(maxsize=None)
+def _noise_stft(sample_rate: int) -> np.ndarray:
+  """STFT of ``_noise`` ``[2, 193, M]`` (complex64), computed in float64.
+
+  Same convention as ``dsp.stft`` / ``torch.stft``: periodic Hann window,
+  frames centred on ``m · HOP`` with ``N_FFT // 2`` samples of reflect
+  padding at both ends.
+  """
+  noise = _noise(sample_rate).astype(np.float64)
+  pad = N_FFT // 2
+  padded = np.pad(noise, [(0, 0), (pad, pad)], mode="reflect")
+  starts = HOP * np.arange(num_frames(sample_rate))
+  frames = padded[:, starts[:, None] + np.arange(N_FFT)]  # [2, M, N_FFT]
+  window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+  spec = np.fft.rfft(frames * window, axis=-1).swapaxes(-1, -2).astype(np.complex64)
+  spec.setflags(write=False)
+  return spec
+
+
+# ---------------------------------------------------------------------------
+# Processor functions
+# ---------------------------------------------------------------------------
+
+
+def decay_mask(init_log_magnitude, delta_log_magnitude, *, n_frames: int):
+  """``exp((H0[c, k] − softplus(Δ[c, k]) · m) / 8)`` for ``m = 0..n_frames − 1``.
+
+  Args:
+    init_log_magnitude: ``[..., K]`` ``H0``.
+    delta_log_magnitude: ``[..., K]`` ``Δ``.
+    n_frames: number of STFT frames.
+
+  Returns:
+    ``[..., K, n_frames]`` positive mask.
+  """
+  frame = jnp.arange(n_frames, dtype=init_log_magnitude.dtype)
+  decay = jax.nn.softplus(delta_log_magnitude)
+  log_mask = init_log_magnitude[..., None] - decay[..., None] * frame
+  return jnp.exp(log_mask / MASK_SCALE)
+
+
+def impulse_response(params, *, sample_rate: int):
+  """The energy-normalised (left, right) impulse response ``[2, L]``."""
+  mask = decay_mask(params["init_log_magnitude"], params["delta_log_magnitude"],
+                    n_frames=num_frames(sample_rate))
+  mid, side = dsp.istft(_noise_stft(sample_rate) * mask, n_fft=N_FFT, hop=HOP,
+                        length=ir_length(sample_rate))
+  return dsp.energy_normalize(jnp.stack([mid + side, mid - side]))
+
+
+def apply(params, x, *, sample_rate: int):
+  """Reverberates ``x: [2, n]`` -> ``[2, n]``: ``y_c = (h_c * x_c)[:n]`` per channel."""
+  return dsp.causal_convolve(x, impulse_response(params, sample_rate=sample_rate))
+
+
+def controls(params, *, sample_rate: int):
+  """The reverb settings in physical units.
+
+  Returns:
+    A dict of arrays; ``[2, 193]`` entries are indexed by (mid/side, bin):
+
+    * ``frequency_hz`` ``[193]``: bin centres ``k · sample_rate / 384``.
+    * ``initial_level_db``: the mask's level at frame 0, ``20 log10 e^{H0/8}``
+      (relative: the IR is energy-normalised afterwards).
+    * ``decay_db_per_s``: how fast the mask falls, ``20 log10 e · softplus(Δ)/8``
+      per frame of ``HOP / sample_rate`` s.
+    * ``t60_ms``: time for the mask to fall by 60 dB,
+      ``8 ln(1000) / softplus(Δ) · HOP / sample_rate``.
+    * ``t60_mid_ms``, ``t60_side_ms``: medians of ``t60_ms`` over the bins.
+  """
+  frame_s = HOP / sample_rate
+  decay_per_frame = jax.nn.softplus(params["delta_log_magnitude"]) / MASK_SCALE  # nepers
+  t60_ms = 1000.0 * frame_s * LN_60_DB / decay_per_frame
+  return {
+      "frequency_hz": jnp.asarray(np.arange(NUM_BINS) * sample_rate / N_FFT, jnp.float32),
+      "initial_level_db": units.log_gain_to_db(params["init_log_magnitude"] / MASK_SCALE),
+      "decay_db_per_s": units.log_gain_to_db(decay_per_frame) / frame_s,
+      "t60_ms": t60_ms,
+      "t60_mid_ms": jnp.median(t60_ms[0]),
+      "t60_side_ms": jnp.median(t60_ms[1]),
+  }
+
+
+def penalties(params, x, y, *, sample_rate: int):
+  """The gain-staging penalty ``|ln(mean x² + ε) − ln(mean y² + ε)|`` (``dsp.gain_staging``)."""
+  del params, sample_rate
+  return {"gain_staging": dsp.gain_staging(x, y)}

@@ -1,0 +1,215 @@
+"""The padded console: bypass, padding, routing, gradients, no recompiles, errors.
+
+All tests share one small console shape (3 tracks, 2 groups, 0.5 s at 8 kHz)
+so the jitted render compiles once for the file.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import mixjax
+from mixjax import console as console_lib
+from mixjax.processors import PROCESSORS
+
+SR = 8000
+N = 4000
+GROUPS = [0, 0, None]  # the third track has no subgroup: it gets group 1
+
+
+@pytest.fixture(scope="module")
+def console():
+  return mixjax.Console.build(GROUPS, sample_rate=SR)
+
+
+@pytest.fixture(scope="module")
+def tracks():
+  rng = np.random.default_rng(1)
+  return (0.1 * rng.standard_normal((3, 2, N))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def params(console):
+  return console.init(jax.random.key(0))
+
+
+def test_build_resolves_groups(console):
+  np.testing.assert_array_equal(console.track_group, [0, 0, 1])
+  np.testing.assert_array_equal(console.track_exists, [True, True, True])
+  np.testing.assert_array_equal(console.group_exists, [True, True])
+  assert (console.max_tracks, console.max_groups, console.sample_rate) == (3, 2, SR)
+
+
+def test_build_padding_and_gaps():
+  c = mixjax.Console.build([2, None, 0], sample_rate=SR, max_tracks=5, max_groups=6)
+  np.testing.assert_array_equal(c.track_group, [2, 3, 0, 0, 0])
+  np.testing.assert_array_equal(c.track_exists, [True, True, True, False, False])
+  np.testing.assert_array_equal(c.group_exists, [True, False, True, True, False, False])
+
+
+def test_public_names():
+  assert mixjax.PROCESSORS == ("eq", "compressor", "noisegate", "imager", "gain_pan", "delay", "reverb")
+  for name in mixjax.PROCESSORS:
+    module = getattr(mixjax.processors, name)
+    for fn in ("init", "apply", "controls", "penalties"):
+      assert callable(getattr(module, fn)), (name, fn)
+
+
+def test_all_bypassed_console_is_the_plain_sum(console, params, tracks):
+  mix = console.render(params, tracks, console.none_alive())
+  np.testing.assert_allclose(mix, tracks.sum(0), atol=1e-6)
+
+
+def test_alive_matches_tree_and_defaults(console, params, tracks):
+  alive = console.all_alive()
+  assert set(alive) == {"track", "group"}
+  assert all(set(alive[level]) == set(PROCESSORS) for level in alive)
+  np.testing.assert_allclose(console.render(params, tracks), console.render(params, tracks, alive))
+
+
+@pytest.mark.parametrize("name", PROCESSORS)
+def test_zero_drywet_is_identity(console, params, tracks, name):
+  """Only ``name`` alive, with w = sigmoid(-1e4) = 0 exactly: the plain sum."""
+  alive = console.none_alive()
+  alive = {level: {n: (console.level_exists()[level] if n == name else v) for n, v in d.items()}
+           for level, d in alive.items()}
+  logits = jax.tree.map(lambda z: jnp.full_like(z, -1e4), params.drywet_logits)
+  mix = console.render(params.replace(drywet_logits=logits), tracks, alive)
+  np.testing.assert_allclose(mix, tracks.sum(0), atol=1e-6)
+
+
+def test_single_alive_processor_changes_the_mix(console, params, tracks):
+  alive = console.none_alive()
+  alive["track"]["eq"] = alive["track"]["eq"].at[0].set(True)
+  eq_params = jax.tree.map(lambda p: p.at[0].set(jnp.linspace(-2, 1, p.shape[-1])),
+                           params.processors["track"]["eq"])
+  processors = dict(params.processors)
+  processors["track"] = {**params.processors["track"], "eq": eq_params}
+  p2 = params.replace(processors=processors)
+  details = console.render_details(p2, tracks, alive)
+  assert np.abs(np.asarray(details.mix) - tracks.sum(0)).max() > 1e-3
+  # tracks 1 and 2 are untouched; the group chains are bypassed
+  np.testing.assert_allclose(details.track_outputs[1:], tracks[1:], atol=1e-6)
+  np.testing.assert_allclose(details.mix, details.group_outputs.sum(0), atol=1e-6)
+  np.testing.assert_allclose(details.group_outputs[0], details.track_outputs[:2].sum(0), atol=1e-6)
+
+
+def test_render_details_reports_penalties(console, params, tracks):
+  details = console.render_details(params, tracks)
+  assert set(details.penalties) == {"gain_staging", "radii"}
+  assert all(np.isfinite(float(v)) and float(v) > 0 for v in details.penalties.values())
+  off = console.render_details(params, tracks, console.none_alive())
+  assert all(float(v) == 0.0 for v in off.penalties.values())
+
+
+def test_padded_tracks_and_groups_change_nothing(console, params, tracks):
+  padded = mixjax.Console.build(GROUPS, sample_rate=SR, max_tracks=5, max_groups=4)
+  big = padded.init(jax.random.key(7))
+
+  def embed(small, large):
+    return large.at[:small.shape[0]].set(small)
+
+  big = jax.tree.map(embed, params, big)
+  rng = np.random.default_rng(3)
+  noisy = np.concatenate([tracks, rng.standard_normal((2, 2, N)).astype(np.float32)])
+  mix = padded.render(big, noisy)
+  np.testing.assert_allclose(mix, console.render(params, tracks), atol=1e-5)
+  details = padded.render_details(big, noisy)
+  assert float(jnp.abs(details.track_outputs[3:]).max()) == 0.0
+  assert float(jnp.abs(details.group_outputs[2:]).max()) == 0.0
+
+
+def _random_params(console, seed, scale):
+  params = console.init(jax.random.key(seed))
+  leaves, treedef = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(seed + 100), len(leaves))
+  leaves = [p + scale * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)]
+  return jax.tree.unflatten(treedef, leaves)
+
+
+@pytest.mark.parametrize("seed,scale", [(0, 0.0), (1, 0.5), (2, 1.5)])
+def test_gradient_is_finite_for_every_parameter(console, tracks, seed, scale):
+  params = _random_params(console, seed, scale)
+  alive = console.all_alive()
+  target = jnp.asarray(np.random.default_rng(seed).standard_normal((2, N)), jnp.float32) * 0.1
+
+  def loss(p):
+    mix, penalties = console_lib.render(console, p, jnp.asarray(tracks), alive)
+    return jnp.mean((mix - target) ** 2) + penalties["gain_staging"] + penalties["radii"]
+
+  grads = jax.jit(jax.grad(loss))(params)
+  for path, g in jax.tree_util.tree_leaves_with_path(grads):
+    assert np.all(np.isfinite(np.asarray(g))), jax.tree_util.keystr(path)
+  # every processor parameter and every dry/wet logit receives a gradient
+  for level in ("track", "group"):
+    for name in PROCESSORS:
+      total = sum(float(jnp.abs(g).sum()) for g in jax.tree.leaves(grads.processors[level][name]))
+      assert total > 0, (level, name)
+      assert float(jnp.abs(grads.drywet_logits[level][name]).sum()) > 0, (level, name)
+
+
+def test_masks_routing_and_params_never_recompile(console, params, tracks):
+  x = jnp.asarray(tracks)
+  console_lib.render_details(console, params, x, console.all_alive())
+  before = console_lib.render_details._cache_size()
+  alive = console.all_alive()
+  alive["group"]["reverb"] = jnp.zeros(2, bool)
+  alive["track"]["eq"] = jnp.array([True, False, True])
+  rerouted = console.replace(track_group=jnp.array([1, 0, 0], jnp.int32))
+  moved = jax.tree.map(lambda p: p + 0.3, params)
+  for c, p, a in [(console, params, alive), (rerouted, params, console.all_alive()),
+                  (console, moved, console.none_alive()), (rerouted, moved, alive)]:
+    jax.block_until_ready(console_lib.render_details(c, p, x, a))
+  assert console_lib.render_details._cache_size() == before
+
+
+def test_rerouting_moves_a_track_between_groups(console, params, tracks):
+  rerouted = console.replace(track_group=jnp.array([0, 1, 1], jnp.int32))
+  details = rerouted.render_details(params, tracks, rerouted.none_alive())
+  np.testing.assert_allclose(details.group_outputs[1], tracks[1:].sum(0), atol=1e-6)
+
+
+def test_vmap_over_alive_masks(console, params, tracks):
+  masks = [console.all_alive(), console.none_alive()]
+  batch = jax.tree.map(lambda *m: jnp.stack(m), *masks)
+  mixes = jax.vmap(lambda a: console_lib.render(console, params, jnp.asarray(tracks), a)[0])(batch)
+  np.testing.assert_allclose(mixes[0], console.render(params, tracks), atol=1e-5)
+  np.testing.assert_allclose(mixes[1], tracks.sum(0), atol=1e-6)
+
+
+# -- bad input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("groups,kwargs,match", [
+    ([], {}, "at least one track"),
+    ([0, 5], {"max_groups": 3}, "out of range"),
+    ([0, -1], {}, "integers >= 0"),
+    ([0, 1.5], {}, "integers >= 0"),
+    ([0, 0, 0], {"max_tracks": 2}, "console holds max_tracks=2"),
+    ([None, None, None], {"max_groups": 2}, "max_groups=2"),
+    ([0], {"sample_rate": 4000}, "too low"),
+    ([0], {"sample_rate": 44100.0}, "integer"),
+])
+def test_build_rejects_bad_input(groups, kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    mixjax.Console.build(groups, **kwargs)
+
+
+@pytest.mark.parametrize("shape,match", [
+    ((3, 2), "shape \\[3, 2, samples\\]"),
+    ((2, 2, N), "shape \\[3, 2, samples\\]"),
+    ((3, 1, N), "mono"),
+    ((3, 3, N), "stereo"),
+])
+def test_render_rejects_bad_shapes(console, params, shape, match):
+  with pytest.raises(ValueError, match=match):
+    console.render(params, np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_render_rejects_non_finite_samples(console, params, tracks, bad):
+  x = tracks.copy()
+  x[1, 0, 10] = bad
+  with pytest.raises(ValueError, match="NaN or Inf"):
+    console.render(params, x)

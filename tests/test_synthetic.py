@@ -1,0 +1,322 @@
+"""Tests of mixjax.synthetic: procedural songs with a known mixing graph.
+
+Every song here has the same shape (3 tracks, 2 groups, 1.5 s at 8 kHz), so
+the console's render compiles once for the whole file.
+"""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mixjax import PROCESSORS, processors, units
+from mixjax import synthetic
+from mixjax.console import LEVELS
+from mixjax.data import Song
+
+SR = 8000
+SHAPE = dict(n_tracks=3, n_groups=2, seconds=1.5, sample_rate=SR)
+
+
+@functools.lru_cache(maxsize=None)
+def song_of(seed: int, density: float = 0.35):
+  return synthetic.synthetic_song(jax.random.key(seed), density=density, **SHAPE)
+
+
+def controls_of(name, params):
+  return jax.tree.map(np.asarray, processors.REGISTRY[name].controls(
+      jax.tree.map(jnp.asarray, params), sample_rate=SR))
+
+
+def node_params(truth, level, name, index):
+  return jax.tree.map(lambda leaf: np.asarray(leaf[index]), truth.params.processors[level][name])
+
+
+# -- the song -----------------------------------------------------------------------
+
+
+def test_same_key_same_song():
+  song, truth = song_of(0)
+  again, truth_again = synthetic.synthetic_song(jax.random.key(0), **SHAPE)
+  np.testing.assert_array_equal(song.tracks, again.tracks)
+  np.testing.assert_array_equal(song.mix, again.mix)
+  assert song.track_groups == again.track_groups and song.track_names == again.track_names
+  jax.tree.map(np.testing.assert_array_equal, truth.params, truth_again.params)
+  jax.tree.map(np.testing.assert_array_equal, truth.alive, truth_again.alive)
+  assert truth.settings == truth_again.settings
+
+
+def test_different_keys_different_songs():
+  (a, truth_a), (b, truth_b) = song_of(0), song_of(1)
+  assert not np.allclose(a.tracks, b.tracks)
+  assert not np.allclose(a.mix, b.mix)
+  assert truth_a.alive_nodes() != truth_b.alive_nodes()
+
+
+def test_shapes_values_and_grouping():
+  song, truth = song_of(0)
+  n = int(1.5 * SR)
+  assert isinstance(song, Song)
+  assert song.tracks.shape == (3, 2, n) and song.mix.shape == (2, n)
+  assert song.sample_rate == SR and song.n_groups == 2
+  assert sorted(set(song.track_groups)) == [0, 1]  # every group has a track
+  assert song.track_names == ("drums", "bass", "chords")
+  assert np.isfinite(song.tracks).all() and np.isfinite(song.mix).all()
+  assert np.max(np.abs(song.mix)) > 1e-3
+  for level, size in [("track", 3), ("group", 2)]:
+    assert set(truth.alive[level]) == set(PROCESSORS)
+    for name in PROCESSORS:
+      assert truth.alive[level][name].shape == (size,)
+      assert truth.params.drywet_logits[level][name].shape == (size,)
+
+
+def test_the_mix_is_the_render_of_the_truth():
+  song, truth = song_of(0)
+  mix = song.console().render(truth.params, song.tracks, truth.alive)
+  np.testing.assert_allclose(mix, song.mix, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_mix_differs_audibly_from_the_dry_sum(seed):
+  song, _ = song_of(seed)
+  dry = song.dry_sum()
+  assert np.linalg.norm(song.mix - dry) / np.linalg.norm(dry) > 0.05
+
+
+def test_settings_match_the_alive_masks():
+  for seed in (0, 1, 2):
+    _, truth = song_of(seed)
+    nodes = truth.alive_nodes()
+    assert nodes and len(nodes) == len(truth.settings)
+    assert {s.node for s in truth.settings} == nodes
+    for s in truth.settings:
+      assert 0.6 <= s.drywet <= 0.95
+      logit = float(truth.params.drywet_logits[s.level][s.processor][s.index])
+      assert jax.nn.sigmoid(logit) == pytest.approx(s.drywet, rel=1e-5)
+    for level in LEVELS:
+      for name in PROCESSORS:
+        dead = ~np.asarray(truth.alive[level][name])
+        np.testing.assert_array_equal(np.asarray(truth.params.drywet_logits[level][name])[dead], 0.0)
+        for leaf in jax.tree.leaves(truth.params.processors[level][name]):
+          assert np.all(np.abs(np.asarray(leaf)[dead]) < 0.1)  # init-like N(0, 0.01²)
+
+
+def test_density_extremes_still_give_at_least_one_processor():
+  _, truth = song_of(3, density=0.0)
+  assert len(truth.alive_nodes()) == 1
+  _, full = song_of(3, density=1.0)
+  assert len(full.alive_nodes()) == (3 + 2) * len(PROCESSORS)
+
+
+def test_truth_params_give_back_their_settings():
+  """``controls`` of every alive node of real songs returns its physical settings."""
+  seen = set()
+  for seed in (0, 1, 2):
+    _, truth = song_of(seed)
+    _, full = song_of(3, density=1.0)
+    for t in (truth, full):
+      for s in t.settings:
+        params = node_params(t, s.level, s.processor, s.index)
+        rebuilt = synthetic.processor_params(s.processor, s.settings, sample_rate=SR,
+                                             init_params=params)
+        jax.tree.map(functools.partial(np.testing.assert_allclose, rtol=1e-6, atol=1e-6),
+                     rebuilt, params)
+        _check_controls(s.processor, s.settings, controls_of(s.processor, params))
+        seen.add(s.processor)
+  assert seen == set(PROCESSORS)
+
+
+def _check_controls(name, settings, got):
+  if name == "eq":
+    want = synthetic.eq_gain_db(settings["bands"], got["frequency_hz"])
+    np.testing.assert_allclose(got["gain_db"], want, atol=1e-3)
+  elif name in ("compressor", "noisegate"):
+    for key in ("threshold_db", "ratio", "knee_db", "time_constant_ms"):
+      assert float(got[key]) == pytest.approx(settings[key], rel=1e-3, abs=1e-3), key
+  elif name in ("imager", "gain_pan"):
+    for key, value in settings.items():
+      assert float(got[key]) == pytest.approx(value, abs=1e-4), key
+  elif name == "delay":
+    audible = np.zeros((2, 20), bool)
+    for tap in settings["taps"]:
+      channel, segment = tap["channel"], tap["delay_samples"] // (SR // 10)
+      audible[channel, segment] = True
+      assert int(got["delay_samples"][channel, segment]) == tap["delay_samples"]
+      assert float(got["delay_ms"][channel, segment]) == pytest.approx(tap["delay_ms"], abs=1e-3)
+      assert float(got["tap_gain_db"][channel, segment]) == pytest.approx(tap["gain_db"], abs=0.01)
+      assert 100 <= tap["delay_ms"] < 600
+    assert np.all(got["tap_gain_db"][~audible] < -80)
+  elif name == "reverb":
+    want = synthetic.reverb_t60_ms(settings, got["frequency_hz"], sample_rate=SR)
+    np.testing.assert_allclose(got["t60_ms"], np.stack([want, want]), rtol=1e-3)
+    side_db = got["initial_level_db"][1] - got["initial_level_db"][0]
+    np.testing.assert_allclose(side_db, settings["side_level_db"], atol=1e-3)
+    assert 400 <= settings["t60_ms"] <= 2000
+  else:
+    raise AssertionError(name)
+
+
+# -- physical -> raw conversions, one per processor ---------------------------------
+
+
+def test_eq_round_trip():
+  bands = [
+      {"kind": "peak", "frequency_hz": 500.0, "gain_db": 6.0, "bandwidth_octaves": 1.0},
+      {"kind": "low_shelf", "frequency_hz": 100.0, "gain_db": -5.0, "bandwidth_octaves": 1.5},
+      {"kind": "high_shelf", "frequency_hz": 2000.0, "gain_db": 4.0, "bandwidth_octaves": 1.0},
+  ]
+  got = controls_of("eq", synthetic.eq_params(bands, sample_rate=SR))
+  np.testing.assert_allclose(got["gain_db"], synthetic.eq_gain_db(bands, got["frequency_hz"]),
+                             atol=1e-3)
+  curve = synthetic.eq_gain_db(bands[:1], [500.0, 500.0 * 2**0.5, 500.0 * 2**-0.5])
+  np.testing.assert_allclose(curve, [6.0, 3.0, 3.0])  # 1 octave wide at half gain
+  shelf = synthetic.eq_gain_db(bands[1:2], [1.0, 100.0, 1e4])
+  np.testing.assert_allclose(shelf, [-5.0, -2.5, 0.0], atol=1e-3)
+  with pytest.raises(ValueError, match="unknown band kind"):
+    synthetic.eq_gain_db([dict(bands[0], kind="notch")], [100.0])
+
+
+@pytest.mark.parametrize("name", ["compressor", "noisegate"])
+def test_dynamics_round_trip(name):
+  settings = dict(threshold_db=-23.5, ratio=4.5, knee_db=6.0, time_constant_ms=12.0)
+  got = controls_of(name, synthetic.dynamics_params(sample_rate=SR, **settings))
+  for key, value in settings.items():
+    assert float(got[key]) == pytest.approx(value, rel=1e-4), key
+  with pytest.raises(ValueError, match="ratio > 1"):
+    synthetic.dynamics_params(sample_rate=SR, **dict(settings, ratio=1.0))
+  with pytest.raises(ValueError, match="too long"):
+    synthetic.dynamics_params(sample_rate=SR, **dict(settings, time_constant_ms=1e6))
+
+
+def test_imager_and_gain_pan_round_trip():
+  got = controls_of("imager", synthetic.imager_params(side_gain_db=-9.0))
+  assert float(got["side_gain_db"]) == pytest.approx(-9.0, abs=1e-5)
+  got = controls_of("gain_pan", synthetic.gain_pan_params(left_gain_db=-7.0, right_gain_db=4.0))
+  assert float(got["left_gain_db"]) == pytest.approx(-7.0, abs=1e-5)
+  assert float(got["right_gain_db"]) == pytest.approx(4.0, abs=1e-5)
+
+
+def test_delay_round_trip_and_impulse_response():
+  n = SR // 10
+  taps = [
+      {"channel": 0, "delay_samples": 1 * n + 17, "gain_db": 0.0},
+      {"channel": 0, "delay_samples": 4 * n + 799, "gain_db": -6.0},
+      {"channel": 1, "delay_samples": 3 * n + 0, "gain_db": -2.0},
+  ]
+  raw = synthetic.delay_params(taps, sample_rate=SR)
+  got = controls_of("delay", raw)
+  gains = synthetic.delay_tap_gains_db(taps)
+  assert np.mean([np.sum(10**(gains[[0, 1]] / 10)), 10**(gains[2] / 10)]) == pytest.approx(1.0)
+  for tap, gain in zip(taps, gains):
+    c, m = tap["channel"], tap["delay_samples"] // n
+    assert int(got["delay_samples"][c, m]) == tap["delay_samples"]
+    assert float(got["tap_gain_db"][c, m]) == pytest.approx(gain, abs=0.01)
+  ir = np.asarray(processors.delay.impulse_response(jax.tree.map(jnp.asarray, raw), sample_rate=SR))
+  for tap, gain in zip(taps, gains):
+    c, d = tap["channel"], tap["delay_samples"]
+    assert int(np.argmax(np.abs(ir[c]) * (np.arange(ir.shape[1]) // n == d // n))) == d
+    assert 20 * math.log10(abs(ir[c, d])) == pytest.approx(gain, abs=0.05)
+  with pytest.raises(ValueError, match="two taps in segment"):
+    synthetic.delay_params(taps + [dict(taps[0], delay_samples=n + 3)], sample_rate=SR)
+
+
+def test_reverb_round_trip():
+  raw = synthetic.reverb_params(t60_ms=800.0, high_t60_ratio=0.5, side_level_db=-3.0,
+                                sample_rate=SR)
+  got = controls_of("reverb", raw)
+  assert got["t60_ms"][0, 0] == pytest.approx(800.0, rel=1e-4)
+  assert got["t60_ms"][0, -1] == pytest.approx(400.0, rel=1e-4)  # at Nyquist
+  np.testing.assert_allclose(got["initial_level_db"][1] - got["initial_level_db"][0], -3.0,
+                             atol=1e-4)
+
+
+def test_drywet_logit():
+  for w in (0.6, 0.75, 0.95):
+    assert float(jax.nn.sigmoid(synthetic.drywet_logit(w))) == pytest.approx(w)
+
+
+def test_compressor_threshold_sits_below_the_input_level():
+  rng = np.random.default_rng(0)
+  t = np.arange(SR) / SR
+  x = np.stack([0.5 * np.sin(2 * np.pi * 220 * t)] * 2)  # energy 0.125: -9.03 dB
+  for _ in range(20):
+    s = synthetic._sample_compressor(rng, x, sample_rate=SR)
+    assert -9.03 - 15 <= s["threshold_db"] <= -9.03 - 6
+    assert 3 <= s["ratio"] <= 8 and 5 <= s["time_constant_ms"] <= 30
+
+
+def test_gate_threshold_sits_between_quiet_and_loud():
+  rng = np.random.default_rng(0)
+  x = np.full((2, SR), 1e-3)
+  x[:, SR // 2:] = 0.3  # quiet half at -60 dB, loud half at -10.5 dB (energy)
+  for _ in range(20):
+    s = synthetic._sample_noisegate(rng, x, sample_rate=SR)
+    assert -50 < s["threshold_db"] < -12
+    assert 2 <= s["ratio"] <= 4
+
+
+# -- the dry tracks -------------------------------------------------------------------
+
+
+def test_dry_tracks_levels_stereo_and_dynamics():
+  tracks, names = synthetic.synthetic_tracks(jax.random.key(5), n_tracks=8, seconds=2.0,
+                                             sample_rate=SR)
+  assert tracks.shape == (8, 2, 2 * SR) and tracks.dtype == np.float32
+  assert names == ("drums", "bass", "chords", "lead", "kick", "snare", "hat", "drums 2")
+  hop = SR // 20  # 50 ms frames
+  for x, name in zip(tracks, names):
+    peak_db = 20 * np.log10(np.max(np.abs(x)))
+    assert -14.01 <= peak_db <= -9.99, name
+    side = np.linalg.norm(x[0] - x[1]) / np.linalg.norm(x[0] + x[1])
+    assert side > 0.01, name  # some stereo image for the imager
+    frames = x[:, :x.shape[1] // hop * hop].reshape(2, -1, hop)
+    frame_db = 10 * np.log10(np.mean(frames**2, axis=(0, 2)) + 1e-20)
+    assert frame_db.max() - frame_db.min() > 20, name  # quiet parts for the gate
+
+
+def test_raw_and_typed_keys_give_the_same_tracks():
+  a, _ = synthetic.synthetic_tracks(jax.random.key(7), n_tracks=2, seconds=0.5, sample_rate=SR)
+  b, _ = synthetic.synthetic_tracks(jax.random.PRNGKey(7), n_tracks=2, seconds=0.5, sample_rate=SR)
+  np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    (dict(n_tracks=2, n_groups=3), "n_groups <= n_tracks"),
+    (dict(n_tracks=2, n_groups=0), "n_groups <= n_tracks"),
+    (dict(density=1.5), "density"),
+])
+def test_bad_arguments(kwargs, phrase):
+  with pytest.raises(ValueError, match=phrase):
+    synthetic.synthetic_song(jax.random.key(0), **kwargs)
+
+
+# -- recovery scores ---------------------------------------------------------------------
+
+
+def test_recovery_scores():
+  truth = {("track", 0, "eq"), ("track", 1, "compressor"), ("group", 0, "reverb"),
+           ("group", 1, "delay")}
+  found = {("track", 0, "eq"), ("group", 0, "reverb"), ("track", 2, "imager")}
+  scores = synthetic.recovery_scores(truth, found)
+  assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 2)
+  assert scores["precision"] == pytest.approx(2 / 3)
+  assert scores["recall"] == pytest.approx(1 / 2)
+  assert scores["f1"] == pytest.approx(2 * (2 / 3) * (1 / 2) / (2 / 3 + 1 / 2))
+
+  perfect = synthetic.recovery_scores(truth, set(truth))
+  assert perfect["precision"] == perfect["recall"] == perfect["f1"] == 1.0
+  nothing = synthetic.recovery_scores(truth, set())
+  assert nothing == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 4}
+  assert synthetic.recovery_scores(set(), set())["f1"] == 1.0
+  wrong = synthetic.recovery_scores(truth, {("group", 1, "eq")})
+  assert wrong["precision"] == wrong["recall"] == wrong["f1"] == 0.0
+
+
+def test_alive_nodes_form():
+  _, truth = song_of(0)
+  for level, index, name in truth.alive_nodes():
+    assert level in LEVELS and name in PROCESSORS and isinstance(index, int)
+    assert bool(truth.alive[level][name][index])
