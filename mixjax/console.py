@@ -38,6 +38,21 @@ LEVELS = ("track", "group")
 Alive = dict  # {"track": {name: bool[T]}, "group": {name: bool[G]}}
 
 
+def resolve_groups(track_groups: Sequence[int | None]) -> tuple[int, ...]:
+  """The group index of every track, with ``None`` tracks in groups of their own.
+
+  Tracks with no subgroup get new groups numbered after the largest given
+  index, in track order.
+  """
+  next_group = max([g for g in track_groups if g is not None], default=-1) + 1
+  resolved = []
+  for g in track_groups:
+    if g is None:
+      g, next_group = next_group, next_group + 1
+    resolved.append(int(g))
+  return tuple(resolved)
+
+
 @struct.dataclass
 class ConsoleParams:
   """All parameters of a console (a pytree; Optax optimises it whole).
@@ -124,12 +139,7 @@ class Console:
         raise ValueError(
             f"Console.build: track {i} is assigned to group {g}, out of range for "
             f"max_groups={max_groups}; raise max_groups or fix the grouping.")
-    next_group = max([g for g in groups if g is not None], default=-1) + 1
-    resolved = []
-    for g in groups:
-      if g is None:
-        g, next_group = next_group, next_group + 1
-      resolved.append(int(g))
+    resolved = resolve_groups(groups)
     n_tracks, n_groups = len(resolved), max(resolved) + 1
     max_tracks = n_tracks if max_tracks is None else max_tracks
     max_groups = n_groups if max_groups is None else max_groups
@@ -172,18 +182,7 @@ class Console:
 
   def init(self, key) -> ConsoleParams:
     """Parameters of every node: processor params ~ N(0, 0.01²), logits 0."""
-    processors = {}
-    for level_key, (level, size) in zip(
-        jax.random.split(key, len(LEVELS)), self.level_sizes().items()):
-      processors[level] = {
-          name: jax.vmap(REGISTRY[name].init)(jax.random.split(k, size))
-          for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS)
-      }
-    logits = {
-        level: {name: jnp.zeros(size, jnp.float32) for name in PROCESSORS}
-        for level, size in self.level_sizes().items()
-    }
-    return ConsoleParams(processors=processors, drywet_logits=logits)
+    return init_params(self, key)
 
   def all_alive(self) -> Alive:
     """Every processor of every existing node alive (padded nodes are not)."""
@@ -260,6 +259,23 @@ def _apply_chain(processors, logits, on, x, *, sample_rate):
     x, terms = jax.lax.cond(jnp.any(on[name]), process, skip, x)
     penalties = {k: penalties[k] + terms[k] for k in PENALTY_NAMES}
   return x, penalties
+
+
+@jax.jit
+def init_params(console: Console, key) -> ConsoleParams:
+  """Pure ``Console.init`` (one compiled program per console size)."""
+  processors = {}
+  for level_key, (level, size) in zip(
+      jax.random.split(key, len(LEVELS)), console.level_sizes().items()):
+    processors[level] = {
+        name: jax.vmap(REGISTRY[name].init)(jax.random.split(k, size))
+        for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS)
+    }
+  logits = {
+      level: {name: jnp.zeros(size, jnp.float32) for name in PROCESSORS}
+      for level, size in console.level_sizes().items()
+  }
+  return ConsoleParams(processors=processors, drywet_logits=logits)
 
 
 @jax.jit

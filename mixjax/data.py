@@ -8,7 +8,9 @@ trust its shapes and values; its arrays are float32 NumPy and read-only.
 Groups are numbered as ``Console.build`` numbers them: the given indices
 first, then one new group per track with no subgroup (``None``), in track
 order. So with ``track_groups = (1, None, 0, None)`` the tracks feed groups
-``(1, 2, 0, 3)`` and the song has 4 groups.
+``(1, 2, 0, 3)`` and the song has 4 groups. An index skipped by the grouping
+(``(0, 2)``) still counts as a group (with a name) that no track feeds; the
+console leaves it empty.
 
 .. note::
   Loading songs from folders (plain and MedleyDB layouts) and resampling
@@ -23,36 +25,20 @@ from typing import Sequence
 import numpy as np
 
 from mixjax import validation
-from mixjax.console import Console
+from mixjax.console import Console, resolve_groups
 
 SILENCE_PEAK = 1e-7
 """A mix whose peak ``max |x|`` is at most this (−140 dBFS) counts as silent."""
 
 
-def resolve_groups(track_groups: Sequence[int | None]) -> tuple[int, ...]:
-  """The group index of every track, with ``None`` tracks in groups of their own.
-
-  Tracks with no subgroup get new groups numbered after the largest given
-  index, in track order (the numbering of ``Console.build``).
-
-  Args:
-    track_groups: ``track_groups[i]`` is an integer ``>= 0`` or None.
-
-  Returns:
-    One integer per track.
-  """
-  next_group = max([g for g in track_groups if g is not None], default=-1) + 1
-  resolved = []
-  for g in track_groups:
-    if g is None:
-      g, next_group = next_group, next_group + 1
-    resolved.append(int(g))
-  return tuple(resolved)
-
-
 def _check_audio_dtype(x, *, what: str) -> np.ndarray:
   """``x`` as a read-only float32 array (no copy when it is float32 already)."""
-  x = np.asarray(x)
+  try:
+    x = np.asarray(x)
+  except ValueError as error:  # ragged nested lists
+    raise ValueError(
+        f"{what} must be one array; got pieces of different shapes (tracks of different "
+        f"lengths? trim or zero-pad them to one length): {error}") from None
   if not np.issubdtype(x.dtype, np.floating):
     hint = ""
     if np.issubdtype(x.dtype, np.integer) and not np.issubdtype(x.dtype, np.bool_):

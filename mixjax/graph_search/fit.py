@@ -14,8 +14,9 @@ reference re-creates AdamW every 500-step epoch.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -41,11 +42,6 @@ class FitState:
   opt_state: Any
   step: jax.Array
   phase_step: jax.Array
-
-
-def default_optimizer(config: SearchConfig) -> optax.GradientTransformation:
-  """AdamW as the reference runs it: lr 1e-2, weight decay 0, eps 1e-8."""
-  return optax.adamw(config.learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
 
 
 def sparsity_sum(console: console_lib.Console, params: console_lib.ConsoleParams, alive) -> jax.Array:
@@ -91,21 +87,37 @@ def dispatch_size(config: SearchConfig) -> int:
   return size
 
 
-def make_fit(console: console_lib.Console, config: SearchConfig,
-             optimizer: optax.GradientTransformation) -> Callable:
-  """A jitted ``run(state, key, tracks, mix, alive) -> (state, metrics)``.
+@functools.lru_cache(maxsize=None)
+def default_optimizer(config: SearchConfig) -> optax.GradientTransformation:
+  """AdamW as the reference runs it: lr 1e-2, weight decay 0, eps 1e-8.
 
-  ``run`` performs ``dispatch_size(config)`` steps with ``lax.scan``;
-  ``metrics`` holds each step's loss parts, ``[steps]`` each.
-  ``tracks`` is ``[T, 2, n]``, ``mix`` ``[2, n]`` with ``n >= crop``.
+  Cached per config, so repeated searches reuse one compiled program.
   """
-  sr = console.sample_rate
-  crop_len = config.crop_samples(sr)
-  n_steps = dispatch_size(config)
+  return optax.adamw(config.learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
 
-  def step_fn(carry, _):
-    state, key, tracks, mix, alive = carry
-    n = tracks.shape[-1]
+
+@functools.partial(jax.jit, static_argnames=("config", "optimizer"))
+def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, alive, *,
+              config: SearchConfig, optimizer: optax.GradientTransformation):
+  """``dispatch_size(config)`` training steps with ``lax.scan``.
+
+  Args:
+    state: the fit state.
+    console: the console (routing arrays are traced: changing them does not
+      recompile).
+    key: the crop key; step ``s`` crops at ``randint(fold_in(key, s))``.
+    tracks: ``[T, 2, n]`` whole song, ``n >= crop``.
+    mix: ``[2, n]``.
+    alive: the alive pytree (traced: pruning does not recompile).
+    config: static settings; optimizer: static Optax transformation.
+
+  Returns:
+    ``(state, metrics)``; ``metrics[k]`` is ``[steps]`` for each loss part.
+  """
+  crop_len = config.crop_samples(console.sample_rate)
+  n = tracks.shape[-1]
+
+  def step_fn(state, _):
     start = jax.random.randint(jax.random.fold_in(key, state.step), (), 0, max(n - crop_len, 1))
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (_, parts), grads = grad_fn(state.params, console, crop(tracks, start, crop_len),
@@ -115,17 +127,10 @@ def make_fit(console: console_lib.Console, config: SearchConfig,
     opt_state = jax.tree.map(lambda f, s: jnp.where(reset, f, s), fresh, state.opt_state)
     updates, opt_state = optimizer.update(grads, opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    state = FitState(params=params, opt_state=opt_state, step=state.step + 1,
-                     phase_step=state.phase_step + 1)
-    return (state, key, tracks, mix, alive), parts
+    return FitState(params=params, opt_state=opt_state, step=state.step + 1,
+                    phase_step=state.phase_step + 1), parts
 
-  @jax.jit
-  def run(state, key, tracks, mix, alive):
-    (state, *_), metrics = jax.lax.scan(step_fn, (state, key, tracks, mix, alive), None,
-                                        length=n_steps)
-    return state, metrics
-
-  return run
+  return jax.lax.scan(step_fn, state, None, length=dispatch_size(config))
 
 
 def start_phase(state: FitState, optimizer: optax.GradientTransformation) -> FitState:

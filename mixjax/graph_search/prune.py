@@ -214,11 +214,12 @@ def prune_round(sampler, start_flags: np.ndarray, l_min: float, *,
   live = sampler
   while True:
     speculative = copy.deepcopy(live)
-    snapshots, proposals = [], []
+    snapshots, proposals, exhausted = [], [], False
     for _ in range(batch - (1 if start_loss is None else 0)):
       snapshot = copy.deepcopy(speculative)
       candidate = speculative.propose()
       if candidate is None:
+        exhausted = True
         break
       snapshots.append(snapshot)
       proposals.append(candidate)
@@ -232,7 +233,7 @@ def prune_round(sampler, start_flags: np.ndarray, l_min: float, *,
     if start_loss is None:
       start_loss = losses.pop(0)
       l_min = min(l_min, start_loss)
-    if not proposals:
+    if exhausted and not proposals:
       break
     for k, (candidate, loss) in enumerate(zip(proposals, losses)):
       accepted = loss <= l_min + tolerance

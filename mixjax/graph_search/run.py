@@ -52,7 +52,8 @@ class SearchResult:
     round_losses: whole-song loss of the graph at the start of each round.
     seconds: wall time per phase (``console_fit``, ``trials``, ``finetune``,
       ``total``).
-    compilations: programs compiled per jitted function (1 each).
+    compilations: programs compiled by this search per jitted function (at
+      most 1 each; 0 when an earlier search compiled them).
     track_names, group_names, track_groups: the song's, for reading.
     config, seed: what ran.
   """
@@ -78,6 +79,21 @@ class SearchResult:
   @property
   def sample_rate(self) -> int:
     return self.console.sample_rate
+
+  def alive_nodes(self) -> set:
+    """``(level, index, processor)`` of every surviving processor."""
+    return {
+        (level, int(i), name)
+        for level in console_lib.LEVELS for name in PROCESSORS
+        for i in np.flatnonzero(np.asarray(self.alive[level][name])
+                                & np.asarray(self.console.level_exists()[level]))
+    }
+
+  def render(self, song):
+    """The pruned graph's ``[2, n]`` render of the whole song."""
+    return np.asarray(self.console.render(
+        self.params, song.padded_tracks(self.console.max_tracks),
+        jax.tree.map(jnp.asarray, self.alive)))
 
   def processor_counts(self) -> dict:
     """Alive processors per type in the pruned graph."""
@@ -134,6 +150,12 @@ class SearchResult:
     return "\n".join(lines)
 
 
+def _compile_counts() -> dict:
+  """Programs compiled so far by the two jitted functions of a search."""
+  return {"fit": fit_lib.run_steps._cache_size(),
+          "song_loss": evaluate_lib.song_loss._cache_size()}
+
+
 def _check_song_length(song, config: SearchConfig) -> None:
   crop = config.crop_samples(song.sample_rate)
   if song.n_samples < crop:
@@ -175,14 +197,15 @@ def search(song, config: SearchConfig | None = None, *, seed: int = 0,
   key = jax.random.key(seed)
   init_key, crop_key = jax.random.split(key)
   state = fit_lib.init_state(console.init(init_key), optimizer)
-  fit = fit_lib.make_fit(console, config, optimizer)
-  song_loss = evaluate_lib.make_song_loss(console, config, song.n_samples)
+  starts = jnp.asarray(starts, jnp.int32)
   batch = config.trial_batch
+  compiled_before = _compile_counts()
 
   def evaluate(flag_list) -> np.ndarray:
     masks = [jax.tree.map(jnp.asarray, table.to_alive(f)) for f in flag_list]
     masks += [masks[-1]] * (batch - len(masks))
-    losses = song_loss(state.params, eval_tracks, eval_mix, evaluate_lib.stack_masks(masks))
+    losses = evaluate_lib.song_loss(state.params, console, eval_tracks, eval_mix,
+                                    evaluate_lib.stack_masks(masks), starts, config=config)
     return np.asarray(losses)[:len(flag_list)]
 
   history = {k: [] for k in ("step", "phase", "loss", "regularizer", "sparsity", "total")}
@@ -195,7 +218,8 @@ def search(song, config: SearchConfig | None = None, *, seed: int = 0,
     bar = tqdm(total=n_steps, desc=label, disable=not progress, leave=False)
     for _ in range(n_steps // per_call):
       first = int(state.step)
-      state, metrics = fit(state, crop_key, tracks, mix, alive_device)
+      state, metrics = fit_lib.run_steps(state, console, crop_key, tracks, mix, alive_device,
+                                         config=config, optimizer=optimizer)
       metrics = jax.device_get(metrics)
       history["step"].append(np.arange(first, first + per_call))
       history["phase"].append(np.full(per_call, phase))
@@ -259,7 +283,7 @@ def search(song, config: SearchConfig | None = None, *, seed: int = 0,
       trials=trials,
       round_losses=round_losses,
       seconds=seconds,
-      compilations={"fit": fit._cache_size(), "song_loss": song_loss._cache_size()},
+      compilations={k: v - compiled_before[k] for k, v in _compile_counts().items()},
       track_names=list(song.track_names),
       group_names=list(song.group_names),
       track_groups=list(song.resolved_groups()),

@@ -53,9 +53,9 @@ References:
 
 .. note::
   grafx's surrogate calls ``irfft`` without a length, i.e. ``n = 2·(N//2)``,
-  one sample short of ``N`` when ``N`` is odd (a sample rate that is not a
-  multiple of 20 Hz). mixjax always uses ``n = N``; for the reference's
-  30 kHz (``N = 3000``) both agree.
+  one sample short of ``N`` when ``N`` is odd (e.g. 2205 at 22.05 kHz), so
+  its segments would then be ``N - 1`` long. mixjax always uses ``n = N``;
+  at the reference's 30 kHz (``N = 3000``) both agree.
 """
 
 from __future__ import annotations

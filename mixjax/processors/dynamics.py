@@ -93,7 +93,7 @@ PARAM_SHAPES = {
 THRESHOLD_OFFSET = -6.0
 """Added to ``log_threshold`` to get ``T`` (nepers of energy).
 
-grafx hard-codes ``log_threshold - 6`` without comment. Its effect is to put
+grafx hard-codes ``log_threshold - 6`` and gives no reason. Its effect is to put
 the threshold at initialisation (``log_threshold ≈ 0``) at energy ``e^{-6}``
 ≈ -26 dB, inside the range of real tracks, instead of at 0 dB (energy 1,
 above any normalised signal, where the processor would do nothing and get no
@@ -116,7 +116,7 @@ _MIN_HALF_KNEE = 1e-6
 """Floor (nepers) on the divisor ``w`` of the knee term ``(u + w)² / 4w``.
 
 The gradient of that term has ``1 / w²``, which overflows float32 for
-``w < 1e-19`` (and ``w`` itself underflows to 0 for ``log_knee < -88``), giving
+``w ≲ 5e-20`` (and ``w`` itself underflows to 0 for ``log_knee < -88``), giving
 ``0 · inf = NaN`` even where the branch is not selected. Below 1e-6 nepers the
 knee is already narrower than float32's resolution of ``G`` (≈ 1e-6 at
 ``|G| ≈ 10``), so the floor changes ``G_y`` by at most 1e-6 nepers.

@@ -196,6 +196,6 @@ def controls(params, *, sample_rate: int):
 
 
 def penalties(params, x, y, *, sample_rate: int):
-  """The gain-staging penalty ``|ln(mean x² + ε) − ln(mean y² + ε)|`` (``dsp.gain_staging``)."""
+  """Gain staging ``|ln(mean x² + ε) − ln(mean y² + ε)|`` (``dsp.gain_staging``)."""
   del params, sample_rate
   return {"gain_staging": dsp.gain_staging(x, y)}

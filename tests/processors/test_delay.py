@@ -74,7 +74,8 @@ def random_params(seed, *, radius=(1.5, 3.0), colour_std=0.3):
   magnitude = rng.uniform(*radius, size=40)
   phase = rng.uniform(-np.pi, np.pi, size=40)
   return {
-      "delay_z": np.stack([magnitude * np.cos(phase), magnitude * np.sin(phase)], -1).astype(np.float32),
+      "delay_z": (magnitude[:, None] * np.stack([np.cos(phase), np.sin(phase)], -1)).astype(
+          np.float32),
       "log_fir_magnitude": (colour_std * rng.standard_normal((40, 20))).astype(np.float32),
   }
 
@@ -102,7 +103,8 @@ def signals(seed, shape=(2, N_X)):
 
 def test_init_shapes_and_distribution(key):
   params = delay.init(key)
-  assert {k: v.shape for k, v in params.items()} == {"delay_z": (40, 2), "log_fir_magnitude": (40, 20)}
+  shapes = {k: v.shape for k, v in params.items()}
+  assert shapes == {"delay_z": (40, 2), "log_fir_magnitude": (40, 20)}
   assert all(v.dtype == jnp.float32 for v in params.values())
   values = np.concatenate([np.ravel(v) for v in params.values()])
   # 880 N(0, 0.01²) draws: the sample std is within ~2.4 % (1σ) of 0.01.
@@ -163,13 +165,14 @@ def test_delay_follows_phase_formula():
 
 def test_init_delay_near_phase_formula(key):
   # At init (|z̃| ≈ 0.014) the surrogate is nearly flat: the argmax sits near
-  # the phase formula, within a few samples decided by float32 rounding.
+  # the phase formula, off by what float32 rounding decides among the nearly
+  # equal samples around the peak (observed ≤ 1 sample at 8 kHz, ≤ 4 at 30 kHz).
   params = delay.init(key)
   z = np.asarray(params["delay_z"], np.float64)
   position = (-np.arctan2(z[:, 1], z[:, 0]) * SEG / (2 * np.pi)) % SEG
   got = np.asarray(_controls(params, sample_rate=SAMPLE_RATE)["delay_samples"]).reshape(40) % SEG
   distance = np.abs((got - position + SEG / 2) % SEG - SEG / 2)
-  assert distance.max() < 0.02 * SEG
+  assert distance.max() < 4
 
 
 # ---------------------------------------------------------------------------
@@ -220,9 +223,9 @@ def test_controls_consistent_with_ir():
   params = random_params(9)
   controls = _controls(params, sample_rate=SAMPLE_RATE)
   h = ir(params).reshape(2, 20, SEG)
-  np.testing.assert_allclose(controls["tap_gain_db"], 10 * np.log10(np.sum(h**2, axis=-1)), atol=1e-4)
-  np.testing.assert_allclose(np.mean(np.sum(10**(np.asarray(controls["tap_gain_db"]) / 10), -1)), 1.0,
-                             rtol=1e-5)
+  tap_gain_db = np.asarray(controls["tap_gain_db"], np.float64)
+  np.testing.assert_allclose(tap_gain_db, 10 * np.log10(np.sum(h**2, axis=-1)), atol=1e-4)
+  np.testing.assert_allclose(np.mean(np.sum(10**(tap_gain_db / 10), -1)), 1.0, rtol=1e-5)
   z = params["delay_z"].astype(np.float64)
   np.testing.assert_allclose(controls["radius"], np.tanh(np.hypot(z[:, 0], z[:, 1])).reshape(2, 20),
                              rtol=1e-6)
@@ -294,7 +297,8 @@ def test_gradient_direction_is_soft_path():
 
 
 def test_gradient_normalised_per_node_under_vmap():
-  params = jax.tree.map(lambda *p: jnp.stack(p), *[random_params(s, radius=(0.3, 2.0)) for s in (17, 18, 19)])
+  nodes = [random_params(s, radius=(0.3, 2.0)) for s in (17, 18, 19)]
+  params = jax.tree.map(lambda *p: jnp.stack(p), *nodes)
   x, w = signals(20, (3, 2, N_X)), signals(21, (3, 2, N_X))
 
   def loss(params):
@@ -313,6 +317,10 @@ def test_gradient_normalised_per_node_under_vmap():
 def test_radii_penalty_matches_numpy(key, seed):
   params = delay.init(key) if seed is None else random_params(seed, radius=(0.1, 3.0))
   x = jnp.zeros((2, 100))
+
+  def radii(p):
+    return delay.penalties(p, x, x, sample_rate=SAMPLE_RATE)["radii"]
+
   value = delay.penalties(params, x, x, sample_rate=SAMPLE_RATE)
   assert set(value) == {"radii"}
   z = np.asarray(params["delay_z"], np.float64)
@@ -320,7 +328,7 @@ def test_radii_penalty_matches_numpy(key, seed):
   # A sum over the 40 taps (grafx calculate_radii_loss: .sum()), not a mean.
   np.testing.assert_allclose(value["radii"], np.sum((1 - np.tanh(r))**2), rtol=1e-5)
   # Its gradient is the plain (un-normalised) derivative.
-  g = jax.grad(lambda p: delay.penalties(p, x, x, sample_rate=SAMPLE_RATE)["radii"])(params)
+  g = jax.jit(jax.grad(radii))(params)
   ref = (-2 * (1 - np.tanh(r)) * (1 - np.tanh(r)**2) / r)[:, None] * z
   np.testing.assert_allclose(g["delay_z"], ref, rtol=1e-4, atol=1e-7)
   np.testing.assert_array_equal(g["log_fir_magnitude"], 0)

@@ -125,9 +125,10 @@ def test_penalties_are_empty(rng):
 # Static curves and the knee
 # ---------------------------------------------------------------------------
 
+# Jitted once each (settings traced), instead of op-by-op per test case.
 _CURVES = [
-    (dynamics.compressor_log_gain, _np_compressor_curve),
-    (dynamics.expander_log_gain, _np_gate_curve),
+    (jax.jit(dynamics.compressor_log_gain), _np_compressor_curve),
+    (jax.jit(dynamics.expander_log_gain), _np_gate_curve),
 ]
 _CURVE_IDS = ["compressor", "gate"]
 
@@ -136,7 +137,7 @@ _CURVE_IDS = ["compressor", "gate"]
 @pytest.mark.parametrize("t,r,w", [(-6.0, 2.0, 1.0), (-3.0, 8.0, 4.0), (-8.0, 1.2, 0.05)])
 def test_static_curve_matches_the_three_cases(log_gain_fn, np_curve, t, r, w):
   g = np.concatenate([np.linspace(-12, 0, 4001), [t - w / 2, t + w / 2, t]])  # and the edges
-  log_gain = log_gain_fn(jnp.asarray(g, jnp.float32), t, r, w)
+  log_gain = log_gain_fn(jnp.asarray(g, jnp.float32), *map(jnp.float32, (t, r, w)))
   ref = np_curve(g.astype(F32).astype(np.float64), t, r, w) - g.astype(F32)
   # float32 arithmetic on |G| ≤ 12 nepers: a few eps of 12.
   np.testing.assert_allclose(np.asarray(log_gain), ref, atol=1e-5, rtol=0)
@@ -151,13 +152,13 @@ def test_knee_is_continuous_with_finite_gradients_at_its_edges(log_gain_fn, t, r
 
   grad_all = jax.jit(jax.grad(f, argnums=(0, 1, 2, 3)))
   delta = 1e-3
+  settings = tuple(map(jnp.float32, (t, r, w)))
   for edge in (t - w / 2, t + w / 2):
-    below, at, above = (float(f(jnp.float32(edge + d), t, r, w)) for d in (-delta, 0.0, delta))
+    below, at, above = (float(f(jnp.float32(edge + d), *settings)) for d in (-delta, 0.0, delta))
     # |slope of G_y - G| ≤ max(1, R - 1): the two sides differ by at most that × 2δ.
     assert abs(above - below) <= 2 * delta * max(1.0, r - 1) + 1e-6
     assert abs(at - below) <= delta * max(1.0, r - 1) + 1e-6
-    grads = [grad_all(jnp.float32(edge + d), jnp.float32(t), jnp.float32(r), jnp.float32(w))
-             for d in (-delta, 0.0, delta)]
+    grads = [grad_all(jnp.float32(edge + d), *settings) for d in (-delta, 0.0, delta)]
     for g in grads:
       assert all(np.isfinite(float(v)) for v in g)
     # C¹: d/dG matches on both sides, to the knee's curvature |1 - R| / W times δ.
@@ -169,12 +170,14 @@ def test_knee_is_continuous_with_finite_gradients_at_its_edges(log_gain_fn, t, r
 @pytest.mark.parametrize("log_gain_fn,np_curve", _CURVES, ids=_CURVE_IDS)
 def test_vanishing_knee_is_a_hard_knee_without_nans(log_gain_fn, np_curve):
   g = jnp.asarray(np.linspace(-12, 0, 1001), jnp.float32)
-  for w in (1e-20, float(np.exp(F32(-100))), 0.0):  # the last two underflow to 0 in float32
-    log_gain = log_gain_fn(g, -6.0, 3.0, w)
-    hard = np_curve(np.asarray(g, np.float64), -6.0, 3.0, 1e-30) - np.asarray(g, np.float64)
+  hard = np_curve(np.asarray(g, np.float64), -6.0, 3.0, 1e-30) - np.asarray(g, np.float64)
+  grad_fn = jax.jit(jax.grad(lambda t, r, w: jnp.sum(log_gain_fn(g, t, r, w)), argnums=(0, 1, 2)))
+  # exp(-100) underflows to 0 in float32; 1e-20 is a normal float whose 1/w² overflows
+  for w in (1e-20, float(np.exp(F32(-100))), 0.0):
+    w = jnp.float32(w)
+    log_gain = log_gain_fn(g, jnp.float32(-6.0), jnp.float32(3.0), w)
     np.testing.assert_allclose(np.asarray(log_gain), hard, atol=1e-5)
-    grads = jax.grad(lambda t, r, w: jnp.sum(log_gain_fn(g, t, r, w)), argnums=(0, 1, 2))(
-        -6.0, 3.0, w)
+    grads = grad_fn(jnp.float32(-6.0), jnp.float32(3.0), w)
     assert all(np.isfinite(float(v)) for v in grads)
 
 

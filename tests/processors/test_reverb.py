@@ -84,7 +84,8 @@ def np_impulse_response(params, length=IR_LEN):
 
 def random_params(seed, scale=1.0):
   rng = np.random.default_rng(seed)
-  return {k: (scale * rng.standard_normal(v)).astype(np.float32) for k, v in reverb.PARAM_SHAPES.items()}
+  return {k: (scale * rng.standard_normal(v)).astype(np.float32)
+          for k, v in reverb.PARAM_SHAPES.items()}
 
 
 def params_for_t60(t60_ms, sample_rate=SAMPLE_RATE):
@@ -145,20 +146,22 @@ def test_noise_stft_matches_torch_convention():
   # float64 computation cast to complex64: one rounding, ~6e-8 relative.
   np.testing.assert_allclose(cached, ref, atol=1e-6 * scale)
   # dsp.stft (float32 JAX) agrees to float32 FFT round-off (~1e-7·log2(384)).
-  np.testing.assert_allclose(dsp.stft(jnp.asarray(noise), n_fft=N_FFT, hop=HOP), ref, atol=1e-5 * scale)
+  got = dsp.stft(jnp.asarray(noise), n_fft=N_FFT, hop=HOP)
+  np.testing.assert_allclose(got, ref, atol=1e-5 * scale)
 
 
 def test_istft_matches_numpy():
   params = random_params(1)
   spec = reverb._noise_stft(SAMPLE_RATE) * np_mask(params, FRAMES)
   ref = np.stack([np_istft(spec[c].astype(np.complex128), IR_LEN) for c in range(2)])
-  got = np.asarray(dsp.istft(jnp.asarray(spec.astype(np.complex64)), n_fft=N_FFT, hop=HOP, length=IR_LEN))
+  got = dsp.istft(jnp.asarray(spec.astype(np.complex64)), n_fft=N_FFT, hop=HOP, length=IR_LEN)
   np.testing.assert_allclose(got, ref, atol=1e-5 * np.abs(ref).max())
 
 
 def test_stft_round_trip():
   x = signals(2, (2, 3001))  # a length that is not a multiple of the hop
-  y = dsp.istft(dsp.stft(jnp.asarray(x), n_fft=N_FFT, hop=HOP), n_fft=N_FFT, hop=HOP, length=x.shape[-1])
+  spec = dsp.stft(jnp.asarray(x), n_fft=N_FFT, hop=HOP)
+  y = dsp.istft(spec, n_fft=N_FFT, hop=HOP, length=x.shape[-1])
   np.testing.assert_allclose(y, x, atol=1e-5)
 
 
@@ -218,13 +221,14 @@ def test_decay_rate_matches_t60(t60_ms):
   n_fit = min(blocks, int(5 * t60_ms / 1000 * SAMPLE_RATE / HOP))
   assert n_fit >= 40
   for channel in range(2):
-    slope = np.polyfit(np.arange(n_fit), log_energy[channel, :n_fit], 1)[0]  # nepers of energy / block
+    # nepers of energy per block
+    slope = np.polyfit(np.arange(n_fit), log_energy[channel, :n_fit], 1)[0]
     measured_t60_ms = 1000 * HOP / SAMPLE_RATE * 2 * math.log(1000) / -slope
     np.testing.assert_allclose(measured_t60_ms, t60_ms, rtol=0.01)
 
 
 def test_envelope_is_exactly_exponential():
-  """Sharper form of the above: ``h / v`` is a deterministic envelope decaying ``e^{-d}`` per hop."""
+  """Sharper: ``h / v`` is a deterministic envelope that falls by ``e^{-d}`` per hop."""
   params = params_for_t60(400.0)
   d = np.logaddexp(0, params["delta_log_magnitude"][0, 0]) / 8  # nepers per frame
   h = ir(params)
@@ -264,10 +268,12 @@ def test_controls_values():
   frame_s = HOP / SAMPLE_RATE
   d = np.logaddexp(0, params["delta_log_magnitude"].astype(np.float64)) / 8
   t60 = 1000 * frame_s * np.log(1000) / d
-  np.testing.assert_allclose(controls["frequency_hz"], np.arange(193) * SAMPLE_RATE / N_FFT, rtol=1e-6)
-  np.testing.assert_allclose(controls["initial_level_db"],
-                             20 * np.log10(np.exp(params["init_log_magnitude"] / 8)), rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(controls["decay_db_per_s"], 20 * np.log10(np.e) * d / frame_s, rtol=1e-5)
+  np.testing.assert_allclose(controls["frequency_hz"], np.arange(193) * SAMPLE_RATE / N_FFT,
+                             rtol=1e-6)
+  level_db = 20 * np.log10(np.exp(params["init_log_magnitude"] / 8))
+  np.testing.assert_allclose(controls["initial_level_db"], level_db, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(controls["decay_db_per_s"], 20 * np.log10(np.e) * d / frame_s,
+                             rtol=1e-5)
   np.testing.assert_allclose(controls["t60_ms"], t60, rtol=1e-5)
   np.testing.assert_allclose(controls["t60_mid_ms"], np.median(t60[0]), rtol=1e-5)
   np.testing.assert_allclose(controls["t60_side_ms"], np.median(t60[1]), rtol=1e-5)
@@ -276,7 +282,8 @@ def test_controls_values():
 def test_init_t60_at_30khz(key):
   # REFERENCE §2: ln2/8 nepers per 6.4 ms frame at init, a T60 of ≈ 0.51 s.
   controls = reverb.controls(reverb.init(key), sample_rate=30000)
-  np.testing.assert_allclose(controls["t60_mid_ms"], 8 * math.log(1000) / math.log(2) * 6.4, rtol=0.02)
+  expected_ms = 8 * math.log(1000) / math.log(2) * 6.4
+  np.testing.assert_allclose(controls["t60_mid_ms"], expected_ms, rtol=0.02)
 
 
 def test_gain_staging_penalty():
@@ -299,13 +306,14 @@ def test_vmap_matches_single_node():
   batched = jax.jit(jax.vmap(functools.partial(reverb.apply, sample_rate=SAMPLE_RATE)))(stacked, x)
   np.testing.assert_allclose(batched, single, atol=1e-5 * np.abs(single).max())
   controls = jax.jit(jax.vmap(functools.partial(reverb.controls, sample_rate=SAMPLE_RATE)))(stacked)
-  np.testing.assert_allclose(controls["t60_ms"][1], reverb.controls(params[1], sample_rate=SAMPLE_RATE)["t60_ms"],
-                             rtol=1e-6)
+  single = reverb.controls(params[1], sample_rate=SAMPLE_RATE)
+  np.testing.assert_allclose(controls["t60_ms"][1], single["t60_ms"], rtol=1e-6)
 
 
 def _training_scalar(params, x):
   y = reverb.apply(params, x, sample_rate=SAMPLE_RATE)
-  return jnp.mean(y**2) + 1e-3 * reverb.penalties(params, x, y, sample_rate=SAMPLE_RATE)["gain_staging"]
+  penalty = reverb.penalties(params, x, y, sample_rate=SAMPLE_RATE)["gain_staging"]
+  return jnp.mean(y**2) + 1e-3 * penalty
 
 
 _training_grad = jax.jit(jax.grad(_training_scalar))
@@ -313,7 +321,8 @@ _training_grad = jax.jit(jax.grad(_training_scalar))
 
 @pytest.mark.parametrize("seed", [None, 13, 14, 15])
 def test_finite_gradients(key, seed):
-  params = reverb.init(key) if seed is None else random_params(seed, scale=[0.1, 1.0, 3.0][seed - 13])
+  scale = {13: 0.1, 14: 1.0, 15: 3.0}.get(seed)
+  params = reverb.init(key) if seed is None else random_params(seed, scale)
   grads = _training_grad(params, signals(16))
   for name, g in grads.items():
     assert np.all(np.isfinite(g)), name

@@ -1,0 +1,45 @@
+"""Writing result files atomically: a temp file in the same folder, then a rename.
+
+A crash, Ctrl-C or ``kill -9`` never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+import numpy as np
+import soundfile as sf
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, *, suffix: str = ""):
+  """Yields a temporary path next to ``path``; renames it onto ``path`` on success."""
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1])
+  os.close(fd)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def write_text(path: str, text: str) -> None:
+  """Writes a text file atomically."""
+  with atomic_path(path) as tmp:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)
+
+
+def write_wav(path: str, audio, sample_rate: int) -> None:
+  """Writes ``[2, n]`` audio as a 32-bit float WAV, atomically.
+
+  Float WAV keeps levels above 0 dBFS (a mix with boosts) instead of clipping.
+  """
+  audio = np.asarray(audio, np.float32)
+  with atomic_path(path, suffix=".wav") as tmp:
+    sf.write(tmp, audio.T, sample_rate, subtype="FLOAT", format="WAV")
