@@ -15,6 +15,8 @@ from mixjax.data import Song as Song
 from mixjax.graph_search import SearchConfig as SearchConfig
 from mixjax.graph_search import SearchResult as SearchResult
 from mixjax.graph_search import search as search
+from mixjax.graph_search import search_batch as search_batch
+from mixjax.loading import load_song as load_song
 from mixjax.processors import PROCESSORS as PROCESSORS
 from mixjax.synthetic import GroundTruth as GroundTruth
 from mixjax.synthetic import synthetic_song as synthetic_song
@@ -30,8 +32,10 @@ __all__ = [
     "SearchConfig",
     "SearchResult",
     "Song",
+    "load_song",
     "loss",
     "processors",
     "search",
+    "search_batch",
     "synthetic_song",
 ]

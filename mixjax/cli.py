@@ -1,92 +1,409 @@
 """The ``mixjax`` command line.
 
-  mixjax demo [--out DIR]   a synthetic song with a known graph, a quick search,
-                            the audio, and a comparison with the ground truth
+  mixjax search SONG --out DIR   search a song folder for its mixing graph
+  mixjax render GRAPH SONG --out FILE.wav
+                                 render a saved graph.json on a song's tracks
+  mixjax demo [--out DIR]        a synthetic song with a known graph, a quick
+                                 search, and a comparison with the ground truth
+
+Every problem with the input is reported as one line on stderr with exit
+code 2, before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import warnings
+
+PRESETS = ("paper", "quick")
+
+PRESET_VALUES = {
+    # The values shown in --help; SearchConfig() and SearchConfig.quick() hold them.
+    "steps": {"paper": 6000, "quick": 400},
+    "finetune_steps": {"paper": 500, "quick": 50},
+    "rounds": {"paper": 12, "quick": 4},
+}
+
+CHECKPOINT_DIR = "checkpoint"
+"""Sub-folder of --out holding the search's checkpoints."""
+
+SEARCH_HELP = """Searches a song for its mixing graph: fits a full mixing console to the
+song's mix, prunes it to a sparse graph, and writes the results into --out:
+graph.json, graph.png, graph.svg, estimate.wav, console.wav, spectrogram.png,
+losses.csv and report.md (see 'Reading the results' in the README).
+
+SONG is a folder in one of two layouts:
+  plain     tracks/ (one audio file per dry track), mix.wav (any audio
+            extension) and optionally groups.yaml or groups.json mapping
+            subgroup names to track files (unlisted tracks: a group each)
+  MedleyDB  <Song>_METADATA.yaml, <Song>_MIX.wav, <Song>_RAW/ (its stems
+            become the subgroups)
+Every file is made stereo and resampled to --sample-rate.
+
+The search checkpoints into DIR/checkpoint after the console fit and after
+every pruning round; if it is interrupted, run the same command with --resume."""
+
+RENDER_HELP = """Renders a saved graph (the graph.json of a search) on a song's dry tracks
+and writes the stereo result as a 32-bit float WAV. The song folder is read
+as for 'mixjax search', at the graph's sample rate; its tracks must be the
+graph's (matched by name). An existing FILE is replaced."""
 
 DEMO_HELP = """Runs the whole method on a synthetic song whose mixing graph is known:
 generates dry tracks and a sparse ground-truth graph, renders the target mix,
-searches for the graph (SearchConfig.quick() by default: a few minutes on a
-laptop CPU), writes target.wav, estimate.wav, dry_sum.wav and summary.txt
-into --out, and prints the found graph next to the ground truth."""
+searches for the graph (the quick preset by default: a few minutes on a
+laptop CPU), writes the results folder (as 'mixjax search' does, plus
+target.wav and dry_sum.wav) into --out, and prints the found graph next to
+the ground truth."""
+
+
+class _Parser(argparse.ArgumentParser):
+  """An ArgumentParser whose errors are one line (and exit code 2)."""
+
+  def error(self, message):
+    self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+  """Keeps the descriptions' line breaks; wraps option help."""
+
+
+def _count(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+  if value < 0:
+    raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+  return value
+
+
+def _positive_float(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+  if not value > 0 or value != value or value == float("inf"):
+    raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+  return value
+
+
+def _non_negative_float(text: str) -> float:
+  try:
+    value = float(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+  if not value >= 0 or value == float("inf"):
+    raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+  return value
+
+
+def _sample_rate(text: str) -> int:
+  value = _count(text)
+  if value < 8000:
+    raise argparse.ArgumentTypeError(f"must be at least 8000 Hz, got {value}")
+  return value
+
+
+def _add_search_options(parser, *, preset: str) -> None:
+  """The options shared by ``search`` and ``demo``."""
+  group = parser.add_argument_group("search settings")
+  group.add_argument(
+      "--preset", choices=PRESETS, default=preset,
+      help=f"starting settings: 'paper' (the paper's: 6000 console steps, 12 rounds of "
+           f"500 fine-tune steps; hours on a CPU, best on a GPU) or 'quick' (400 steps, 4 "
+           f"rounds of 50; minutes on a CPU). The options below override it. "
+           f"Default: {preset}.")
+  group.add_argument(
+      "--steps", type=_count, metavar="N",
+      help="optimisation steps of the full console before pruning "
+           "(default: the preset's, paper 6000, quick 400)")
+  group.add_argument(
+      "--finetune-steps", type=_count, metavar="N",
+      help="optimisation steps after each pruning round (default: the preset's, paper 500, "
+           "quick 50)")
+  group.add_argument(
+      "--rounds", type=_count, metavar="N",
+      help="pruning rounds; 0 fits the console only (default: the preset's, paper 12, "
+           "quick 4)")
+  group.add_argument(
+      "--sampler", choices=("hybrid", "drywet", "brute"), default="hybrid",
+      help="how pruning picks candidates: 'drywet' removes the most-dry processors first, "
+           "'brute' tries every processor one at a time, 'hybrid' uses drywet and brute force "
+           "every 4th round (default: hybrid)")
+  group.add_argument(
+      "--tolerance", type=_non_negative_float, metavar="T", default=0.01,
+      help="τ: a processor is pruned if the loss without it is at most the lowest loss so "
+           "far + T (default: 0.01, the paper's)")
+  group.add_argument(
+      "--crop-seconds", type=_positive_float, metavar="S", default=3.8,
+      help="length of the training crops and of the whole-song loss chunks; the song must "
+           "be at least this long. Shorter crops let you search short clips, with less "
+           "context per step (default: 3.8, the paper's)")
+  group.add_argument(
+      "--warmup-seconds", type=_positive_float, metavar="S", default=1.0,
+      help="start of every crop that is rendered but left out of the loss, so reverbs and "
+           "delays can build up; must be shorter than --crop-seconds. Loss chunks hop by "
+           "crop minus warm-up (default: 1.0, the paper's)")
+  group.add_argument("--seed", type=_count, default=0, metavar="S",
+                     help="random seed: the same seed gives the same result (default: 0)")
+  group.add_argument("--no-progress", action="store_true",
+                     help="hide the progress bars (default: shown)")
+
+
+def _config_from_args(args):
+  """The ``SearchConfig`` that the options describe.
+
+  Raises:
+    ValueError: for settings that do not fit together.
+  """
+  from mixjax.graph_search import SearchConfig
+  if not args.warmup_seconds < args.crop_seconds:
+    raise ValueError(
+        f"--warmup-seconds ({args.warmup_seconds:g}) must be shorter than --crop-seconds "
+        f"({args.crop_seconds:g}).")
+  changes = {
+      "sampler": args.sampler, "tolerance": args.tolerance,
+      "crop_seconds": args.crop_seconds, "omit_seconds": args.warmup_seconds,
+      "eval_hop_seconds": round(args.crop_seconds - args.warmup_seconds, 9)}
+  for option, field in (("steps", "console_steps"), ("finetune_steps", "finetune_steps"),
+                        ("rounds", "rounds")):
+    if getattr(args, option) is not None:
+      changes[field] = getattr(args, option)
+  base = SearchConfig.quick() if args.preset == "quick" else SearchConfig.paper()
+  return base.replace(**changes)
+
+
+def _check_length(song, config, what: str) -> None:
+  crop = config.crop_samples(song.sample_rate)
+  if song.n_samples < crop:
+    raise ValueError(
+        f"{what} is {song.seconds:.2f} s long, shorter than one training crop "
+        f"({config.crop_seconds:g} s); use a longer song or a shorter --crop-seconds (and "
+        f"--warmup-seconds).")
+
+
+def _load_song(path: str, *, sample_rate: int, command: str):
+  """``load_song`` with its warnings printed as one-line notes."""
+  from mixjax import loading
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", loading.LoadWarning)
+    song = loading.load_song(path, sample_rate=sample_rate)
+  for warning in caught:
+    if issubclass(warning.category, loading.LoadWarning):
+      print(f"mixjax {command}: note: {warning.message}", file=sys.stderr)
+    else:
+      warnings.showwarning(warning.message, warning.category, warning.filename,
+                           warning.lineno)
+  return song
+
+
+def _prepare_output(out: str, *, fingerprint: str, overwrite: bool, resume: bool) -> None:
+  """Checks ``out`` before the search (see ``report.check_output_dir``).
+
+  Raises:
+    ValueError: when the folder holds another song's results or foreign files
+      (without ``overwrite``), or an interrupted search of this song that
+      neither ``resume`` nor ``overwrite`` says what to do with.
+  """
+  from mixjax import report
+  foreign = report.check_output_dir(out, fingerprint=fingerprint, overwrite=overwrite)
+  marker = report.read_marker(out) if os.path.isdir(out) else None
+  interrupted = (marker is not None and not foreign and marker.get("status") == "searching")
+  if interrupted and not resume and not overwrite:
+    raise ValueError(
+        f"{out} holds an interrupted search of this song; pass --resume to continue it, or "
+        f"--overwrite to start again.")
+  if foreign:
+    # Another song's checkpoint must never be resumed, nor its results kept.
+    shutil.rmtree(os.path.join(out, CHECKPOINT_DIR), ignore_errors=True)
+    for name in report.RESULT_FILES:
+      path = os.path.join(out, name)
+      if os.path.isfile(path):
+        os.remove(path)
+
+
+def _settings(args, config) -> dict:
+  import dataclasses
+  return {"seed": args.seed, **{k: (list(v) if isinstance(v, tuple) else v)
+                                for k, v in dataclasses.asdict(config).items()}}
+
+
+def _search(args) -> int:
+  from mixjax import loading
+  from mixjax import report
+
+  config = _config_from_args(args)
+  found = loading.find_song_files(args.song)
+  song = _load_song(args.song, sample_rate=args.sample_rate, command="search")
+  _check_length(song, config, args.song)
+  fingerprint = report.files_fingerprint(found.mix, song.track_names)
+  label = os.path.basename(os.path.normpath(os.path.abspath(args.song)))
+  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite,
+                  resume=args.resume)
+  # -- the input is valid: from here on, files are written ------------------
+  import mixjax
+  checkpoint_dir = os.path.join(args.out, CHECKPOINT_DIR)
+  os.makedirs(args.out, exist_ok=True)
+  settings = _settings(args, config)
+  report.write_marker(args.out, fingerprint=fingerprint, song=label,
+                      track_names=song.track_names, status="searching", settings=settings)
+  print(f"mixjax {mixjax.__version__} on {report.default_device()}: {label}, "
+        f"{song.n_tracks} tracks in {song.n_groups} groups, {song.seconds:.1f} s at "
+        f"{song.sample_rate} Hz ({found.layout} layout)")
+  if args.resume and os.path.isdir(checkpoint_dir) and os.listdir(checkpoint_dir):
+    print(f"resuming from {checkpoint_dir}")
+  result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress,
+                         checkpoint_dir=checkpoint_dir, resume=args.resume)
+  print(result.summary())
+  report.write_results(result, song, args.out, fingerprint=fingerprint, song_label=label,
+                       settings=settings)
+  print(f"wrote {', '.join(report.RESULT_FILES)} to {args.out}")
+  return 0
+
+
+def _render(args) -> int:
+  from mixjax import files
+  from mixjax import graph as graph_lib
+  if not args.out.lower().endswith(".wav"):
+    raise ValueError(f"--out must name a .wav file, got {args.out!r}.")
+  if os.path.isdir(args.out):
+    raise ValueError(f"--out {args.out} is a folder; give a file name ending in .wav.")
+  graph = graph_lib.load_graph(args.graph)
+  song = _load_song(args.song, sample_rate=graph["sample_rate"], command="render")
+  audio = graph_lib.render_graph(graph, song)
+  files.write_wav(args.out, audio, song.sample_rate)
+  print(f"rendered {graph_lib.processor_count(graph)} processors on {song.n_tracks} tracks "
+        f"({song.seconds:.1f} s at {song.sample_rate} Hz) to {args.out}")
+  return 0
 
 
 def _demo(args) -> int:
   import jax
-  import numpy as np
 
   import mixjax
   from mixjax import files
+  from mixjax import report
   from mixjax.synthetic import recovery_scores
 
-  print(f"mixjax {mixjax.__version__} on {jax.default_backend()} "
-        f"({jax.device_count()} device{'s' if jax.device_count() > 1 else ''})")
+  if args.groups > args.tracks:
+    raise ValueError(f"--groups ({args.groups}) cannot exceed --tracks ({args.tracks}).")
+  config = _config_from_args(args)
   song, truth = mixjax.synthetic_song(
       jax.random.key(args.seed), n_tracks=args.tracks, n_groups=args.groups,
       seconds=args.seconds, sample_rate=args.sample_rate)
+  _check_length(song, config, "the synthetic song (--seconds)")
+  fingerprint = report.song_fingerprint(song)
+  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite, resume=False)
+
+  print(f"mixjax {mixjax.__version__} on {report.default_device()}")
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "
         f"{song.seconds:.1f} s at {song.sample_rate} Hz; ground truth has "
         f"{len(truth.alive_nodes())} processors")
-  config = mixjax.SearchConfig.quick() if args.preset == "quick" else mixjax.SearchConfig()
   result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress)
   scores = recovery_scores(truth.alive_nodes(), result.alive_nodes())
 
-  lines = [result.summary(), "", "ground truth vs found (level index processor: truth/found):"]
-  for node in sorted(truth.alive_nodes() | result.alive_nodes()):
-    lines.append(f"  {node[0]:5s} {node[1]:2d} {node[2]:10s}  "
-                 f"{'yes' if node in truth.alive_nodes() else ' no'}/"
-                 f"{'yes' if node in result.alive_nodes() else ' no'}")
-  lines.append(f"recovery: precision {scores['precision']:.2f}, recall {scores['recall']:.2f}, "
-               f"f1 {scores['f1']:.2f}")
-  report = "\n".join(lines)
-  print(report)
+  def name(node):
+    level, index, processor = node
+    names = song.track_names if level == "track" else song.group_names
+    return f"{level} {names[index]}", processor
 
-  os.makedirs(args.out, exist_ok=True)
-  estimate = result.render(song)
+  rows = []
+  for node in sorted(truth.alive_nodes() | result.alive_nodes()):
+    owner, processor = name(node)
+    rows.append((owner, processor, "yes" if node in truth.alive_nodes() else "no",
+                 "yes" if node in result.alive_nodes() else "no"))
+  recovery = (f"recovery: precision {scores['precision']:.2f}, recall {scores['recall']:.2f}, "
+              f"F1 {scores['f1']:.2f}")
+  text = [result.summary(), "", "ground truth vs found:"]
+  text += [f"  {o:22s} {p:10s} truth {t:3s} found {f}" for o, p, t, f in rows]
+  text.append(recovery)
+  print("\n".join(text))
+
+  notes = ["## Ground truth", "",
+           "The song is synthetic: its true graph is known. Every processor in either:", "",
+           "| node | processor | in the truth | found |", "|---|---|---|---|"]
+  notes += [f"| {o} | {p} | {t} | {f} |" for o, p, t, f in rows]
+  notes += ["", recovery + ".", "",
+            "`target.wav` is the synthetic mix, `dry_sum.wav` the plain sum of the tracks."]
+  report.write_results(result, song, args.out, fingerprint=fingerprint,
+                       song_label=f"synthetic song (seed {args.seed})", notes="\n".join(notes),
+                       settings=_settings(args, config))
   files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
-  files.write_wav(os.path.join(args.out, "estimate.wav"), estimate, song.sample_rate)
   files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(), song.sample_rate)
-  files.write_text(os.path.join(args.out, "summary.txt"), report + "\n")
-  print(f"wrote target.wav, estimate.wav, dry_sum.wav, summary.txt to {args.out}")
+  print(f"wrote {', '.join(report.RESULT_FILES)}, target.wav, dry_sum.wav to {args.out}")
   return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
-      prog="mixjax", description="Reverse-engineer music mixing graphs (JAX).")
-  sub = parser.add_subparsers(dest="command", required=True)
+  parser = _Parser(
+      prog="mixjax", description="Reverse-engineer music mixing graphs (JAX). "
+      "Run 'mixjax COMMAND --help' for a command's options.")
+  sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+  search = sub.add_parser("search", help="search a song folder for its mixing graph",
+                          description=SEARCH_HELP, formatter_class=_HelpFormatter)
+  search.add_argument("song", metavar="SONG", help="the song's folder (plain or MedleyDB "
+                      "layout, see above)")
+  search.add_argument("--out", required=True, metavar="DIR",
+                      help="results folder (created if needed; required)")
+  search.add_argument("--sample-rate", type=_sample_rate, default=30000, metavar="HZ",
+                      help="rate the song is resampled to and searched at; lower is faster, "
+                           "at least 8000 (default: 30000, the paper's)")
+  _add_search_options(search, preset="paper")
+  search.add_argument("--resume", action="store_true",
+                      help="continue an interrupted search from DIR/checkpoint (same song, "
+                           "settings and seed); it ends with the result an uninterrupted run "
+                           "would give (default: start from the beginning)")
+  search.add_argument("--overwrite", action="store_true",
+                      help="write into DIR even if it holds another song's results or other "
+                           "files, replacing mixjax's files there (default: refuse)")
+  search.set_defaults(run=_search)
+
+  render = sub.add_parser("render", help="render a saved graph.json on a song's tracks",
+                          description=RENDER_HELP, formatter_class=_HelpFormatter)
+  render.add_argument("graph", metavar="GRAPH_JSON", help="a graph.json written by a search")
+  render.add_argument("song", metavar="SONG", help="the song's folder (as for search)")
+  render.add_argument("--out", required=True, metavar="FILE.wav",
+                      help="the WAV file to write (required)")
+  render.set_defaults(run=_render)
+
   demo = sub.add_parser("demo", help="search a synthetic song with a known graph",
-                        description=DEMO_HELP,
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-  demo.add_argument("--out", default="mixjax-demo", help="output folder")
-  demo.add_argument("--seed", type=int, default=0, help="random seed (song, graph and search)")
-  demo.add_argument("--tracks", type=int, default=4, help="number of dry tracks")
-  demo.add_argument("--groups", type=int, default=2, help="number of subgroups")
-  demo.add_argument("--seconds", type=float, default=8.0, help="song length")
-  demo.add_argument("--sample-rate", type=int, default=16000,
-                    help="Hz (the paper uses 30000; lower is faster on a CPU)")
-  demo.add_argument("--preset", choices=("quick", "paper"), default="quick",
-                    help="search settings: quick (minutes on a CPU) or paper (hours)")
-  demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+                        description=DEMO_HELP, formatter_class=_HelpFormatter)
+  demo.add_argument("--out", default="mixjax-demo", metavar="DIR",
+                    help="results folder (default: mixjax-demo)")
+  demo.add_argument("--tracks", type=_count, default=4, metavar="N",
+                    help="number of dry tracks (default: 4)")
+  demo.add_argument("--groups", type=_count, default=2, metavar="N",
+                    help="number of subgroups (default: 2)")
+  demo.add_argument("--seconds", type=_positive_float, default=8.0, metavar="S",
+                    help="song length (default: 8.0)")
+  demo.add_argument("--sample-rate", type=_sample_rate, default=16000, metavar="HZ",
+                    help="Hz; the paper uses 30000, lower is faster on a CPU (default: 16000)")
+  _add_search_options(demo, preset="quick")
+  demo.add_argument("--overwrite", action="store_true",
+                    help="write into DIR even if it holds another song's results or other "
+                         "files (default: refuse)")
   demo.set_defaults(run=_demo)
   return parser
 
 
 def main(argv=None) -> int:
-  args = build_parser().parse_args(argv)
+  parser = build_parser()
+  try:
+    args = parser.parse_args(argv)
+  except SystemExit as exit_:
+    return int(exit_.code or 0)
   try:
     return args.run(args)
   except ValueError as error:
-    print(f"mixjax {args.command}: error: {error}", file=sys.stderr)
+    message = " ".join(str(error).split())
+    print(f"mixjax {args.command}: error: {message}", file=sys.stderr)
     return 2
   except KeyboardInterrupt:
-    print("interrupted", file=sys.stderr)
+    print(f"mixjax {args.command}: interrupted", file=sys.stderr)
     return 130
 
 

@@ -155,7 +155,7 @@ class Console:
     track_group[:n_tracks] = resolved
     track_exists = np.arange(max_tracks) < n_tracks
     group_exists = np.zeros(max_groups, bool)
-    group_exists[resolved] = True
+    group_exists[list(resolved)] = True
     return cls(
         track_group=jnp.asarray(track_group),
         track_exists=jnp.asarray(track_exists),
@@ -263,14 +263,19 @@ def _apply_chain(processors, logits, on, x, *, sample_rate):
 
 @jax.jit
 def init_params(console: Console, key) -> ConsoleParams:
-  """Pure ``Console.init`` (one compiled program per console size)."""
+  """Pure ``Console.init`` (one compiled program per console size).
+
+  Node ``i`` of a level draws from ``fold_in(key_of(level, processor), i)``,
+  so a node's initial parameters do not depend on how far the console is
+  padded: a song searched alone or in a padded batch starts the same.
+  """
   processors = {}
   for level_key, (level, size) in zip(
       jax.random.split(key, len(LEVELS)), console.level_sizes().items()):
-    processors[level] = {
-        name: jax.vmap(REGISTRY[name].init)(jax.random.split(k, size))
-        for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS)
-    }
+    processors[level] = {}
+    for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS):
+      node_keys = jax.vmap(lambda i, k=k: jax.random.fold_in(k, i))(jnp.arange(size))
+      processors[level][name] = jax.vmap(REGISTRY[name].init)(node_keys)
   logits = {
       level: {name: jnp.zeros(size, jnp.float32) for name in PROCESSORS}
       for level, size in console.level_sizes().items()

@@ -41,7 +41,9 @@ reverb         T60 0.4–2 s at low frequencies, shorter towards Nyquist
 
 Compressor and gate thresholds are set from the node's actual input (the
 track or group signal after the upstream alive processors), measured with
-partial renders of the console.
+partial renders of the console. ``random_graph(key, tracks, track_groups,
+sample_rate=...)`` draws such a graph for dry tracks of your own (the
+realistic benchmark songs use it).
 
 The mix is exactly ``Console.render`` of the ground truth and is not
 normalised: with boosts on both levels its peak can exceed 0 dBFS (write it
@@ -866,6 +868,54 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
              track_groups=_random_groups(rng, n_tracks, n_groups),
              sample_rate=sample_rate, track_names=names)
   console = dry.console()
+  truth = _draw_graph(rng, _numpy_rng(key, stream=2), console, dry.tracks, density=density)
+  mix = np.asarray(console.render(truth.params, dry.padded_tracks(), truth.alive))
+  return dataclasses.replace(dry, mix=mix), truth
+
+
+# ---------------------------------------------------------------------------
+# A random graph for given dry tracks
+# ---------------------------------------------------------------------------
+
+
+def random_graph(key, tracks, track_groups: Sequence[int | None], *, sample_rate: int,
+                 density: float = 0.35) -> GroundTruth:
+  """A sparse random mixing graph for given dry tracks (``synthetic_song``'s graph).
+
+  The graph is drawn exactly as ``synthetic_song`` draws it (see the module
+  docstring), on the console of ``track_groups``; compressor and gate
+  thresholds are set from the given tracks. Render the mix with
+  ``Console.build(track_groups, sample_rate=sample_rate).render(truth.params,
+  tracks, truth.alive)``.
+
+  Args:
+    key: a ``jax.random`` key; the same key and tracks give the same graph.
+    tracks: ``[T, 2, n]`` dry stereo tracks.
+    track_groups: the subgroup of every track, as ``Console.build`` takes it.
+    sample_rate: Hz (>= 8000).
+    density: probability that each (node, processor) is alive, in ``[0, 1]``;
+      at least one processor is alive.
+
+  Returns:
+    The ``GroundTruth``: parameters, alive masks and physical settings.
+
+  Raises:
+    ValueError: for tracks of the wrong shape or with NaN/Inf samples, a
+      grouping of another length, ``density`` outside ``[0, 1]``, or the
+      ``Console.build`` checks.
+  """
+  if not 0.0 <= density <= 1.0:
+    raise ValueError(f"random_graph: density is a probability in [0, 1], got {density}.")
+  tracks = np.asarray(tracks, np.float32)
+  validation.check_stereo(tracks, what="random_graph: tracks", leading=(len(track_groups),))
+  console = Console.build(track_groups, sample_rate=sample_rate)
+  return _draw_graph(_numpy_rng(key, stream=1), _numpy_rng(key, stream=2), console, tracks,
+                     density=density)
+
+
+def _draw_graph(rng, params_rng, console: Console, tracks, *, density: float) -> GroundTruth:
+  """The graph of ``random_graph``, drawn with ``rng`` (masks, settings) and ``params_rng``."""
+  sample_rate = console.sample_rate
   sizes = console.level_sizes()
 
   alive_np = {lv: {name: rng.random(size) < density for name in PROCESSORS}
@@ -875,7 +925,7 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
     alive_np[level][PROCESSORS[rng.integers(len(PROCESSORS))]][rng.integers(sizes[level])] = True
   alive = jax.device_put(alive_np)
 
-  processors_np = _init_like_params(_numpy_rng(key, stream=2), sizes)
+  processors_np = _init_like_params(params_rng, sizes)
   logits_np = {lv: {name: np.zeros(size) for name in PROCESSORS} for lv, size in sizes.items()}
   settings = []
   for level in LEVELS:
@@ -884,7 +934,7 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
       if nodes.size == 0:
         continue
       if name in ("compressor", "noisegate"):  # set from the node's actual input
-        inputs = _node_inputs(console, _console_params(processors_np, logits_np), dry.tracks,
+        inputs = _node_inputs(console, _console_params(processors_np, logits_np), tracks,
                               alive, level, name)
       for index in nodes:
         if name == "eq":
@@ -912,6 +962,4 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
                                      settings=physical, drywet=drywet))
 
   params = _console_params(processors_np, logits_np)
-  mix = np.asarray(console.render(params, dry.padded_tracks(), alive))
-  song = dataclasses.replace(dry, mix=mix)
-  return song, GroundTruth(params=params, alive=alive, settings=tuple(settings))
+  return GroundTruth(params=params, alive=alive, settings=tuple(settings))

@@ -39,38 +39,53 @@ def pad_for_chunks(x, starts: np.ndarray, chunk_len: int):
   return jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, need)])
 
 
-@functools.partial(jax.jit, static_argnames=("config",))
-def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, starts, *,
-              config: SearchConfig):
-  """Whole-song loss of a batch of alive masks, ``f32[B]``.
-
-  Args:
-    params: console parameters.
-    console: the console.
-    tracks: ``[T, 2, n]`` whole song, padded by ``pad_for_chunks``.
-    mix: ``[2, n]``, padded likewise.
-    alive_batch: an alive pytree whose leaves have a leading batch axis ``B``.
-    starts: ``int32[chunks]`` from ``chunk_starts``.
-    config: static settings (crop, omit, FFT sizes).
-  """
+def _song_loss_one_song(params, console: console_lib.Console, tracks, mix, alive_batch, starts,
+                        n_chunks, *, chunk_len: int, omit_seconds: float,
+                        fft_sizes: tuple[int, ...]):
+  """Whole-song loss of one song for a batch of masks, ``f32[B]``."""
   sr = console.sample_rate
-  chunk_len = config.crop_samples(sr)
 
-  def one_chunk(total, start):
+  def one_chunk(total, indexed_start):
+    index, start = indexed_start
     chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
 
     def one_mask(alive):
       pred, _ = console_lib.render(console, params, chunk_tracks, alive)
-      return loss_lib.mrstft_loss(pred, chunk_mix, sample_rate=sr,
-                                  omit_seconds=config.omit_seconds, fft_sizes=config.fft_sizes)
+      return loss_lib.mrstft_loss(pred, chunk_mix, sample_rate=sr, omit_seconds=omit_seconds,
+                                  fft_sizes=fft_sizes)
 
-    return total + jax.vmap(one_mask)(alive_batch), None
+    losses = jax.vmap(one_mask)(alive_batch)
+    return total + jnp.where(index < n_chunks, losses, 0.0), None
 
   batch = jax.tree.leaves(alive_batch)[0].shape[0]
-  total, _ = jax.lax.scan(one_chunk, jnp.zeros(batch), starts)
-  return total / starts.shape[0]
+  indices = jnp.arange(starts.shape[0])
+  total, _ = jax.lax.scan(one_chunk, jnp.zeros(batch), (indices, starts))
+  return total / n_chunks
+
+
+@functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes"))
+def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, starts, n_chunks, *,
+              chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...]):
+  """Whole-song losses of a batch of songs, each for a batch of masks: ``f32[S, B]``.
+
+  Args:
+    params: console parameters, leading song axis ``S``.
+    console: the consoles, leading axis ``S``.
+    tracks: ``[S, T, 2, n]`` whole songs, zero-padded by ``pad_for_chunks``.
+    mix: ``[S, 2, n]``, padded likewise.
+    alive_batch: alive pytrees with leading axes ``[S, B]``.
+    starts: ``int32[C]`` chunk starts, shared (``i · hop``).
+    n_chunks: ``int32[S]``: song ``s`` averages its first ``n_chunks[s]`` chunks.
+    chunk_len: chunk length in samples (static); omit_seconds, fft_sizes: the
+      loss settings (static). Only these settings are static, so changing
+      any other search setting does not recompile the evaluation.
+  """
+  one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
+                               omit_seconds=omit_seconds, fft_sizes=fft_sizes)
+  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, None, 0))(
+      params, console, tracks, mix, alive_batch, starts, n_chunks)
 
 
 def stack_masks(masks: list) -> dict:
-  """Stacks alive pytrees along a new leading axis."""
-  return jax.tree.map(lambda *leaves: jnp.stack(leaves), *masks)
+  """Stacks alive pytrees (NumPy leaves) along a new leading axis, on the host."""
+  return jax.tree.map(lambda *leaves: np.stack(leaves), *masks)

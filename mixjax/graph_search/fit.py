@@ -96,29 +96,15 @@ def default_optimizer(config: SearchConfig) -> optax.GradientTransformation:
   return optax.adamw(config.learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "optimizer"))
-def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, alive, *,
-              config: SearchConfig, optimizer: optax.GradientTransformation):
-  """``dispatch_size(config)`` training steps with ``lax.scan``.
-
-  Args:
-    state: the fit state.
-    console: the console (routing arrays are traced: changing them does not
-      recompile).
-    key: the crop key; step ``s`` crops at ``randint(fold_in(key, s))``.
-    tracks: ``[T, 2, n]`` whole song, ``n >= crop``.
-    mix: ``[2, n]``.
-    alive: the alive pytree (traced: pruning does not recompile).
-    config: static settings; optimizer: static Optax transformation.
-
-  Returns:
-    ``(state, metrics)``; ``metrics[k]`` is ``[steps]`` for each loss part.
-  """
+def _run_steps_one_song(state: FitState, console: console_lib.Console, key, tracks, mix, alive,
+                        n_samples, *, config: SearchConfig,
+                        optimizer: optax.GradientTransformation):
+  """``dispatch_size(config)`` training steps of one song, with ``lax.scan``."""
   crop_len = config.crop_samples(console.sample_rate)
-  n = tracks.shape[-1]
 
   def step_fn(state, _):
-    start = jax.random.randint(jax.random.fold_in(key, state.step), (), 0, max(n - crop_len, 1))
+    start = jax.random.randint(jax.random.fold_in(key, state.step), (), 0,
+                               jnp.maximum(n_samples - crop_len, 1))
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (_, parts), grads = grad_fn(state.params, console, crop(tracks, start, crop_len),
                                 crop(mix, start, crop_len), alive, state.step, config=config)
@@ -131,6 +117,31 @@ def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, a
                     phase_step=state.phase_step + 1), parts
 
   return jax.lax.scan(step_fn, state, None, length=dispatch_size(config))
+
+
+@functools.partial(jax.jit, static_argnames=("config", "optimizer"))
+def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, alive, n_samples,
+              *, config: SearchConfig, optimizer: optax.GradientTransformation):
+  """``dispatch_size(config)`` training steps for a batch of songs at once.
+
+  Every argument but the static ones has a leading song axis ``S`` (``vmap``).
+
+  Args:
+    state: the fit states.
+    console: the consoles (routing arrays are traced: no recompiles).
+    key: crop keys; step ``s`` of a song crops at
+      ``randint(fold_in(key, s), 0, max(n_samples - crop, 1))``.
+    tracks: ``[S, T, 2, n]`` whole songs, zero-padded to a shared ``n``.
+    mix: ``[S, 2, n]``.
+    alive: alive pytrees (traced: pruning does not recompile).
+    n_samples: ``int32[S]``, each song's true length.
+    config: static settings; optimizer: a static Optax transformation.
+
+  Returns:
+    ``(state, metrics)``; ``metrics[k]`` is ``[S, steps]`` for each loss part.
+  """
+  one_song = functools.partial(_run_steps_one_song, config=config, optimizer=optimizer)
+  return jax.vmap(one_song)(state, console, key, tracks, mix, alive, n_samples)
 
 
 def start_phase(state: FitState, optimizer: optax.GradientTransformation) -> FitState:

@@ -187,21 +187,16 @@ class Trial(NamedTuple):
   accepted: bool
 
 
-def prune_round(sampler, start_flags: np.ndarray, l_min: float, *,
-                evaluate: Callable[[list], np.ndarray], tolerance: float, batch: int,
-                round_index: int, table: NodeTable):
-  """Runs one pruning round.
+def prune_round_steps(sampler, start_flags: np.ndarray, l_min: float, *, tolerance: float,
+                      batch: int, round_index: int, table: NodeTable):
+  """One pruning round as a generator of evaluation requests.
 
-  Args:
-    sampler: from ``make_sampler``.
-    start_flags: ``bool[n_nodes]`` alive at the round start.
-    l_min: running minimum before the round (``inf`` at first).
-    evaluate: whole-song loss of a list of ``bool[n_nodes]`` masks (at most
-      ``batch`` of them) -> ``f32[len]``.
-    tolerance: τ.
-    batch: trials evaluated per call (speculatively).
+  Yields lists of at most ``batch`` masks (``bool[n_nodes]``) and expects
+  their whole-song losses back through ``send``; this lets a driver evaluate
+  the requests of many songs in one call. ``prune_round`` drives it for one
+  song.
 
-  Returns:
+  Returns (as ``StopIteration.value``):
     ``(flags at the round end, l_min, [Trial, ...], round-start loss)``.
   """
   def mask_without(removed):
@@ -229,7 +224,7 @@ def prune_round(sampler, start_flags: np.ndarray, l_min: float, *,
       masks = [start_flags] + masks
     if not masks:
       break
-    losses = [float(v) for v in evaluate(masks)]
+    losses = [float(v) for v in (yield masks)]
     if start_loss is None:
       start_loss = losses.pop(0)
       l_min = min(l_min, start_loss)
@@ -251,3 +246,30 @@ def prune_round(sampler, start_flags: np.ndarray, l_min: float, *,
     else:
       live = speculative
   return mask_without(removed), l_min, trials, start_loss
+
+
+def prune_round(sampler, start_flags: np.ndarray, l_min: float, *,
+                evaluate: Callable[[list], np.ndarray], tolerance: float, batch: int,
+                round_index: int, table: NodeTable):
+  """Runs one pruning round for one song.
+
+  Args:
+    sampler: from ``make_sampler``.
+    start_flags: ``bool[n_nodes]`` alive at the round start.
+    l_min: running minimum before the round (``inf`` at first).
+    evaluate: whole-song loss of a list of ``bool[n_nodes]`` masks (at most
+      ``batch`` of them) -> ``f32[len]``.
+    tolerance: τ.
+    batch: trials evaluated per call (speculatively).
+
+  Returns:
+    ``(flags at the round end, l_min, [Trial, ...], round-start loss)``.
+  """
+  steps = prune_round_steps(sampler, start_flags, l_min, tolerance=tolerance, batch=batch,
+                            round_index=round_index, table=table)
+  try:
+    request = next(steps)
+    while True:
+      request = steps.send(evaluate(request))
+  except StopIteration as done:
+    return done.value

@@ -1,11 +1,21 @@
-"""The whole search: fit the full console, then prune and fine-tune.
+"""The whole search, for one song or a batch of songs at once.
 
-``search(song)`` runs (REFERENCE §5, §7):
+For every song (REFERENCE §5, §7):
 
 1. ``console_steps`` steps of the full console (every processor on every
    track and subgroup);
 2. ``rounds`` times: one pruning round (trials with the sampler of that
    round), then ``finetune_steps`` steps of the surviving graph.
+
+A batch of songs is padded to shared sizes (tracks, groups, samples) and
+searched in lockstep: each fit dispatch and each trial evaluation is one
+compiled call ``vmap``ped over the songs (and sharded over the local devices
+along the song axis), while each song keeps its own masks, ``L_min``,
+sampler and PRNG streams. Padding changes nothing: padded tracks and groups
+render exact zeros, a node's initial parameters do not depend on the padding,
+and each song crops and chunks within its own length. So a song's result in
+a batch equals its result alone (to float tolerance); ``search(song)`` is
+``search_batch([song])[0]``.
 
 Nothing recompiles during a search: one program fits (any phase, any mask),
 one evaluates batches of masks; ``SearchResult.compilations`` reports it.
@@ -13,141 +23,27 @@ one evaluates batches of masks; ``SearchResult.compilations`` reports it.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import time
-from typing import Any
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from mixjax import console as console_lib
-from mixjax.processors import PROCESSORS, REGISTRY
+from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import evaluate as evaluate_lib
 from mixjax.graph_search import fit as fit_lib
 from mixjax.graph_search import prune as prune_lib
 from mixjax.graph_search.config import SearchConfig
+from mixjax.graph_search.result import SearchResult
+from mixjax.processors import PROCESSORS
 
-
-@dataclasses.dataclass
-class SearchResult:
-  """What a search found.
-
-  Attributes:
-    params: the fitted ``ConsoleParams``.
-    alive: the pruned graph's alive pytree (numpy bool leaves).
-    console: the (padded) console searched.
-    loss_sum: whole-song loss of the plain sum of the dry tracks.
-    loss_console: whole-song loss of the full console after the console fit.
-    loss_pruned: whole-song loss of the pruned, fine-tuned graph.
-    pruning_ratio: ρ, pruned processors / processors in the console.
-    pruning_ratio_per_type: ρ per processor type.
-    history: per optimisation step: ``step``, ``phase`` (0 console fit,
-      r ≥ 1 the fine-tune after round r), ``loss``, ``regularizer``,
-      ``sparsity``, ``total`` (numpy arrays).
-    trials: every pruning trial (``prune.Trial``: round, candidates, loss,
-      L_min, accepted).
-    round_losses: whole-song loss of the graph at the start of each round.
-    seconds: wall time per phase (``console_fit``, ``trials``, ``finetune``,
-      ``total``).
-    compilations: programs compiled by this search per jitted function (at
-      most 1 each; 0 when an earlier search compiled them).
-    track_names, group_names, track_groups: the song's, for reading.
-    config, seed: what ran.
-  """
-  params: Any
-  alive: dict
-  console: console_lib.Console
-  loss_sum: float
-  loss_console: float
-  loss_pruned: float
-  pruning_ratio: float
-  pruning_ratio_per_type: dict
-  history: dict
-  trials: list
-  round_losses: list
-  seconds: dict
-  compilations: dict
-  track_names: list
-  group_names: list
-  track_groups: list
-  config: SearchConfig
-  seed: int
-
-  @property
-  def sample_rate(self) -> int:
-    return self.console.sample_rate
-
-  def alive_nodes(self) -> set:
-    """``(level, index, processor)`` of every surviving processor."""
-    return {
-        (level, int(i), name)
-        for level in console_lib.LEVELS for name in PROCESSORS
-        for i in np.flatnonzero(np.asarray(self.alive[level][name])
-                                & np.asarray(self.console.level_exists()[level]))
-    }
-
-  def render(self, song):
-    """The pruned graph's ``[2, n]`` render of the whole song."""
-    return np.asarray(self.console.render(
-        self.params, song.padded_tracks(self.console.max_tracks),
-        jax.tree.map(jnp.asarray, self.alive)))
-
-  def processor_counts(self) -> dict:
-    """Alive processors per type in the pruned graph."""
-    return console_lib.count_alive(self.console, self.alive)
-
-  def graph(self) -> dict:
-    """The surviving processors per track and group, in physical units.
-
-    Returns:
-      ``{"tracks": [...], "groups": [...]}``; each entry has ``name``,
-      ``index`` (and ``group`` for tracks) and ``processors``: a list, in
-      chain order, of ``{"type", "drywet", "controls"}`` with controls from
-      each processor's ``controls`` (numpy values).
-    """
-    sr = self.sample_rate
-    out = {"tracks": [], "groups": []}
-    for level, names, key in (("track", self.track_names, "tracks"),
-                              ("group", self.group_names, "groups")):
-      for index, name in enumerate(names):
-        chain = []
-        for proc in PROCESSORS:
-          if not bool(np.asarray(self.alive[level][proc])[index]):
-            continue
-          node_params = jax.tree.map(lambda p: p[index], self.params.processors[level][proc])
-          controls = REGISTRY[proc].controls(node_params, sample_rate=sr)
-          chain.append({
-              "type": proc,
-              "drywet": float(jax.nn.sigmoid(self.params.drywet_logits[level][proc][index])),
-              "controls": jax.tree.map(np.asarray, controls),
-          })
-        entry = {"name": name, "index": index, "processors": chain}
-        if level == "track":
-          entry["group"] = self.group_names[self.track_groups[index]]
-        out[key].append(entry)
-    return out
-
-  def summary(self) -> str:
-    """A short human-readable report."""
-    counts = self.processor_counts()
-    lines = [
-        f"loss  sum of dry tracks {self.loss_sum:.4f} | full console {self.loss_console:.4f} "
-        f"| pruned graph {self.loss_pruned:.4f}",
-        f"pruning ratio {self.pruning_ratio:.2f}  ("
-        + ", ".join(f"{t} {r:.2f}" for t, r in self.pruning_ratio_per_type.items()) + ")",
-        f"processors left {sum(counts.values())}  ("
-        + ", ".join(f"{t} {n}" for t, n in counts.items()) + ")",
-        "time  " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items()),
-    ]
-    graph = self.graph()
-    for level in ("groups", "tracks"):
-      for entry in graph[level]:
-        chain = " -> ".join(f"{p['type']}({p['drywet']:.2f})" for p in entry["processors"])
-        lines.append(f"  {level[:-1]} {entry['name']}: {chain or '(dry)'}")
-    return "\n".join(lines)
+HISTORY_KEYS = ("step", "phase", "loss", "regularizer", "sparsity", "total")
 
 
 def _compile_counts() -> dict:
@@ -156,17 +52,35 @@ def _compile_counts() -> dict:
           "song_loss": evaluate_lib.song_loss._cache_size()}
 
 
-def _check_song_length(song, config: SearchConfig) -> None:
-  crop = config.crop_samples(song.sample_rate)
-  if song.n_samples < crop:
+def _check_songs(songs, config: SearchConfig) -> None:
+  if not songs:
+    raise ValueError("search_batch needs at least one song.")
+  rates = {song.sample_rate for song in songs}
+  if len(rates) > 1:
     raise ValueError(
-        f"the song is {song.n_samples / song.sample_rate:.2f} s long, shorter than one "
-        f"training crop ({config.crop_seconds} s); use a longer song or a shorter crop_seconds.")
+        f"songs of one batch must share a sample rate, got {sorted(rates)} Hz; "
+        f"resample them (load_song(..., sample_rate=...)) or batch them separately.")
+  crop = config.crop_samples(songs[0].sample_rate)
+  for i, song in enumerate(songs):
+    if song.n_samples < crop:
+      name = f"song {i} " if len(songs) > 1 else "the song "
+      raise ValueError(
+          f"{name}is {song.n_samples / song.sample_rate:.2f} s long, shorter than one "
+          f"training crop ({config.crop_seconds} s); use a longer song or a shorter crop_seconds.")
+
+
+def _song_mesh(n_songs: int):
+  """A 1-D device mesh over the song axis, or None on one device."""
+  devices = jax.local_devices()
+  if len(devices) == 1:
+    return None
+  return Mesh(np.array(devices), ("songs",))
 
 
 def search(song, config: SearchConfig | None = None, *, seed: int = 0,
            optimizer: optax.GradientTransformation | None = None,
-           progress: bool = True) -> SearchResult:
+           progress: bool = True, checkpoint_dir: str | None = None,
+           resume: bool = False) -> SearchResult:
   """Searches for the mixing graph of ``song``.
 
   Args:
@@ -177,116 +91,271 @@ def search(song, config: SearchConfig | None = None, *, seed: int = 0,
       weight decay 0). Its state is reset at the start of every phase and
       every ``config.reset_every`` steps.
     progress: show progress bars.
+    checkpoint_dir: where to checkpoint after the console fit and after
+      every pruning round (None: no checkpoints).
+    resume: continue from the checkpoint in ``checkpoint_dir`` if there is
+      one; the result equals that of an uninterrupted run.
 
   Returns:
     A ``SearchResult``.
+
+  Raises:
+    ValueError: the song is shorter than one crop, or the checkpoint belongs
+      to another run.
+  """
+  return search_batch([song], config, seeds=[seed], optimizer=optimizer, progress=progress,
+                      checkpoint_dir=checkpoint_dir, resume=resume)[0]
+
+
+def search_batch(songs: Sequence, config: SearchConfig | None = None, *,
+                 seeds: Sequence[int] | None = None,
+                 optimizer: optax.GradientTransformation | None = None,
+                 progress: bool = True, checkpoint_dir: str | None = None,
+                 resume: bool = False) -> list[SearchResult]:
+  """Searches a batch of songs at once (``vmap`` over songs, sharded over devices).
+
+  Songs may differ in track and group counts and in length; they are padded
+  to the largest (or to ``config.max_tracks`` / ``max_groups``) and must
+  share a sample rate. Each song's result equals searching it alone with the
+  same seed, to float tolerance.
+
+  Args:
+    songs: ``mixjax.Song`` objects.
+    config: the settings (default: the paper's).
+    seeds: one seed per song (default ``0, 1, 2, ...``).
+    optimizer, progress, checkpoint_dir, resume: as for ``search``.
+
+  Returns:
+    One ``SearchResult`` per song, in order.
   """
   config = SearchConfig() if config is None else config
-  _check_song_length(song, config)
+  songs = list(songs)
+  seeds = list(range(len(songs))) if seeds is None else [int(s) for s in seeds]
+  if len(seeds) != len(songs):
+    raise ValueError(f"search_batch: {len(songs)} songs but {len(seeds)} seeds.")
+  _check_songs(songs, config)
   optimizer = fit_lib.default_optimizer(config) if optimizer is None else optimizer
-  console = song.console(max_tracks=config.max_tracks, max_groups=config.max_groups)
-  sr = console.sample_rate
-  table = prune_lib.NodeTable.of(console)
-  tracks = jnp.asarray(song.padded_tracks(console.max_tracks))
-  mix = jnp.asarray(song.mix)
-  starts = evaluate_lib.chunk_starts(song.n_samples, sample_rate=sr, config=config)
-  chunk_len = config.crop_samples(sr)
-  eval_tracks = evaluate_lib.pad_for_chunks(tracks, starts, chunk_len)
-  eval_mix = evaluate_lib.pad_for_chunks(mix, starts, chunk_len)
+  return _BatchSearch(songs, config, seeds, optimizer, progress).run(checkpoint_dir, resume)
 
-  key = jax.random.key(seed)
-  init_key, crop_key = jax.random.split(key)
-  state = fit_lib.init_state(console.init(init_key), optimizer)
-  starts = jnp.asarray(starts, jnp.int32)
-  batch = config.trial_batch
-  compiled_before = _compile_counts()
 
-  def evaluate(flag_list) -> np.ndarray:
-    masks = [jax.tree.map(jnp.asarray, table.to_alive(f)) for f in flag_list]
-    masks += [masks[-1]] * (batch - len(masks))
-    losses = evaluate_lib.song_loss(state.params, console, eval_tracks, eval_mix,
-                                    evaluate_lib.stack_masks(masks), starts, config=config)
-    return np.asarray(losses)[:len(flag_list)]
+class _BatchSearch:
+  """The padded, stacked arrays of a song batch and the search loop over them."""
 
-  history = {k: [] for k in ("step", "phase", "loss", "regularizer", "sparsity", "total")}
-  seconds = {"console_fit": 0.0, "trials": 0.0, "finetune": 0.0}
+  def __init__(self, songs, config: SearchConfig, seeds, optimizer, progress: bool):
+    self.songs, self.config, self.seeds = songs, config, seeds
+    self.optimizer, self.progress = optimizer, progress
+    sr = songs[0].sample_rate
+    mesh = _song_mesh(len(songs))
+    n_devices = 1 if mesh is None else mesh.devices.size
+    # Pad the batch to a multiple of the device count with copies of the first song.
+    self.n_real = len(songs)
+    padded_songs = songs + [songs[0]] * (-len(songs) % n_devices)
+    padded_seeds = seeds + [seeds[0]] * (-len(seeds) % n_devices)
+    max_tracks = config.max_tracks or max(s.n_tracks for s in songs)
+    max_groups = config.max_groups or max(s.n_groups for s in songs)
+    n = max(s.n_samples for s in songs)
+    consoles = [s.console(max_tracks=max_tracks, max_groups=max_groups) for s in padded_songs]
+    self.tables = [prune_lib.NodeTable.of(c) for c in consoles]
+    self.consoles = consoles
+    chunk_len = config.crop_samples(sr)
+    starts = evaluate_lib.chunk_starts(n, sample_rate=sr, config=config)
+    n_chunks = [len(evaluate_lib.chunk_starts(s.n_samples, sample_rate=sr, config=config))
+                for s in padded_songs]
+    length = max(n, int(starts[-1]) + chunk_len)
 
-  def run_phase(state, n_steps, alive, phase, label):
-    state = fit_lib.start_phase(state, optimizer)
-    per_call = fit_lib.dispatch_size(config)
-    alive_device = jax.tree.map(jnp.asarray, alive)
-    bar = tqdm(total=n_steps, desc=label, disable=not progress, leave=False)
+    def pad_to(x):
+      return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
+
+    stacked = {
+        "console": jax.tree.map(lambda *a: np.stack(a), *consoles),
+        "tracks": np.stack([pad_to(s.padded_tracks(max_tracks)) for s in padded_songs]),
+        "mix": np.stack([pad_to(s.mix) for s in padded_songs]),
+        "n_samples": np.array([s.n_samples for s in padded_songs], np.int32),
+        "n_chunks": np.array(n_chunks, np.int32),
+    }
+    keys = [jax.random.split(jax.random.key(seed)) for seed in padded_seeds]
+    self.init_keys = jnp.stack([k[0] for k in keys])
+    stacked["crop_key"] = jnp.stack([k[1] for k in keys])
+    self.sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("songs"))
+    self.arrays = {k: self.put(v) for k, v in stacked.items()}
+    self.starts = jnp.asarray(starts, jnp.int32)
+
+  def put(self, tree):
+    """Places a stacked pytree on the devices, split along the song axis."""
+    if self.sharding is None:
+      return jax.device_put(tree)
+    return jax.device_put(tree, self.sharding)
+
+  # -- the two compiled calls ------------------------------------------------
+
+  def evaluate(self, params, requests: list) -> list:
+    """Whole-song losses: ``requests[s]`` is a list of masks for song s (or [])."""
+    batch = self.config.trial_batch
+    masks = []
+    for s, request in enumerate(requests):
+      flags = list(request) or [np.zeros(len(self.tables[s].nodes), bool)]
+      flags += [flags[-1]] * (batch - len(flags))
+      masks.append(evaluate_lib.stack_masks([self.tables[s].to_alive(f) for f in flags]))
+    a = self.arrays
+    losses = evaluate_lib.song_loss(
+        params, a["console"], a["tracks"], a["mix"], self.put(evaluate_lib.stack_masks(masks)),
+        self.starts, a["n_chunks"], chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
+        omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes))
+    losses = np.asarray(losses)
+    return [losses[s, :len(r)] for s, r in enumerate(requests)]
+
+  def fit(self, run, n_steps: int, phase: int, label: str) -> None:
+    """``n_steps`` optimisation steps of every song, from a fresh optimiser state."""
+    per_call = fit_lib.dispatch_size(self.config)
+    state = jax.vmap(functools.partial(fit_lib.start_phase, optimizer=self.optimizer))(run["state"])
+    alive = self.put(evaluate_lib.stack_masks(
+        [t.to_alive(f) for t, f in zip(self.tables, run["flags"])]))
+    a = self.arrays
+    bar = tqdm(total=n_steps, desc=label, disable=not self.progress, leave=False)
     for _ in range(n_steps // per_call):
-      first = int(state.step)
-      state, metrics = fit_lib.run_steps(state, console, crop_key, tracks, mix, alive_device,
-                                         config=config, optimizer=optimizer)
+      first = int(state.step[0])
+      state, metrics = fit_lib.run_steps(state, a["console"], a["crop_key"], a["tracks"], a["mix"],
+                                         alive, a["n_samples"], config=self.config,
+                                         optimizer=self.optimizer)
       metrics = jax.device_get(metrics)
-      history["step"].append(np.arange(first, first + per_call))
-      history["phase"].append(np.full(per_call, phase))
-      for k in ("loss", "regularizer", "sparsity", "total"):
-        history[k].append(np.asarray(metrics[k]))
+      run["history"].append({"step": np.arange(first, first + per_call),
+                             "phase": np.full(per_call, phase), **metrics})
       bar.update(per_call)
-      bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.4f}")
+      bar.set_postfix(loss=f"{float(np.mean(metrics['loss'][:, -1])):.4f}",
+                      alive=int(sum(f.sum() for f in run["flags"][:self.n_real])))
     bar.close()
-    return state
+    run["state"] = jax.block_until_ready(state)
 
-  t_start = time.perf_counter()
-  flags = table.from_alive(console.all_alive())
-  loss_sum = float(evaluate([np.zeros_like(flags)])[0])
+  # -- the search loop -------------------------------------------------------
 
-  t0 = time.perf_counter()
-  state = run_phase(state, config.console_steps, table.to_alive(flags), 0, "console fit")
-  jax.block_until_ready(state.params)
-  seconds["console_fit"] = time.perf_counter() - t0
-  loss_console = float(evaluate([flags])[0])
+  def new_run(self) -> dict:
+    """The resumable progress of a fresh search: everything a checkpoint holds."""
+    params = jax.vmap(console_lib.init_params)(self.arrays["console"], self.init_keys)
+    state = self.put(jax.vmap(functools.partial(fit_lib.init_state, optimizer=self.optimizer))(params))
+    n = len(self.tables)
+    return {
+        "state": state, "next_round": -1,
+        "flags": [t.from_alive(c.all_alive()) for t, c in zip(self.tables, self.consoles)],
+        "l_min": [float("inf")] * n, "trials": [[] for _ in range(n)],
+        "round_losses": [[] for _ in range(n)], "history": [],
+        "seconds": {"console_fit": 0.0, "trials": 0.0, "finetune": 0.0},
+        "loss_sum": [float("nan")] * n, "loss_console": [float("nan")] * n,
+    }
 
-  trials, round_losses, l_min = [], [], float("inf")
-  rounds = tqdm(range(config.rounds), desc="pruning", disable=not progress, leave=False)
-  for r in rounds:
-    t0 = time.perf_counter()
-    logits = jax.device_get(state.params.drywet_logits)
-    drywet = np.array([logits[n.level][n.processor][n.index] for n in table.nodes])
-    drywet = 1 / (1 + np.exp(-drywet))
-    sampler = prune_lib.make_sampler(
-        config.sampler, r, table, flags, drywet, np.random.default_rng([seed, r]),
-        brute_every=config.brute_every)
-    flags, l_min, round_trials, start_loss = prune_lib.prune_round(
-        sampler, flags, l_min, evaluate=evaluate, tolerance=config.tolerance, batch=batch,
-        round_index=r + 1, table=table)
-    trials += round_trials
-    round_losses.append(start_loss)
-    seconds["trials"] += time.perf_counter() - t0
-    rounds.set_postfix(alive=int(flags.sum()), l_min=f"{l_min:.4f}")
-    t0 = time.perf_counter()
-    state = run_phase(state, config.finetune_steps, table.to_alive(flags), r + 1,
-                      f"fine-tune {r + 1}/{config.rounds}")
-    jax.block_until_ready(state.params)
-    seconds["finetune"] += time.perf_counter() - t0
-  loss_pruned = float(evaluate([flags])[0]) if config.rounds else loss_console
-  seconds["total"] = time.perf_counter() - t_start
+  def prune(self, run, r: int) -> None:
+    """Pruning round ``r`` (from 0) for every song, trials batched across songs."""
+    logits = jax.device_get(run["state"].params.drywet_logits)
+    steps, requests = [], []
+    for s, table in enumerate(self.tables):
+      drywet = np.array([logits[n.level][n.processor][s, n.index] for n in table.nodes])
+      sampler = prune_lib.make_sampler(
+          self.config.sampler, r, table, run["flags"][s], 1 / (1 + np.exp(-drywet)),
+          np.random.default_rng([self.seeds_padded(s), r]), brute_every=self.config.brute_every)
+      gen = prune_lib.prune_round_steps(
+          sampler, run["flags"][s], run["l_min"][s], tolerance=self.config.tolerance,
+          batch=self.config.trial_batch, round_index=r + 1, table=table)
+      steps.append(gen)
+      requests.append(next(gen))
+    done = [None] * len(steps)
+    params = run["state"].params
+    while any(d is None for d in done):
+      losses = self.evaluate(params, [q if d is None else [] for q, d in zip(requests, done)])
+      for s, gen in enumerate(steps):
+        if done[s] is not None:
+          continue
+        try:
+          requests[s] = gen.send(losses[s])
+        except StopIteration as stop:
+          done[s] = stop.value
+    for s, (flags, l_min, trials, start_loss) in enumerate(done):
+      run["flags"][s], run["l_min"][s] = flags, l_min
+      run["trials"][s] += trials
+      run["round_losses"][s].append(start_loss)
 
-  total = table.from_alive(console.all_alive())
-  ratio_per_type = {}
-  for t in PROCESSORS:
-    of_type = table.of_type(t)
-    ratio_per_type[t] = float(1 - flags[of_type].sum() / max(of_type.sum(), 1))
-  return SearchResult(
-      params=state.params,
-      alive=table.to_alive(flags),
-      console=console,
-      loss_sum=loss_sum,
-      loss_console=loss_console,
-      loss_pruned=loss_pruned,
-      pruning_ratio=float(1 - flags.sum() / total.sum()),
-      pruning_ratio_per_type=ratio_per_type,
-      history={k: (np.concatenate(v) if v else np.zeros(0)) for k, v in history.items()},
-      trials=trials,
-      round_losses=round_losses,
-      seconds=seconds,
-      compilations={k: v - compiled_before[k] for k, v in _compile_counts().items()},
-      track_names=list(song.track_names),
-      group_names=list(song.group_names),
-      track_groups=list(song.resolved_groups()),
-      config=config,
-      seed=seed,
-  )
+  def seeds_padded(self, s: int) -> int:
+    return self.seeds[s] if s < len(self.seeds) else self.seeds[0]
+
+  def run(self, checkpoint_dir: str | None, resume: bool) -> list[SearchResult]:
+    config = self.config
+    compiled_before = _compile_counts()
+    stamp = None
+    if checkpoint_dir:
+      stamp = checkpoint_lib.fingerprint_batch(self.songs, config, self.seeds)
+    t_start = time.perf_counter()
+    run = checkpoint_lib.load(checkpoint_dir, stamp) if (checkpoint_dir and resume) else None
+    if run is None:
+      run = self.new_run()
+    else:
+      run["state"] = self.put(run["state"])
+
+    def save():
+      if checkpoint_dir:
+        checkpoint_lib.save(checkpoint_dir, run, stamp)
+
+    if run["next_round"] < 0:
+      params = run["state"].params
+      none = [np.zeros_like(f) for f in run["flags"]]
+      run["loss_sum"] = [float(v[0]) for v in self.evaluate(params, [[f] for f in none])]
+      t0 = time.perf_counter()
+      self.fit(run, config.console_steps, 0, "console fit")
+      run["seconds"]["console_fit"] = time.perf_counter() - t0
+      params = run["state"].params
+      run["loss_console"] = [float(v[0]) for v in self.evaluate(params, [[f] for f in run["flags"]])]
+      run["next_round"] = 0
+      save()
+
+    rounds = tqdm(range(run["next_round"], config.rounds), desc="pruning", initial=run["next_round"],
+                  total=config.rounds, disable=not self.progress, leave=False)
+    for r in rounds:
+      t0 = time.perf_counter()
+      self.prune(run, r)
+      run["seconds"]["trials"] += time.perf_counter() - t0
+      rounds.set_postfix(alive=int(sum(f.sum() for f in run["flags"][:self.n_real])))
+      t0 = time.perf_counter()
+      self.fit(run, config.finetune_steps, r + 1, f"fine-tune {r + 1}/{config.rounds}")
+      run["seconds"]["finetune"] += time.perf_counter() - t0
+      run["next_round"] = r + 1
+      save()
+    rounds.close()
+
+    if config.rounds:
+      params = run["state"].params
+      loss_pruned = [float(v[0]) for v in self.evaluate(params, [[f] for f in run["flags"]])]
+    else:
+      loss_pruned = run["loss_console"]
+    seconds = dict(run["seconds"], total=time.perf_counter() - t_start)
+    compilations = {k: v - compiled_before[k] for k, v in _compile_counts().items()}
+    history = {k: np.concatenate([h[k] for h in run["history"]], axis=-1) if run["history"]
+               else np.zeros(0) for k in HISTORY_KEYS}
+    state = jax.device_get(run["state"])
+    return [self.result(s, run, state, history, loss_pruned[s], seconds, compilations)
+            for s in range(self.n_real)]
+
+  def result(self, s, run, state, history, loss_pruned, seconds, compilations) -> SearchResult:
+    """The ``SearchResult`` of song ``s``."""
+    song, table, flags = self.songs[s], self.tables[s], run["flags"][s]
+    ratio_per_type = {}
+    for t in PROCESSORS:
+      of_type = table.of_type(t)
+      ratio_per_type[t] = float(1 - flags[of_type].sum() / max(of_type.sum(), 1))
+    per_song = {k: (v if k in ("step", "phase") else v[s]) for k, v in history.items()}
+    return SearchResult(
+        params=jax.tree.map(lambda x: x[s], state.params),
+        alive=table.to_alive(flags),
+        console=self.consoles[s],
+        loss_sum=run["loss_sum"][s],
+        loss_console=run["loss_console"][s],
+        loss_pruned=loss_pruned,
+        pruning_ratio=float(1 - flags.sum() / len(flags)),
+        pruning_ratio_per_type=ratio_per_type,
+        history=per_song,
+        trials=run["trials"][s],
+        round_losses=run["round_losses"][s],
+        seconds=seconds,
+        compilations=compilations,
+        track_names=list(song.track_names),
+        group_names=list(song.group_names),
+        track_groups=list(song.resolved_groups()),
+        config=self.config,
+        seed=self.seeds[s],
+    )

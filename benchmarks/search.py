@@ -1,0 +1,207 @@
+"""Search cost and quality on synthetic songs, side by side with GRAFX where it is available.
+
+For synthetic songs of 4, 8 and 16 tracks (a known ground-truth graph each):
+time per search and per phase (console fit, trials, fine-tuning), the losses,
+ρ, and ground-truth recovery, for each sampler, and sequential vs batched
+trials. Then, at the paper's scale (30 kHz, 3.8 s crops), the cost of one
+optimisation step and of one whole-song evaluation in mixjax and (when GRAFX
+is importable, see benchmarks/README.md) in GRAFX on the same console, with
+the ratio. Prints a table, then one JSON line.
+
+Usage:
+  python benchmarks/search.py [--tracks 4,8,16] [--preset reduced] [--samplers hybrid,drywet,brute]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+PRESETS = {
+    # A CPU-sized setting: the paper's loss, crop, samplers and τ; fewer steps and rounds.
+    "reduced": dict(console_steps=300, finetune_steps=50, rounds=4, reset_every=100,
+                    sparsity_ramp_steps=100, steps_per_dispatch=50),
+    "quick": {},
+    "paper": None,
+}
+
+
+def _config(preset: str):
+  import mixjax
+  if preset == "paper":
+    return mixjax.SearchConfig()
+  if preset == "quick":
+    return mixjax.SearchConfig.quick()
+  return mixjax.SearchConfig(**PRESETS[preset])
+
+
+def _recovery(result, truth):
+  from mixjax.synthetic import recovery_scores
+  return recovery_scores(truth.alive_nodes(), result.alive_nodes())
+
+
+def search_rows(args) -> list[dict]:
+  import jax
+  import mixjax
+
+  rows = []
+  base = _config(args.preset)
+  for n_tracks in map(int, args.tracks.split(",")):
+    n_groups = max(1, n_tracks // 4)
+    song, truth = mixjax.synthetic_song(jax.random.key(n_tracks), n_tracks=n_tracks,
+                                        n_groups=n_groups, seconds=args.seconds,
+                                        sample_rate=args.sample_rate)
+    runs = [(s, base.trial_batch) for s in args.samplers.split(",")]
+    runs.append((runs[0][0], 1))  # sequential trials, for the batched/sequential ratio
+    for sampler, batch in runs:
+      config = base.replace(sampler=sampler, trial_batch=batch)
+      result = mixjax.search(song, config, seed=0, progress=False)
+      row = {
+          "tracks": n_tracks, "groups": n_groups, "sampler": sampler, "trial_batch": batch,
+          "loss_sum": result.loss_sum, "loss_console": result.loss_console,
+          "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
+          "pruning_ratio_per_type": result.pruning_ratio_per_type,
+          "trials": len(result.trials), "seconds": result.seconds,
+          "recovery": _recovery(result, truth),
+      }
+      rows.append(row)
+      _print_search_row(row)
+  return rows
+
+
+_PRINTED = set()
+
+
+def _print_search_row(row) -> None:
+  if "search" not in _PRINTED:
+    print(f"{'T x G':>6} {'sampler':>7} {'batch':>5} | {'sum':>6} {'console':>7} {'pruned':>7} {'rho':>5} "
+          f"| {'P':>4} {'R':>4} | {'fit s':>6} {'trials s':>8} {'#':>4} {'tune s':>6} {'total s':>7}")
+    _PRINTED.add("search")
+  s, rec = row["seconds"], row["recovery"]
+  print(f"{row['tracks']:>3} x{row['groups']:>2} {row['sampler']:>7} {row['trial_batch']:>5} | "
+        f"{row['loss_sum']:6.3f} {row['loss_console']:7.3f} {row['loss_pruned']:7.3f} "
+        f"{row['pruning_ratio']:5.2f} | {rec['precision']:4.2f} {rec['recall']:4.2f} | "
+        f"{s['console_fit']:6.1f} {s['trials']:8.1f} {row['trials']:4d} {s['finetune']:6.1f} "
+        f"{s['total']:7.1f}", flush=True)
+
+
+def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int) -> dict:
+  """mixjax's cost of one optimisation step and one whole-song evaluation at 30 kHz."""
+  import jax
+  import numpy as np
+  import mixjax
+  from mixjax.graph_search import evaluate as evaluate_lib
+  from mixjax.graph_search import fit as fit_lib
+
+  sr = 30000
+  config = mixjax.SearchConfig(steps_per_dispatch=1, console_steps=1, finetune_steps=1)
+  rng = np.random.default_rng(0)
+  n = int(song_seconds * sr)
+  song = mixjax.Song((0.1 * rng.standard_normal((tracks, 2, n))).astype(np.float32),
+                     (0.1 * rng.standard_normal((2, n))).astype(np.float32),
+                     [i * groups // tracks for i in range(tracks)], sr)
+  console = song.console()
+  optimizer = fit_lib.default_optimizer(config)
+  batch = lambda x: jax.tree.map(lambda a: np.asarray(a)[None], x)  # a batch of one song
+  params = console.init(jax.random.key(0))
+  state = batch(fit_lib.init_state(params, optimizer))
+  consoles, alive = batch(console), batch(console.all_alive())
+  tracks_ = song.padded_tracks()[None]
+  mix = song.mix[None]
+  key = jax.random.split(jax.random.key(0), 1)
+  n_samples = np.array([n], np.int32)
+
+  def step():
+    out = fit_lib.run_steps(state, consoles, key, tracks_, mix, alive, n_samples,
+                            config=config, optimizer=optimizer)
+    jax.block_until_ready(out)
+
+  starts = evaluate_lib.chunk_starts(n, sample_rate=sr, config=config)
+  chunk_len = config.crop_samples(sr)
+  pad = lambda x: evaluate_lib.pad_for_chunks(x, starts, chunk_len)
+  masks = jax.tree.map(lambda a: a[:, None], alive)
+
+  def evaluate():
+    out = evaluate_lib.song_loss(batch(params), consoles, pad(tracks_), pad(mix), masks,
+                                 np.asarray(starts, np.int32), np.array([len(starts)], np.int32),
+                                 chunk_len=chunk_len, omit_seconds=1.0, fft_sizes=(512, 1024, 4096))
+    jax.block_until_ready(out)
+
+  t0 = time.perf_counter()
+  step()
+  compile_step = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  evaluate()
+  compile_eval = time.perf_counter() - t0
+  step_s = statistics.median(_timed(step) for _ in range(repeats))
+  eval_s = statistics.median(_timed(evaluate) for _ in range(max(1, repeats // 2)))
+  return {"step_s": step_s, "evaluate_s": eval_s, "compile_step_s": compile_step,
+          "compile_evaluate_s": compile_eval, "chunks": len(starts)}
+
+
+def _timed(fn) -> float:
+  t0 = time.perf_counter()
+  fn()
+  return time.perf_counter() - t0
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--tracks", default="4,8,16", help="track counts (groups = tracks/4) (default: %(default)s)")
+  parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced", help="search settings (default: %(default)s)")
+  parser.add_argument("--samplers", default="hybrid,drywet,brute", help="samplers to run (default: %(default)s)")
+  parser.add_argument("--seconds", type=float, default=12.0, help="synthetic song length (default: %(default)s)")
+  parser.add_argument("--sample-rate", type=int, default=16000, help="search sample rate (default: %(default)s)")
+  parser.add_argument("--cost-sizes", default="4x1,16x4", help="tracks x groups for the step/evaluation costs (default: %(default)s)")
+  parser.add_argument("--cost-song-seconds", type=float, default=30.0, help="song length of the evaluation cost (default: %(default)s)")
+  parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: %(default)s)")
+  parser.add_argument("--skip-search", action="store_true", help="only the step/evaluation costs")
+  parser.add_argument("--no-grafx", action="store_true", help="skip the GRAFX side")
+  args = parser.parse_args()
+
+  import jax
+  summary = {"benchmark": "search", "preset": args.preset, "sample_rate": args.sample_rate,
+             "seconds": args.seconds, "backend": jax.default_backend(),
+             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+  if not args.skip_search:
+    summary["searches"] = search_rows(args)
+
+  import grafx_side
+  grafx_python = None if args.no_grafx else grafx_side.find_grafx_python()
+  costs = []
+  print(f"\n{'T x G':>6} | {'mixjax step':>11} {'eval':>7} | {'GRAFX step':>10} {'eval':>7} | {'ratio step':>10} {'eval':>6}"
+        f"   (30 kHz, 3.8 s crop; evaluation of a {args.cost_song_seconds:.0f} s song)")
+  for size in args.cost_sizes.split(","):
+    t, g = map(int, size.split("x"))
+    m = step_costs(t, g, song_seconds=args.cost_song_seconds, repeats=args.repeats)
+    row = {"tracks": t, "groups": g, "mixjax": m}
+    if grafx_python:
+      step = grafx_side.run_grafx("step", tracks=t, groups=g, seconds=3.8, sample_rate=30000,
+                                  repeats=args.repeats)
+      ev = grafx_side.run_grafx("evaluate", tracks=t, groups=g, seconds=args.cost_song_seconds,
+                                sample_rate=30000, repeats=max(1, args.repeats // 2))
+      row["grafx"] = {"step_s": step and step.get("step_s"), "evaluate_s": ev and ev.get("evaluate_s")}
+      if row["grafx"]["step_s"]:
+        row["ratio_step"] = row["grafx"]["step_s"] / m["step_s"]
+      if row["grafx"]["evaluate_s"]:
+        row["ratio_evaluate"] = row["grafx"]["evaluate_s"] / m["evaluate_s"]
+    costs.append(row)
+    gx = row.get("grafx") or {}
+    fmt = lambda v, w: f"{v:>{w}.3f}" if isinstance(v, (int, float)) else f"{'-':>{w}}"
+    print(f"{t:>3} x{g:>2} | {m['step_s']:>10.3f}s {m['evaluate_s']:>6.2f}s | "
+          f"{fmt(gx.get('step_s'), 9)}s {fmt(gx.get('evaluate_s'), 6)}s | "
+          f"{fmt(row.get('ratio_step'), 9)}x {fmt(row.get('ratio_evaluate'), 5)}x", flush=True)
+  summary["costs"] = costs
+  print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,253 @@
+"""Pictures of a search: the mixing graph and the spectrograms of the result.
+
+Both functions draw on a fresh ``matplotlib.figure.Figure`` (no pyplot, no
+global state, the Agg renderer) and write every file atomically.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib import patches
+from matplotlib.figure import Figure
+import matplotlib
+
+from mixjax import files
+from mixjax.processors import PROCESSORS
+
+TYPE_COLOURS = {
+    "eq": "#4e79a7",
+    "compressor": "#e15759",
+    "noisegate": "#76b7b2",
+    "imager": "#b07aa1",
+    "gain_pan": "#59a14f",
+    "delay": "#f28e2b",
+    "reverb": "#9c755f",
+}
+"""Colour of each processor type in the pictures."""
+
+TYPE_LABELS = {
+    "eq": "EQ",
+    "compressor": "comp",
+    "noisegate": "gate",
+    "imager": "imager",
+    "gain_pan": "gain/pan",
+    "delay": "delay",
+    "reverb": "reverb",
+}
+"""Short names of the processor types for column headings."""
+
+SPECTROGRAM_RANGE_DB = 80.0
+"""Colour range of the spectrograms below their loudest bin (dB)."""
+
+MAX_FRAMES = 700
+"""At most this many spectrogram frames (the hop grows for long songs)."""
+
+_ROW_INCHES = 0.34  # height of one track row in the graph drawing
+_GROUP_GAP_ROWS = 0.6  # extra space between groups (rows)
+
+
+def _shorten(text: str, limit: int) -> str:
+  return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _chains(graph: dict):
+  """``(tracks, groups)``: per track/group its name and ``{type: drywet}`` of survivors."""
+  chains = {("track", t["name"]): {} for t in graph["tracks"]}
+  chains.update({("group", g): {} for g in graph["groups"]})
+  for node in graph["nodes"]:
+    if node["type"] in PROCESSORS:
+      chains[(node["level"], node["owner"])][node["type"]] = node["drywet"]
+  return chains
+
+
+def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
+  """Draws a graph.json dict: tracks → processors → subgroups → processors → mix.
+
+  Each track is a row, grouped by subgroup. Every processor slot of the
+  console has a fixed column (``PROCESSORS`` order, headed at the top); a
+  surviving processor is a box in its type's colour whose filled part and
+  label give its dry/wet weight ``w`` (a bar from the left, ``w`` in percent);
+  a pruned one is a small grey dot on the wire.
+
+  Args:
+    graph: from ``graph.graph_to_json`` or ``graph.load_graph``.
+    path_png: where to write the PNG.
+    path_svg: where to write the same drawing as SVG (None: no SVG).
+  """
+  chains = _chains(graph)
+  groups = [g for g in graph["groups"] if any(t["group"] == g for t in graph["tracks"])]
+  members = {g: [t["name"] for t in graph["tracks"] if t["group"] == g] for g in groups}
+
+  # Rows: tracks in group order, a gap between groups; y grows downwards.
+  track_y, group_y, y = {}, {}, 0.0
+  for g in groups:
+    ys = []
+    for name in members[g]:
+      track_y[name] = y
+      ys.append(y)
+      y += 1.0
+    group_y[g] = float(np.mean(ys))
+    y += _GROUP_GAP_ROWS
+  n_rows = y - _GROUP_GAP_ROWS
+
+  n = len(PROCESSORS)
+  x_track = 1.0 + np.arange(n)  # processor slots of the tracks
+  x_mix = x_track[-1] + 2.3
+  x_group = x_mix + 2.3 + np.arange(n)
+  x_out = x_group[-1] + 1.6
+  box_w, box_h = 0.84, 0.66
+
+  width_in = 15.0
+  height_in = max(3.2, _ROW_INCHES * (n_rows + 3.4))
+  fig = Figure(figsize=(width_in, height_in), dpi=110)
+  ax = fig.add_axes([0.0, 0.0, 1.0, 1.0])
+  ax.set_xlim(-3.2, x_out + 0.8)
+  ax.set_ylim(n_rows + 0.4, -3.0)
+  ax.axis("off")
+  font = 8 if len(track_y) <= 16 else 7
+  wire = dict(color="#9a9a9a", lw=0.9, zorder=1)
+
+  def slot(x, y, node_type, drywet):
+    if drywet is None:
+      ax.plot([x], [y], "o", color="#c8c8c8", ms=2.5, zorder=2)
+      return
+    colour = TYPE_COLOURS[node_type]
+    left, bottom = x - box_w / 2, y - box_h / 2
+    ax.add_patch(patches.FancyBboxPatch(
+        (left, bottom), box_w, box_h, boxstyle="round,pad=0,rounding_size=0.08",
+        facecolor="white", edgecolor=colour, lw=1.2, zorder=3))
+    w = float(np.clip(drywet, 0.0, 1.0))
+    ax.add_patch(patches.Rectangle((left + 0.03, bottom + 0.06), (box_w - 0.06) * w,
+                                   box_h - 0.12, facecolor=colour, alpha=0.85, lw=0,
+                                   zorder=4))
+    ax.text(x, y, f"{100 * w:.0f}%", ha="center", va="center", fontsize=font - 1,
+            color="black", zorder=5,
+            bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.6))
+
+  def chain(level, owner, xs, y, start):
+    ax.plot([start, xs[-1] + 0.5], [y, y], **wire)
+    for x, node_type in zip(xs, PROCESSORS):
+      slot(x, y, node_type, chains[(level, owner)].get(node_type))
+
+  # Column headings and the legend.
+  for xs, where in ((x_track, "track"), (x_group, "group")):
+    for x, node_type in zip(xs, PROCESSORS):
+      ax.text(x, -1.0, TYPE_LABELS[node_type], ha="center", va="bottom", fontsize=font,
+              color=TYPE_COLOURS[node_type], fontweight="bold", rotation=0)
+    ax.text(float(np.mean(xs)), -1.9, f"{where} processors", ha="center", va="bottom",
+            fontsize=font + 1, color="#444444")
+  n_proc = sum(node["type"] in PROCESSORS for node in graph["nodes"])
+  n_slots = n * (len(graph["tracks"]) + len(groups))
+  ax.text(-3.1, -2.6, f"{len(graph['tracks'])} tracks, {len(groups)} subgroups: "
+          f"{n_proc} of {n_slots} processors kept "
+          f"(bar and label: dry/wet; grey dot: pruned)", ha="left", va="center",
+          fontsize=font + 1)
+
+  for g in groups:
+    gy = group_y[g]
+    for name in members[g]:
+      ty = track_y[name]
+      ax.text(0.2, ty, _shorten(name, 26), ha="right", va="center", fontsize=font)
+      chain("track", name, x_track, ty, 0.35)
+      ax.plot([x_track[-1] + 0.5, x_mix - 1.2], [ty, gy], **wire)
+    ax.add_patch(patches.FancyBboxPatch(
+        (x_mix - 1.2, gy - 0.36), 2.4, 0.72, boxstyle="round,pad=0,rounding_size=0.15",
+        facecolor="#f2f2f2", edgecolor="#666666", lw=1.0, zorder=3))
+    ax.text(x_mix, gy, _shorten(g, 22), ha="center", va="center", fontsize=font, zorder=4)
+    chain("group", g, x_group, gy, x_mix + 1.2)
+    ax.plot([x_group[-1] + 0.5, x_out - 0.5], [gy, n_rows / 2], **wire)
+
+  ax.add_patch(patches.FancyBboxPatch(
+      (x_out - 0.5, n_rows / 2 - 0.4), 1.0, 0.8, boxstyle="round,pad=0,rounding_size=0.15",
+      facecolor="#333333", edgecolor="#333333", zorder=3))
+  ax.text(x_out, n_rows / 2, "mix", ha="center", va="center", fontsize=font + 1,
+          color="white", zorder=4)
+
+  with files.atomic_path(path_png, suffix=".png") as tmp:
+    fig.savefig(tmp, format="png")
+  if path_svg is not None:
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+      with files.atomic_path(path_svg, suffix=".svg") as tmp:
+        fig.savefig(tmp, format="svg")
+
+
+# ---------------------------------------------------------------------------
+# Spectrograms
+# ---------------------------------------------------------------------------
+
+
+def _stft_db(x: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
+  """``[frames, n_fft // 2 + 1]`` magnitude in dB of a 1-D signal (Hann window)."""
+  if len(x) < n_fft:
+    x = np.pad(x, (0, n_fft - len(x)))
+  n_frames = 1 + (len(x) - n_fft) // hop
+  index = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+  window = np.hanning(n_fft).astype(np.float32)
+  spectrum = np.fft.rfft(x[index] * window, axis=-1)
+  scale = 2.0 / window.sum()  # a full-scale sine reads 0 dB
+  return 20 * np.log10(np.abs(spectrum) * scale + 1e-10)
+
+
+def plot_spectrograms(target, estimate, sample_rate: int, path: str) -> None:
+  """Mid and side log-magnitude spectrograms of the target, the estimate and their difference.
+
+  Six panels: rows mid ``(L + R) / 2`` and side ``(L - R) / 2``; columns the
+  target, the estimate and the difference signal ``target - estimate``, all on
+  one colour scale (dB, the top ``SPECTROGRAM_RANGE_DB`` below the loudest
+  bin), time in seconds, frequency in Hz on a log axis. Each difference panel
+  is titled with its energy relative to the target's.
+
+  Args:
+    target: ``[2, n]`` the mix.
+    estimate: ``[2, n]`` the render to compare.
+    sample_rate: Hz.
+    path: where to write the PNG.
+  """
+  target = np.asarray(target, np.float32)
+  estimate = np.asarray(estimate, np.float32)
+  if target.shape != estimate.shape or target.ndim != 2 or target.shape[0] != 2:
+    raise ValueError(
+        f"plot_spectrograms: target and estimate must both be [2, n], got {target.shape} "
+        f"and {estimate.shape}.")
+  n_fft = 2 ** int(round(math.log2(0.064 * sample_rate)))  # about 64 ms
+  n = target.shape[-1]
+  hop = max(n_fft // 4, int(math.ceil((n - n_fft) / MAX_FRAMES)) if n > n_fft else 1)
+  signals = {"target": target, "estimate": estimate, "difference": target - estimate}
+  rows = {"mid": lambda x: (x[0] + x[1]) / 2, "side": lambda x: (x[0] - x[1]) / 2}
+  spectra = {(row, col): _stft_db(f(x), n_fft=n_fft, hop=hop)
+             for row, f in rows.items() for col, x in signals.items()}
+  top = max(float(s.max()) for (row, col), s in spectra.items() if col != "difference")
+  vmax = 10 * math.ceil(top / 10)
+  vmin = vmax - SPECTROGRAM_RANGE_DB
+
+  n_frames = next(iter(spectra.values())).shape[0]
+  times = (np.arange(n_frames + 1) * hop) / sample_rate
+  freqs = (np.arange(n_fft // 2 + 2) - 0.5) * sample_rate / n_fft
+  freqs[0] = freqs[1] / 2
+  low_hz = max(20.0, 2 * sample_rate / n_fft)
+
+  fig = Figure(figsize=(14, 6.6), dpi=100, layout="constrained")
+  axes = fig.subplots(2, 3, sharex=True, sharey=True)
+  image = None
+  for r, row in enumerate(rows):
+    for c, col in enumerate(signals):
+      ax = axes[r, c]
+      image = ax.pcolormesh(times, freqs, spectra[(row, col)].T, vmin=vmin, vmax=vmax,
+                            cmap="magma", shading="flat", rasterized=True)
+      ax.set_yscale("log")
+      ax.set_ylim(low_hz, sample_rate / 2)
+      title = f"{col} — {row}"
+      if col == "difference":
+        error = np.sum(rows[row](signals["difference"]) ** 2)
+        reference = np.sum(rows[row](target) ** 2)
+        title += f" ({10 * math.log10((error + 1e-20) / (reference + 1e-20)):+.1f} dB re target)"
+      ax.set_title(title, fontsize=10)
+      if r == 1:
+        ax.set_xlabel("time (s)")
+      if c == 0:
+        ax.set_ylabel("frequency (Hz)")
+  fig.colorbar(image, ax=axes, label="magnitude (dB)", shrink=0.9)
+  with files.atomic_path(path, suffix=".png") as tmp:
+    fig.savefig(tmp, format="png")

@@ -1,0 +1,349 @@
+"""The results folder of a search: the graph, audio, pictures, losses and a report.
+
+``write_results(result, song, out_dir)`` writes, each file atomically:
+
+==================  =========================================================
+``graph.json``      the pruned graph (``mixjax.graph``; re-render it with
+                    ``mixjax render``)
+``graph.png/.svg``  a drawing of the pruned graph
+``estimate.wav``    the pruned graph's render of the whole song
+``console.wav``     the full console's render (every processor, final params)
+``spectrogram.png`` mid/side spectrograms of the mix, the estimate and their
+                    difference
+``losses.csv``      every logged optimisation step, then every pruning trial
+``report.md``       song, settings, losses, pruning ratios, times, device
+``mixjax-run.json`` which song the folder belongs to (so a later run for
+                    another song does not mix its files in)
+==================  =========================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mixjax import files
+from mixjax import graph as graph_lib
+from mixjax import plots
+from mixjax.processors import PROCESSORS
+
+RESULT_FILES = ("graph.json", "graph.png", "graph.svg", "estimate.wav", "console.wav",
+                "spectrogram.png", "losses.csv", "report.md")
+"""The files ``write_results`` writes (besides ``MARKER``)."""
+
+MARKER = "mixjax-run.json"
+"""The file naming the song whose results a folder holds."""
+
+MARKER_FORMAT = "mixjax.run"
+"""The ``format`` field of the marker."""
+
+LOSS_COLUMNS = ("kind", "step", "phase", "round", "loss", "regularizer", "sparsity", "total",
+                "l_min", "accepted", "candidates")
+"""Columns of losses.csv; ``kind`` is ``step`` or ``trial``, other cells blank."""
+
+
+# ---------------------------------------------------------------------------
+# Which song a folder belongs to
+# ---------------------------------------------------------------------------
+
+
+def song_fingerprint(song) -> str:
+  """A hash of a ``Song``: its track names, sample rate and mix samples."""
+  digest = hashlib.sha256()
+  digest.update(json.dumps([list(song.track_names), int(song.sample_rate)]).encode())
+  digest.update(np.ascontiguousarray(song.mix, np.float32).tobytes())
+  return "song:" + digest.hexdigest()[:32]
+
+
+def files_fingerprint(mix_path: str, track_names) -> str:
+  """A hash of a song folder: its mix file's bytes and its track names.
+
+  Unlike ``song_fingerprint`` it does not depend on the search's sample rate,
+  so re-running a song at another rate reuses its folder.
+  """
+  digest = hashlib.sha256()
+  digest.update(json.dumps(list(track_names)).encode())
+  with open(mix_path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return "files:" + digest.hexdigest()[:32]
+
+
+def read_marker(out_dir: str) -> dict | None:
+  """The marker of a results folder, or None when it has none (or an unreadable one)."""
+  try:
+    with open(os.path.join(out_dir, MARKER), encoding="utf-8") as f:
+      marker = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return marker if isinstance(marker, dict) and marker.get("format") == MARKER_FORMAT else None
+
+
+def check_output_dir(out_dir: str, *, fingerprint: str, overwrite: bool = False) -> bool:
+  """Checks that ``out_dir`` may receive this song's results.
+
+  A missing or empty folder, or one holding this song's earlier results, is
+  fine. A folder holding another song's results, or other files, is refused
+  unless ``overwrite``.
+
+  Returns:
+    True when the folder holds another song's results (or foreign files) that
+    ``overwrite`` allows replacing.
+
+  Raises:
+    ValueError: when the folder cannot be used.
+  """
+  if not os.path.exists(out_dir):
+    return False
+  if not os.path.isdir(out_dir):
+    raise ValueError(f"{out_dir} is a file; --out must be a folder (new or empty).")
+  entries = [e for e in os.listdir(out_dir) if not e.startswith(".")]
+  if not entries:
+    return False
+  marker = read_marker(out_dir)
+  if marker is not None and marker.get("fingerprint") == fingerprint:
+    return False
+  if overwrite:
+    return True
+  if marker is not None:
+    raise ValueError(
+        f"{out_dir} holds the results of another song ({marker.get('song', '?')}); choose "
+        f"another --out folder, or pass --overwrite to replace them.")
+  raise ValueError(
+      f"{out_dir} is not empty and holds no mixjax results; choose a new or empty --out "
+      f"folder, or pass --overwrite to write into it anyway.")
+
+
+def write_marker(out_dir: str, *, fingerprint: str, song: str, track_names, status: str,
+                 settings: dict | None = None) -> None:
+  """Writes ``mixjax-run.json``: which song the folder belongs to, and how far the run got."""
+  import mixjax
+  marker = {
+      "format": MARKER_FORMAT,
+      "version": 1,
+      "song": song,
+      "fingerprint": fingerprint,
+      "track_names": list(track_names),
+      "status": status,
+      "updated": datetime.datetime.now().isoformat(timespec="seconds"),
+      "mixjax": mixjax.__version__,
+  }
+  if settings is not None:
+    marker["settings"] = settings
+  files.write_text(os.path.join(out_dir, MARKER), json.dumps(marker, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# losses.csv
+# ---------------------------------------------------------------------------
+
+
+def _node_label(node, result) -> str:
+  names = result.track_names if node.level == "track" else result.group_names
+  return graph_lib.node_id(node.level, names[node.index], node.processor)
+
+
+def losses_csv(result) -> str:
+  """losses.csv text: one row per logged step, then one per pruning trial."""
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=LOSS_COLUMNS, lineterminator="\n")
+  writer.writeheader()
+  history = {k: np.asarray(v) for k, v in result.history.items()}
+  for i in range(len(history.get("step", ()))):
+    row = {"kind": "step", "step": int(history["step"][i]), "phase": int(history["phase"][i])}
+    for k in ("loss", "regularizer", "sparsity", "total"):
+      row[k] = repr(float(history[k][i]))
+    writer.writerow(row)
+  for trial in result.trials:
+    writer.writerow({
+        "kind": "trial", "round": int(trial.round), "loss": repr(float(trial.loss)),
+        "l_min": repr(float(trial.l_min)), "accepted": int(bool(trial.accepted)),
+        "candidates": " ".join(_node_label(n, result) for n in trial.candidates)})
+  return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# report.md
+# ---------------------------------------------------------------------------
+
+
+def describe_node(node: dict) -> str:
+  """A few words on a graph.json processor node's settings (``"-18 dB, 4.0:1, 12 ms"``)."""
+  p = node["params"]
+
+  def num(key, fmt, index=None):
+    value = p.get(key)
+    if index is not None and isinstance(value, list):
+      value = value[index]
+    return "?" if value is None else format(value, fmt)
+
+  kind = node["type"]
+  if kind == "eq":
+    gains = np.asarray([g for g in p["gain_db"] if g is not None], float)
+    freqs = np.asarray(p["frequency_hz"], float)[:len(gains)]
+    i_max, i_min = int(np.argmax(gains)), int(np.argmin(gains))
+    return (f"{gains[i_max]:+.1f} dB at {freqs[i_max]:.0f} Hz, "
+            f"{gains[i_min]:+.1f} dB at {freqs[i_min]:.0f} Hz")
+  if kind in ("compressor", "noisegate"):
+    return (f"threshold {num('threshold_db', '.1f')} dB, ratio {num('ratio', '.2f')}, "
+            f"knee {num('knee_db', '.1f')} dB, {num('time_constant_ms', '.1f')} ms")
+  if kind == "imager":
+    return f"side {num('side_gain_db', '+.1f')} dB"
+  if kind == "gain_pan":
+    return f"gain {num('gain_db', '+.1f')} dB, pan {num('pan', '+.2f')}"
+  if kind == "delay":
+    gains = np.asarray(p["tap_gain_db"], float)
+    delays = np.asarray(p["delay_ms"], float)
+    c, m = np.unravel_index(int(np.nanargmax(gains)), gains.shape)
+    return f"loudest tap {delays[c, m]:.0f} ms ({'LR'[c]}, {gains[c, m]:+.1f} dB)"
+  if kind == "reverb":
+    return f"T60 mid {num('t60_mid_ms', '.0f')} ms, side {num('t60_side_ms', '.0f')} ms"
+  return ""
+
+
+def _table(header, rows) -> list[str]:
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+  return lines
+
+
+def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, device: str,
+                    notes: str | None = None) -> str:
+  """report.md text."""
+  import mixjax
+  sr = result.sample_rate
+  counts = result.processor_counts()
+  n_groups = len({g for g in result.track_groups})
+  lines = [f"# mixjax search: {song_label}", ""]
+  lines += _table(["song", ""], [
+      ["tracks", f"{len(result.track_names)}: {', '.join(result.track_names)}"],
+      ["subgroups", f"{n_groups}: {', '.join(sorted(set(t['group'] for t in graph['tracks']), key=graph['groups'].index))}"],
+      ["length", f"{n_samples / sr:.1f} s at {sr} Hz"],
+  ])
+  lines += ["", "## Losses", "",
+            "Whole-song multi-resolution loss (lower is closer to the mix):", ""]
+  lines += _table(["what renders the song", "loss"], [
+      ["plain sum of the dry tracks", f"{result.loss_sum:.4f}"],
+      ["full console (every processor)", f"{result.loss_console:.4f}"],
+      ["pruned graph (estimate.wav)", f"{result.loss_pruned:.4f}"],
+  ])
+  total_per_type = (len(result.track_names) + n_groups)
+  lines += ["", "## Pruning", "",
+            f"ρ = {result.pruning_ratio:.3f}: {sum(counts.values())} of "
+            f"{total_per_type * len(PROCESSORS)} processors kept.", ""]
+  lines += _table(["type", "kept", "ρ"], [
+      [t, f"{counts[t]} of {total_per_type}", f"{result.pruning_ratio_per_type[t]:.3f}"]
+      for t in PROCESSORS])
+  lines += ["", "## The graph", "", "![the pruned mixing graph](graph.png)", "",
+            "Surviving processors in chain order (dry/wet weight, main settings); "
+            "every setting is in `graph.json`.", ""]
+  by_owner = {}
+  for node in graph["nodes"]:
+    if node["type"] in PROCESSORS:
+      by_owner.setdefault((node["level"], node["owner"]), []).append(node)
+  for level, owners in (("group", [g for g in graph["groups"]
+                                   if any(t["group"] == g for t in graph["tracks"])]),
+                        ("track", [t["name"] for t in graph["tracks"]])):
+    for owner in owners:
+      chain = by_owner.get((level, owner), [])
+      lines.append(f"- **{level} {owner}**: " + ("dry (no processor)" if not chain else "; ".join(
+          f"{n['type']} {100 * n['drywet']:.0f}% ({describe_node(n)})" for n in chain)))
+  lines += ["", "## Spectrograms", "", "![mid/side spectrograms](spectrogram.png)", ""]
+  steps = len(np.asarray(result.history.get("step", ())))
+  accepted = sum(bool(t.accepted) for t in result.trials)
+  lines += ["## Time", ""]
+  lines += _table(["phase", "seconds"], [[k.replace("_", " "), f"{v:.1f}"]
+                                         for k, v in result.seconds.items()])
+  lines += ["", f"{steps} optimisation steps, {len(result.trials)} pruning trials "
+            f"({accepted} accepted); device: {device}; mixjax {mixjax.__version__}.", ""]
+  lines += ["## Settings", "", f"seed {result.seed}", ""]
+  lines += _table(["setting", "value"], [
+      [f.name, repr(getattr(result.config, f.name))]
+      for f in dataclasses.fields(result.config)])
+  lines += ["", "## Files", ""]
+  lines += _table(["file", "what it holds"], [
+      ["graph.json", "the pruned graph: processors, settings, exact parameters "
+       "(`mixjax render graph.json SONG --out x.wav` re-renders it)"],
+      ["graph.png, graph.svg", "the drawing above"],
+      ["estimate.wav", "the pruned graph's render of the whole song"],
+      ["console.wav", "the full console's render (every processor, final parameters)"],
+      ["spectrogram.png", "the spectrograms above"],
+      ["losses.csv", "every optimisation step, then every pruning trial"],
+  ])
+  if notes:
+    lines += ["", notes.rstrip()]
+  return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Everything
+# ---------------------------------------------------------------------------
+
+
+def default_device() -> str:
+  """``"cpu (cpu)"``, ``"gpu (NVIDIA A100-SXM4-40GB) x 8"``, ...: what JAX runs on."""
+  devices = jax.devices()
+  name = f"{jax.default_backend()} ({devices[0].device_kind})"
+  return name + (f" x {len(devices)}" if len(devices) > 1 else "")
+
+
+def write_results(result, song, out_dir: str, *, device: str | None = None,
+                  fingerprint: str | None = None, song_label: str | None = None,
+                  notes: str | None = None, settings: dict | None = None) -> dict:
+  """Writes the results folder of a search (module docstring), every file atomically.
+
+  Args:
+    result: a ``SearchResult``.
+    song: the ``Song`` that was searched.
+    out_dir: the folder (created if needed).
+    device: what ran the search, for report.md (default: JAX's devices).
+    fingerprint: identifies the song in ``mixjax-run.json`` (default:
+      ``song_fingerprint(song)``).
+    song_label: the song's name in report.md (default: its track count).
+    notes: extra markdown appended to report.md.
+    settings: extra entries for the marker (e.g. the command line's options).
+
+  Returns:
+    ``{file name: path}`` of everything written.
+
+  Raises:
+    ValueError: when ``song`` is not the song of ``result``.
+  """
+  if list(song.track_names) != list(result.track_names) or (
+      song.sample_rate != result.sample_rate):
+    raise ValueError(
+        "write_results: the song is not the one searched (track names or sample rate "
+        "differ); pass the Song given to search.")
+  device = default_device() if device is None else device
+  fingerprint = song_fingerprint(song) if fingerprint is None else fingerprint
+  song_label = f"{song.n_tracks}-track song" if song_label is None else song_label
+  os.makedirs(out_dir, exist_ok=True)
+  paths = {name: os.path.join(out_dir, name) for name in (*RESULT_FILES, MARKER)}
+  write_marker(out_dir, fingerprint=fingerprint, song=song_label,
+               track_names=song.track_names, status="writing results", settings=settings)
+
+  graph = graph_lib.save_graph(result, paths["graph.json"])
+  plots.draw_graph(graph, paths["graph.png"], paths["graph.svg"])
+  estimate = result.render(song)
+  files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
+  full = np.asarray(result.console.render(
+      result.params, song.padded_tracks(result.console.max_tracks),
+      jax.tree.map(jnp.asarray, result.console.all_alive())))
+  files.write_wav(paths["console.wav"], full, song.sample_rate)
+  plots.plot_spectrograms(song.mix, estimate, song.sample_rate, paths["spectrogram.png"])
+  files.write_text(paths["losses.csv"], losses_csv(result))
+  files.write_text(paths["report.md"], report_markdown(
+      result, graph, song_label=song_label, n_samples=song.n_samples, device=device,
+      notes=notes))
+  write_marker(out_dir, fingerprint=fingerprint, song=song_label,
+               track_names=song.track_names, status="complete", settings=settings)
+  return paths

@@ -1,0 +1,151 @@
+"""The whole search on tiny synthetic songs (8 kHz, a few seconds).
+
+One song shape and one config for most tests, so the fit and the
+whole-song loss compile once for the file.
+"""
+
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+import mixjax
+from mixjax.graph_search import checkpoint
+from mixjax.processors import PROCESSORS
+from mixjax.synthetic import gain_pan_params
+
+SR = 8000
+
+TINY = mixjax.SearchConfig(
+    console_steps=60, finetune_steps=20, rounds=2, reset_every=20, steps_per_dispatch=20,
+    crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0, sparsity_ramp_steps=20,
+    trial_batch=4)
+
+
+@pytest.fixture(scope="module")
+def song():
+  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=3.0,
+                                  sample_rate=SR)
+  return song
+
+
+@pytest.fixture(scope="module")
+def result(song):
+  return mixjax.search(song, TINY, seed=0, progress=False)
+
+
+def test_result_fields(result, song):
+  assert np.isfinite([result.loss_sum, result.loss_console, result.loss_pruned]).all()
+  assert 0 <= result.pruning_ratio <= 1
+  assert set(result.pruning_ratio_per_type) == set(PROCESSORS)
+  assert len(result.history["loss"]) == TINY.console_steps + TINY.rounds * TINY.finetune_steps
+  np.testing.assert_array_equal(result.history["step"], np.arange(len(result.history["loss"])))
+  assert set(result.seconds) == {"console_fit", "trials", "finetune", "total"}
+  assert len(result.round_losses) == TINY.rounds
+  graph = result.graph()
+  assert len(graph["tracks"]) == song.n_tracks and len(graph["groups"]) == song.n_groups
+  kept = sum(len(e["processors"]) for level in graph.values() for e in level)
+  assert kept == len(result.alive_nodes())
+  for level in graph.values():
+    for entry in level:
+      for proc in entry["processors"]:
+        assert 0 < proc["drywet"] < 1 and proc["controls"]
+  assert "pruning ratio" in result.summary()
+  assert result.render(song).shape == song.mix.shape
+
+
+def test_nothing_recompiles_during_a_search(result, song):
+  assert all(n <= 1 for n in result.compilations.values()), result.compilations
+  again = mixjax.search(song, TINY.replace(rounds=1), seed=1, progress=False)
+  assert again.compilations == {"fit": 1, "song_loss": 0}  # rounds changes the static config
+  same = mixjax.search(song, TINY, seed=5, progress=False)
+  assert same.compilations == {"fit": 0, "song_loss": 0}
+
+
+def test_every_accepted_trial_obeys_the_tolerance(result):
+  assert result.trials
+  for t in result.trials:
+    assert t.accepted == (t.loss <= t.l_min + TINY.tolerance)
+  running = float("inf")
+  by_round = {}
+  for t in result.trials:
+    by_round.setdefault(t.round, []).append(t)
+  for r, start in enumerate(result.round_losses, start=1):
+    running = min(running, start)
+    for t in by_round.get(r, []):
+      assert t.l_min == pytest.approx(running, abs=0)
+      running = min(running, t.loss)
+
+
+def test_a_seed_reproduces_a_run_exactly(result, song):
+  again = mixjax.search(song, TINY, seed=0, progress=False)
+  assert again.trials == result.trials
+  assert again.loss_pruned == result.loss_pruned
+  for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(result.params)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_batched_and_sequential_trials_take_the_same_decisions(result, song):
+  sequential = mixjax.search(song, TINY.replace(trial_batch=1), seed=0, progress=False)
+  assert [(t.candidates, t.accepted) for t in sequential.trials] == \
+         [(t.candidates, t.accepted) for t in result.trials]
+  np.testing.assert_allclose([t.loss for t in sequential.trials],
+                             [t.loss for t in result.trials], rtol=1e-5)
+  assert sequential.alive_nodes() == result.alive_nodes()
+
+
+def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monkeypatch):
+  full = mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "a"))
+  # Interrupt a second run right after round 1 was checkpointed.
+  calls = {"n": 0}
+  original = checkpoint.save
+
+  def save_then_die(directory, progress, stamp):
+    original(directory, progress, stamp)
+    calls["n"] += 1
+    if calls["n"] == 2:  # console fit, round 1
+      raise KeyboardInterrupt
+
+  monkeypatch.setattr(checkpoint, "save", save_then_die)
+  with pytest.raises(KeyboardInterrupt):
+    mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"))
+  monkeypatch.setattr(checkpoint, "save", original)
+  resumed = mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"),
+                          resume=True)
+  assert resumed.trials == full.trials
+  assert resumed.loss_pruned == full.loss_pruned
+  np.testing.assert_array_equal(resumed.history["loss"], full.history["loss"])
+  for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_another_runs_checkpoint(song, tmp_path):
+  mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+                checkpoint_dir=str(tmp_path))
+  with pytest.raises(ValueError, match="another run"):
+    mixjax.search(song, TINY.replace(rounds=0), seed=1, progress=False,
+                  checkpoint_dir=str(tmp_path), resume=True)
+
+
+def test_song_shorter_than_a_crop_is_refused(song):
+  with pytest.raises(ValueError, match="shorter than one training crop"):
+    mixjax.search(song.crop(0, SR), TINY, progress=False)
+
+
+def test_config_rejects_bad_settings():
+  with pytest.raises(ValueError, match="sampler"):
+    mixjax.SearchConfig(sampler="random")
+  with pytest.raises(ValueError, match="omit_seconds"):
+    mixjax.SearchConfig(omit_seconds=4.0)
+  with pytest.raises(ValueError, match="trial_batch"):
+    mixjax.SearchConfig(trial_batch=0)
+  assert dataclasses.asdict(mixjax.SearchConfig())["tolerance"] == 0.01
+
+
+def test_paper_defaults():
+  c = mixjax.SearchConfig()
+  assert (c.console_steps, c.finetune_steps, c.rounds, c.sampler, c.tolerance) == (6000, 500, 12, "hybrid", 0.01)
+  assert (c.learning_rate, c.reset_every, c.crop_seconds, c.omit_seconds, c.eval_hop_seconds) == (1e-2, 500, 3.8, 1.0, 2.8)
+  assert (c.gain_staging_weight, c.radii_weight, c.sparsity_weight, c.sparsity_ramp_steps) == (1e-3, 0.5, 1e-4, 2000)
+  assert c.fft_sizes == (512, 1024, 4096)
