@@ -121,7 +121,8 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int) -
 
   def step():
     out = fit_lib.run_steps(state, consoles, key, tracks_, mix, alive, n_samples,
-                            config=config, optimizer=optimizer)
+                            fit_lib.sparsity_schedule(config),
+                            settings=fit_lib.step_settings(config, sr), optimizer=optimizer)
     jax.block_until_ready(out)
 
   starts = evaluate_lib.chunk_starts(n, sample_rate=sr, config=config)

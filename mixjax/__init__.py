@@ -8,6 +8,7 @@ processors and iterative pruning (Lee et al., DAFx-24; GRAFX).
 
 from mixjax import loss as loss
 from mixjax import processors as processors
+from mixjax.cache import enable_compilation_cache as enable_compilation_cache
 from mixjax.console import Console as Console
 from mixjax.console import ConsoleParams as ConsoleParams
 from mixjax.console import RenderDetails as RenderDetails
@@ -33,6 +34,7 @@ __all__ = [
     "SearchResult",
     "Song",
     "load_song",
+    "enable_compilation_cache",
     "loss",
     "processors",
     "search",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -43,3 +44,8 @@ def write_wav(path: str, audio, sample_rate: int) -> None:
   audio = np.asarray(audio, np.float32)
   with atomic_path(path, suffix=".wav") as tmp:
     sf.write(tmp, audio.T, sample_rate, subtype="FLOAT", format="WAV")
+
+
+def remove_tree(path: str) -> None:
+  """Removes a folder and everything in it, if it exists."""
+  shutil.rmtree(path, ignore_errors=True)

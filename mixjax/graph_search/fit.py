@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -55,21 +55,51 @@ def sparsity_sum(console: console_lib.Console, params: console_lib.ConsoleParams
   return total
 
 
-def objective(params, console, tracks, mix, alive, step, *, config: SearchConfig):
+class StepSettings(NamedTuple):
+  """The settings a compiled training step depends on (static, hashable).
+
+  Everything else (step counts, rounds, the sparsity schedule) is traced or
+  host-side, so changing it does not recompile.
+  """
+  crop_len: int
+  omit_seconds: float
+  fft_sizes: tuple
+  gain_staging_weight: float
+  radii_weight: float
+  reset_every: int
+  steps_per_call: int
+
+
+def step_settings(config: SearchConfig, sample_rate: int) -> StepSettings:
+  """The static step settings of ``config``."""
+  return StepSettings(
+      crop_len=config.crop_samples(sample_rate), omit_seconds=config.omit_seconds,
+      fft_sizes=tuple(config.fft_sizes), gain_staging_weight=config.gain_staging_weight,
+      radii_weight=config.radii_weight, reset_every=config.reset_every,
+      steps_per_call=dispatch_size(config))
+
+
+def sparsity_schedule(config: SearchConfig) -> jax.Array:
+  """``f32[3]``: (start step, ramp steps, weight) of the sparsity term (traced).
+
+  The term exists only in pruning runs: weight 0 when ``config.rounds == 0``.
+  """
+  weight = config.sparsity_weight if config.rounds else 0.0
+  return jnp.array([config.console_steps, config.sparsity_ramp_steps, weight], jnp.float32)
+
+
+def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: StepSettings):
   """The training loss of one crop and its parts (a dict) as auxiliary output."""
-  sr = console.sample_rate
   pred, penalties = console_lib.render(console, params, tracks, alive)
-  la = loss_lib.mrstft_loss(pred, mix, sample_rate=sr, omit_seconds=config.omit_seconds,
-                            fft_sizes=config.fft_sizes)
-  regularizer = (config.gain_staging_weight * penalties["gain_staging"]
-                 + config.radii_weight * penalties["radii"])
-  sparsity = loss_lib.sparsity_weight(
-      step, start_step=config.console_steps, ramp_steps=config.sparsity_ramp_steps,
-      weight=config.sparsity_weight) * sparsity_sum(console, params, alive)
-  if config.rounds == 0:
-    sparsity = jnp.zeros(())  # the sparsity term exists only in pruning runs
-  total = la + regularizer + sparsity
-  return total, {"loss": la, "regularizer": regularizer, "sparsity": sparsity, "total": total}
+  la = loss_lib.mrstft_loss(pred, mix, sample_rate=console.sample_rate,
+                            omit_seconds=settings.omit_seconds, fft_sizes=settings.fft_sizes)
+  regularizer = (settings.gain_staging_weight * penalties["gain_staging"]
+                 + settings.radii_weight * penalties["radii"])
+  coefficient = loss_lib.sparsity_weight(step, start_step=sparsity[0], ramp_steps=sparsity[1],
+                                         weight=sparsity[2])
+  sparsity_term = coefficient * sparsity_sum(console, params, alive)
+  total = la + regularizer + sparsity_term
+  return total, {"loss": la, "regularizer": regularizer, "sparsity": sparsity_term, "total": total}
 
 
 def crop(x, start, length: int):
@@ -97,18 +127,19 @@ def default_optimizer(config: SearchConfig) -> optax.GradientTransformation:
 
 
 def _run_steps_one_song(state: FitState, console: console_lib.Console, key, tracks, mix, alive,
-                        n_samples, *, config: SearchConfig,
+                        n_samples, sparsity, *, settings: StepSettings,
                         optimizer: optax.GradientTransformation):
-  """``dispatch_size(config)`` training steps of one song, with ``lax.scan``."""
-  crop_len = config.crop_samples(console.sample_rate)
+  """``settings.steps_per_call`` training steps of one song, with ``lax.scan``."""
+  crop_len = settings.crop_len
 
   def step_fn(state, _):
     start = jax.random.randint(jax.random.fold_in(key, state.step), (), 0,
                                jnp.maximum(n_samples - crop_len, 1))
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (_, parts), grads = grad_fn(state.params, console, crop(tracks, start, crop_len),
-                                crop(mix, start, crop_len), alive, state.step, config=config)
-    reset = jnp.logical_and(state.phase_step % config.reset_every == 0, state.phase_step > 0)
+                                crop(mix, start, crop_len), alive, state.step, sparsity,
+                                settings=settings)
+    reset = jnp.logical_and(state.phase_step % settings.reset_every == 0, state.phase_step > 0)
     fresh = optimizer.init(state.params)
     opt_state = jax.tree.map(lambda f, s: jnp.where(reset, f, s), fresh, state.opt_state)
     updates, opt_state = optimizer.update(grads, opt_state, state.params)
@@ -116,15 +147,15 @@ def _run_steps_one_song(state: FitState, console: console_lib.Console, key, trac
     return FitState(params=params, opt_state=opt_state, step=state.step + 1,
                     phase_step=state.phase_step + 1), parts
 
-  return jax.lax.scan(step_fn, state, None, length=dispatch_size(config))
+  return jax.lax.scan(step_fn, state, None, length=settings.steps_per_call)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "optimizer"))
+@functools.partial(jax.jit, static_argnames=("settings", "optimizer"))
 def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, alive, n_samples,
-              *, config: SearchConfig, optimizer: optax.GradientTransformation):
-  """``dispatch_size(config)`` training steps for a batch of songs at once.
+              sparsity, *, settings: StepSettings, optimizer: optax.GradientTransformation):
+  """``settings.steps_per_call`` training steps for a batch of songs at once.
 
-  Every argument but the static ones has a leading song axis ``S`` (``vmap``).
+  Every array argument but ``sparsity`` has a leading song axis ``S`` (``vmap``).
 
   Args:
     state: the fit states.
@@ -135,13 +166,16 @@ def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, a
     mix: ``[S, 2, n]``.
     alive: alive pytrees (traced: pruning does not recompile).
     n_samples: ``int32[S]``, each song's true length.
-    config: static settings; optimizer: a static Optax transformation.
+    sparsity: ``sparsity_schedule(config)``, shared.
+    settings: ``step_settings(config, sample_rate)`` (static);
+      optimizer: a static Optax transformation.
 
   Returns:
     ``(state, metrics)``; ``metrics[k]`` is ``[S, steps]`` for each loss part.
   """
-  one_song = functools.partial(_run_steps_one_song, config=config, optimizer=optimizer)
-  return jax.vmap(one_song)(state, console, key, tracks, mix, alive, n_samples)
+  one_song = functools.partial(_run_steps_one_song, settings=settings, optimizer=optimizer)
+  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
+      state, console, key, tracks, mix, alive, n_samples, sparsity)
 
 
 def start_phase(state: FitState, optimizer: optax.GradientTransformation) -> FitState:

@@ -1,6 +1,13 @@
 """Batched songs: a padded batch of songs of different shapes, sharded over 4
 CPU devices, gives every song the result of searching it alone.
 
+"Alone" is at the batch's padded sizes (``max_tracks``, ``max_groups``): then
+the result is the same to the last bit, decisions and graph included. Padding
+itself changes the first steps only at float rounding level (checked on the
+loss history); over many steps Adam amplifies such differences (it rescales
+near-zero gradients to full-size steps), so an unpadded search ends close to,
+but not bit-equal with, a padded one.
+
 The check runs in a subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
 (the device count is fixed when JAX starts).
 """
@@ -37,9 +44,12 @@ songs = [make_song(0, 2, [0, 0], 2.0), make_song(1, 3, [0, None, 1], 2.6),
 seeds = [5, 6, 7, 8]
 batch = mixjax.search_batch(songs, CONFIG, seeds=seeds, progress=False)
 out = []
+padded = CONFIG.replace(max_tracks=3, max_groups=2)
 for song, seed, b in zip(songs, seeds, batch):
-  alone = mixjax.search(song, CONFIG, seed=seed, progress=False)
+  alone = mixjax.search(song, padded, seed=seed, progress=False)
+  unpadded = mixjax.search(song, CONFIG, seed=seed, progress=False) if seed == 5 else None
   out.append({
+      "unpadded_history": None if unpadded is None else unpadded.history["loss"][:2].tolist(),
       "alone": [alone.loss_sum, alone.loss_console, alone.loss_pruned],
       "batch": [b.loss_sum, b.loss_console, b.loss_pruned],
       "alone_nodes": sorted(map(list, alone.alive_nodes())),
@@ -62,8 +72,10 @@ def test_sharded_batch_equals_searching_each_song_alone():
   assert done.returncode == 0, done.stderr[-3000:]
   line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")][-1]
   for song in json.loads(line[len("RESULT "):]):
-    np.testing.assert_allclose(song["batch"], song["alone"], rtol=2e-4)
-    np.testing.assert_allclose(song["batch_history"], song["alone_history"], rtol=2e-3, atol=1e-5)
+    np.testing.assert_allclose(song["batch"], song["alone"], rtol=1e-6)
+    np.testing.assert_allclose(song["batch_history"], song["alone_history"], rtol=1e-6)
+    if song["unpadded_history"] is not None:
+      np.testing.assert_allclose(song["unpadded_history"], song["alone_history"][:2], rtol=1e-5)
     assert song["batch_trials"] == song["alone_trials"]
     assert song["batch_nodes"] == song["alone_nodes"]
     assert all(n <= 1 for n in song["compilations"].values())
