@@ -14,8 +14,8 @@ WAV per instrument, with subgroups, and two target mixes of those stems:
 **The music.** Songs cycle through five styles (the order is shuffled by the
 seed): ``pop``, ``rock``, ``funk`` and ``ballad`` are generated: a key, a
 tempo, a four-chord progression (one chord per bar), a drum groove on GM
-channel 10 (kick, snare, hi-hats, fills on the toms at the end of every
-four-bar phrase, crashes; kit chosen per style), a bass line, comping keys or
+channel 10 (kick, snare, hi-hats, fills on the toms at the end of most
+four-bar phrases, crashes; kit chosen per style), a bass line, comping keys or
 guitars (voice-led chords, strums, power chords, muted funk chops), pads,
 a lead melody in two-bar phrases with motifs and rests, and as more tracks
 are asked for: a split drum kit (kick, snare, hi-hat, toms, cymbals, with
@@ -27,8 +27,9 @@ downloaded), gives the soprano, alto, tenor and bass voices to an ensemble
 keys, pad, harp, an octave doubling, timpani) and a light drum part when more
 tracks are asked for. Every instrument is rendered alone with FluidSynth and
 the FluidR3 GM SoundFont (Debian's ``fluid-soundfont-gm``), with FluidSynth's
-reverb and chorus off, cut to the song's length, given a noise floor about
-65 dB below its peak, and peak-normalised to -12…-4 dBFS.
+reverb and chorus off, cut to the song's length, high-passed at 20 Hz (some
+GM samples carry DC), given a noise floor about 65 dB below its peak, and
+peak-normalised to -12…-4 dBFS.
 
 **Layout** (``--out OUT``)::
 
@@ -51,10 +52,11 @@ has no truth.json).
 
 Everything is deterministic from ``--seed``: song ``i`` depends only on the
 seed and ``i`` (not on ``--count``), and ``songs.json`` lists the SHA-256 of
-every file, so two runs can be compared with one ``diff``.
+every file (of a WAV file's samples: float WAV headers carry a time stamp), so
+two runs can be compared with one ``diff``.
 
 Usage:
-  bash benchmarks/setup_songs.sh          # once: fluidsynth, the SoundFont, pedalboard, music21, mido
+  bash benchmarks/setup_songs.sh    # once: fluidsynth, the SoundFont, pedalboard, music21, mido
   python benchmarks/make_songs.py --out /work/songs --seed 0 --count 6 --sample-rate 30000
 """
 
@@ -75,6 +77,7 @@ import time
 from typing import Sequence
 
 import numpy as np
+from scipy import signal as sps
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 """The General MIDI SoundFont of Debian's fluid-soundfont-gm."""
@@ -317,8 +320,8 @@ def _drum_kit_notes(rng, style: str, n_bars: int, bpm: float, *, bar_steps: int 
       toms = list(TOMS)
       rate = 1 if rng.random() < 0.5 else 2
       for k, step in enumerate(range(fill_from, bar_steps, rate)):
-        key = SNARE if k == 0 else toms[min(k * len(toms) // max((bar_steps - fill_from) // rate, 1),
-                                            len(toms) - 1)]
+        n_hits = max((bar_steps - fill_from) // rate, 1)  # down the toms, high to low
+        key = SNARE if k == 0 else toms[min(k * len(toms) // n_hits, len(toms) - 1)]
         hit(bar, step, key, 0.6 + 0.3 * k / max(bar_steps - fill_from, 1))
   return notes
 
@@ -351,7 +354,8 @@ def _percussion_notes(rng, style: str, n_bars: int, bpm: float, bar_steps: int =
         notes.append((max(beat, 0), 0.2, MARACAS if style != "ballad" else CABASA,
                       _velocity(rng, 0.75 if step % 4 == 2 else 0.5)))
       elif kind == "tambourine" and (step % 8 == 4 or (step % 2 == 0 and rng.random() < 0.3)):
-        notes.append((max(beat, 0), 0.2, TAMBOURINE, _velocity(rng, 0.8 if step % 8 == 4 else 0.45)))
+        level = 0.8 if step % 8 == 4 else 0.45
+        notes.append((max(beat, 0), 0.2, TAMBOURINE, _velocity(rng, level)))
       elif kind == "congas" and step in (0, 3, 6, 8, 10, 11, 14) and rng.random() < 0.85:
         key = {0: CONGAS[2], 3: CONGAS[0], 6: CONGAS[1], 8: CONGAS[2], 10: CONGAS[0],
                11: CONGAS[1], 14: CONGAS[1]}[step]
@@ -605,7 +609,7 @@ GENERATED_GROUPS = {"drums": "drums", "bass": "bass", "comp": "rhythm", "comp2":
 
 
 def _musical_length(rng, seconds_range, bar_s: float) -> tuple[float, int]:
-  """``(seconds, n_bars)``: a song length in the range and the whole bars that fit before the tail."""
+  """``(seconds, n_bars)``: a length in the range, and the whole bars that fit before the tail."""
   seconds = round(float(rng.uniform(*seconds_range)), 2)
   n_bars = max(1, int((seconds - TAIL_S) // bar_s))
   return seconds, n_bars
@@ -617,8 +621,9 @@ def _generated_score(rng, style: str, n_tracks: int, seconds_range) -> Score:
   bpm = round(float(rng.uniform(*settings["bpm"])), 1)
   seconds, n_bars = _musical_length(rng, seconds_range, 4 * 60.0 / bpm)
   scale = settings["scales"][rng.integers(len(settings["scales"]))]
+  progressions = settings["progressions"]
   harmony = Harmony(root_pc=int(rng.integers(12)), scale=scale,
-                    progression=settings["progressions"][rng.integers(len(settings["progressions"]))])
+                    progression=progressions[rng.integers(len(progressions))])
   pick = lambda role: int(rng.choice(settings[role]))
 
   # Which tracks: four core parts, then extras in a style-flavoured, lightly shuffled order.
@@ -896,7 +901,7 @@ def make_score(seed: int, index: int, *, n_tracks: int, seconds_range, style: st
     score = _generated_score(rng, style, n_tracks, seconds_range)
   end_beats = (score.seconds - TAIL_S / 2) * _beats_per_second(score.bpm)
   for part in score.parts:  # nothing starts in the tail; every part plays
-    part.notes = sorted((b, d, p, v) for b, d, p, v in part.notes if b < end_beats)
+    part.notes = sorted((max(b, 0.0), d, p, v) for b, d, p, v in part.notes if b < end_beats)
     if not part.notes:
       raise RuntimeError(f"song {index}: the {part.name} part has no notes; try another seed.")
   return score
@@ -917,7 +922,7 @@ def write_midi(path: str, part: Part, bpm: float) -> None:
                                        value=value)))
   events.append((0, -1, mido.Message("program_change", channel=channel, program=part.program)))
   for start, length, pitch, velocity in part.notes:
-    on = max(0, int(round(start * TICKS_PER_BEAT)))  # humanised timing may start before 0
+    on = int(round(start * TICKS_PER_BEAT))
     off = max(on + 1, int(round((start + length) * TICKS_PER_BEAT)))
     events.append((on, 1, mido.Message("note_on", channel=channel, note=int(pitch),
                                        velocity=int(velocity))))
@@ -956,6 +961,11 @@ def render_midi(midi_path: str, n_samples: int, *, sample_rate: int,
   return out
 
 
+def _dc_blocker(sample_rate: int):
+  """Second-order Butterworth high-pass at 20 Hz (second-order sections)."""
+  return sps.butter(2, 20.0, btype="highpass", fs=sample_rate, output="sos")
+
+
 def _fade_out(x: np.ndarray, sample_rate: int) -> np.ndarray:
   n = min(int(FADE_S * sample_rate), x.shape[-1])
   x = x.copy()
@@ -969,7 +979,7 @@ def _delayed(x: np.ndarray, samples: int) -> np.ndarray:
 
 def finish_tracks(rng, parts: Sequence[Part], raw: Sequence[np.ndarray], *,
                   sample_rate: int) -> tuple[list[np.ndarray], list[dict]]:
-  """Bleed between the drum microphones, a noise floor, a peak level per track.
+  """Bleed between the drum microphones, a 20 Hz high-pass, a noise floor, a peak level.
 
   Close drum microphones hear the rest of the kit 18–30 dB down, 0.5–4 ms
   late; overheads hear kick and snare 6–12 dB down. Then every track gets
@@ -993,6 +1003,7 @@ def finish_tracks(rng, parts: Sequence[Part], raw: Sequence[np.ndarray], *,
         lag = int(rng.uniform(0.5, 4.0) / 1000 * sample_rate)
         x = x + 10**(gain_db / 20) * _delayed(raw[j], lag)
         bleed[parts[j].name] = {"gain_db": round(gain_db, 2), "delay_samples": lag}
+    x = sps.sosfilt(_dc_blocker(sample_rate), x, axis=-1)  # some GM samples carry DC
     peak = np.max(np.abs(x))
     if peak <= 0:
       raise RuntimeError(f"FluidSynth rendered silence for {part.name}.")
@@ -1048,6 +1059,13 @@ def _envelope_db(x: np.ndarray, sample_rate: int, window_ms: float = 10.0) -> np
   return 10 * np.log10(np.maximum(smoothed, 1e-12))
 
 
+def _cut_or_boost(rng, *, boost_probability: float) -> float:
+  """A gain in dB: a boost of 2–6 dB, or (more often) a cut of 3–9 dB, as engineers do."""
+  if rng.random() < boost_probability:
+    return float(rng.uniform(2, 6))
+  return float(-rng.uniform(3, 9))
+
+
 def _sample_effect(rng, kind: str, x: np.ndarray, *, sample_rate: int, bpm: float) -> list:
   """``[(type, settings)]`` for one effect slot, with levels set from its input ``x``."""
   if kind == "NoiseGate":
@@ -1068,7 +1086,7 @@ def _sample_effect(rng, kind: str, x: np.ndarray, *, sample_rate: int, bpm: floa
     bands = []
     for band in rng.choice(["LowShelfFilter", "PeakFilter", "HighShelfFilter", "PeakFilter"],
                            size=int(rng.integers(1, 4)), replace=False):
-      gain = float(rng.choice([-1, 1]) * rng.uniform(3, 9))
+      gain = _cut_or_boost(rng, boost_probability=0.4)
       if band == "LowShelfFilter":
         cutoff = float(rng.uniform(80, 300))
         q = 0.707
@@ -1081,7 +1099,7 @@ def _sample_effect(rng, kind: str, x: np.ndarray, *, sample_rate: int, bpm: floa
       bands.append((str(band), {"cutoff_frequency_hz": cutoff, "gain_db": gain, "q": q}))
     return bands
   if kind == "Gain":
-    return [("Gain", {"gain_db": float(rng.choice([-1, 1]) * rng.uniform(3, 9))})]
+    return [("Gain", {"gain_db": _cut_or_boost(rng, boost_probability=0.3)})]
   if kind == "Pan":
     return [("Pan", {"pan": float(rng.choice([-1, 1]) * rng.uniform(0.2, 0.9))})]
   if kind == "StereoWidth":
@@ -1094,10 +1112,11 @@ def _sample_effect(rng, kind: str, x: np.ndarray, *, sample_rate: int, bpm: floa
       delay_s /= 2
     return [("Delay", {"delay_seconds": float(delay_s), "feedback": float(rng.uniform(0.1, 0.45)),
                        "mix": float(rng.uniform(0.15, 0.35))})]
+  # JUCE's reverb scales dry_level by 2 and wet_level by 3: dry_level 0.5 is unity.
   return [("Reverb", {"room_size": float(rng.uniform(0.3, 0.9)),
                       "damping": float(rng.uniform(0.2, 0.7)),
-                      "wet_level": float(rng.uniform(0.1, 0.35)),
-                      "dry_level": float(rng.uniform(0.75, 1.0)),
+                      "wet_level": float(rng.uniform(0.1, 0.3)),
+                      "dry_level": float(rng.uniform(0.35, 0.5)),
                       "width": float(rng.uniform(0.5, 1.0))})]
 
 
@@ -1242,6 +1261,36 @@ def console_params_arrays(truth) -> dict:
   return arrays
 
 
+def read_console_truth(truth_path: str):
+  """``(params, alive)`` of a ``truth_console.json`` (and the npz it names), ready to render.
+
+  ``Console.render(params, song.tracks, alive)`` on the loaded song gives its
+  ``mix.wav``.
+  """
+  import jax.numpy as jnp
+
+  from mixjax.console import LEVELS, ConsoleParams
+  from mixjax.processors import PROCESSORS
+  with open(truth_path, encoding="utf-8") as f:
+    truth = json.load(f)
+  if truth.get("format") != "mixjax.truth" or truth.get("target") != "console":
+    raise ValueError(f"{truth_path} is not a console truth file (format mixjax.truth, "
+                     f"target console).")
+  arrays = np.load(os.path.join(os.path.dirname(truth_path), truth["params_file"]))
+  processors = {level: {name: {} for name in PROCESSORS} for level in LEVELS}
+  for key in arrays.files:
+    kind, level, name, *param = key.split("/")
+    if kind == "processors":
+      processors[level][name][param[0]] = jnp.asarray(arrays[key])
+  params = ConsoleParams(
+      processors=processors,
+      drywet_logits={level: {name: jnp.asarray(arrays[f"drywet_logits/{level}/{name}"])
+                             for name in PROCESSORS} for level in LEVELS})
+  alive = {level: {name: np.asarray(truth["alive"][level][name], bool) for name in PROCESSORS}
+           for level in LEVELS}
+  return params, alive
+
+
 # ---------------------------------------------------------------------------
 # One song folder and its target views
 # ---------------------------------------------------------------------------
@@ -1345,8 +1394,9 @@ def make_song(out: str, seed: int, index: int, *, style: str, n_tracks: int, sec
   t1 = time.perf_counter()
   rng = np.random.default_rng([seed, index, 2])
   roles = {p.name: p.role for p in score.parts}
-  mix_b, effects = pedalboard_mix(rng, tracks, {g: [m[:-4] for m in ms] for g, ms in groups.items()},
-                                  roles, sample_rate=sample_rate, bpm=score.bpm)
+  members = {g: [os.path.splitext(f)[0] for f in fs] for g, fs in groups.items()}
+  mix_b, effects = pedalboard_mix(rng, tracks, members, roles, sample_rate=sample_rate,
+                                  bpm=score.bpm)
   files.write_wav(os.path.join(song_dir, "mix_pedalboard.wav"), mix_b, sample_rate)
   t_pedalboard = time.perf_counter() - t1
 
@@ -1546,7 +1596,8 @@ def main(argv=None) -> int:
   size = sum(os.path.getsize(os.path.join(args.out, p)) for p in checksums)
   print(f"{len(entries)} songs in {args.out} ({size / 2**20:.0f} MiB) in {seconds:.0f} s; "
         f"targets: {os.path.join(args.out, 'console')} and {os.path.join(args.out, 'pedalboard')}")
-  print(json.dumps({"songs": len(entries), "seconds": round(seconds, 1), "mib": round(size / 2**20, 1),
+  print(json.dumps({"songs": len(entries), "seconds": round(seconds, 1),
+                    "mib": round(size / 2**20, 1),
                     "per_song": {e["name"]: e["timing_s"] for e in entries}}))
   return 0
 

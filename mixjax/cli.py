@@ -7,7 +7,8 @@
                                  search, and a comparison with the ground truth
 
 Every problem with the input is reported as one line on stderr with exit
-code 2, before anything is written.
+code 2, before anything is written. Compiled programs are cached on disk
+(``mixjax.enable_compilation_cache``; ``MIXJAX_CACHE_DIR=off`` disables it).
 """
 
 from __future__ import annotations
@@ -19,13 +20,6 @@ import sys
 import warnings
 
 PRESETS = ("paper", "quick")
-
-PRESET_VALUES = {
-    # The values shown in --help; SearchConfig() and SearchConfig.quick() hold them.
-    "steps": {"paper": 6000, "quick": 400},
-    "finetune_steps": {"paper": 500, "quick": 50},
-    "rounds": {"paper": 12, "quick": 4},
-}
 
 CHECKPOINT_DIR = "checkpoint"
 """Sub-folder of --out holding the search's checkpoints."""
@@ -130,9 +124,10 @@ def _add_search_options(parser, *, preset: str) -> None:
            "quick 4)")
   group.add_argument(
       "--sampler", choices=("hybrid", "drywet", "brute"), default="hybrid",
-      help="how pruning picks candidates: 'drywet' removes the most-dry processors first, "
-           "'brute' tries every processor one at a time, 'hybrid' uses drywet and brute force "
-           "every 4th round (default: hybrid)")
+      help="how pruning picks candidates: 'drywet' tries removing growing fractions of the "
+           "processors with the smallest dry/wet weight, type by type (fast); 'brute' tries "
+           "every processor alone (thorough, one trial each); 'hybrid' is drywet with brute "
+           "force every 4th round (default: hybrid, the paper's)")
   group.add_argument(
       "--tolerance", type=_non_negative_float, metavar="T", default=0.01,
       help="τ: a processor is pruned if the loss without it is at most the lowest loss so "
@@ -200,29 +195,56 @@ def _load_song(path: str, *, sample_rate: int, command: str):
   return song
 
 
-def _prepare_output(out: str, *, fingerprint: str, overwrite: bool, resume: bool) -> None:
+def _prepare_output(out: str, *, fingerprint: str, overwrite: bool) -> None:
   """Checks ``out`` before the search (see ``report.check_output_dir``).
+
+  When ``overwrite`` lets another song's results be replaced, removes its
+  checkpoint and result files (another song's checkpoint must never be
+  resumed, nor its results shown next to this song's).
 
   Raises:
     ValueError: when the folder holds another song's results or foreign files
-      (without ``overwrite``), or an interrupted search of this song that
-      neither ``resume`` nor ``overwrite`` says what to do with.
+      (without ``overwrite``).
   """
   from mixjax import report
-  foreign = report.check_output_dir(out, fingerprint=fingerprint, overwrite=overwrite)
-  marker = report.read_marker(out) if os.path.isdir(out) else None
-  interrupted = (marker is not None and not foreign and marker.get("status") == "searching")
-  if interrupted and not resume and not overwrite:
-    raise ValueError(
-        f"{out} holds an interrupted search of this song; pass --resume to continue it, or "
-        f"--overwrite to start again.")
-  if foreign:
-    # Another song's checkpoint must never be resumed, nor its results kept.
+  if report.check_output_dir(out, fingerprint=fingerprint, overwrite=overwrite):
     shutil.rmtree(os.path.join(out, CHECKPOINT_DIR), ignore_errors=True)
     for name in report.RESULT_FILES:
       path = os.path.join(out, name)
       if os.path.isfile(path):
         os.remove(path)
+
+
+def _check_checkpoint(checkpoint_dir: str, song, config, seed: int, *, resume: bool,
+                      overwrite: bool) -> None:
+  """Refuses a ``--resume`` that cannot continue, and a restart that would lose one.
+
+  Raises:
+    ValueError: with ``resume``, when the checkpoint belongs to another run;
+      without ``resume`` or ``overwrite``, when the folder holds an
+      interrupted run of this very search (same song, settings and seed) that
+      ``--resume`` would continue.
+  """
+  from mixjax import report
+  from mixjax.graph_search import checkpoint as checkpoint_lib
+  if not os.path.exists(os.path.join(checkpoint_dir, checkpoint_lib.FILENAME)):
+    return
+  stamp = checkpoint_lib.fingerprint_batch([song], config, [seed])
+  if resume:
+    checkpoint_lib.load(checkpoint_dir, stamp)  # raises for another run's checkpoint
+    return
+  marker = report.read_marker(os.path.dirname(checkpoint_dir))
+  if overwrite or marker is None or marker.get("status") != "searching":
+    return  # nothing interrupted (a finished run keeps its last checkpoint)
+  try:
+    resumable = checkpoint_lib.load(checkpoint_dir, stamp) is not None
+  except ValueError:
+    resumable = False  # another run's: starting over is the only way
+  if resumable:
+    raise ValueError(
+        f"{os.path.dirname(checkpoint_dir)} holds an interrupted run of this very search (same "
+        f"song, settings and seed); pass --resume to continue it, or --overwrite to start "
+        f"again.")
 
 
 def _settings(args, config) -> dict:
@@ -241,11 +263,15 @@ def _search(args) -> int:
   _check_length(song, config, args.song)
   fingerprint = report.files_fingerprint(found.mix, song.track_names)
   label = os.path.basename(os.path.normpath(os.path.abspath(args.song)))
-  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite,
-                  resume=args.resume)
+  checkpoint_dir = os.path.join(args.out, CHECKPOINT_DIR)
+  foreign = report.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+  if not foreign:
+    _check_checkpoint(checkpoint_dir, song, config, args.seed, resume=args.resume,
+                      overwrite=args.overwrite)
+  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
   # -- the input is valid: from here on, files are written ------------------
   import mixjax
-  checkpoint_dir = os.path.join(args.out, CHECKPOINT_DIR)
+  mixjax.enable_compilation_cache()
   os.makedirs(args.out, exist_ok=True)
   settings = _settings(args, config)
   report.write_marker(args.out, fingerprint=fingerprint, song=label,
@@ -271,8 +297,10 @@ def _render(args) -> int:
     raise ValueError(f"--out must name a .wav file, got {args.out!r}.")
   if os.path.isdir(args.out):
     raise ValueError(f"--out {args.out} is a folder; give a file name ending in .wav.")
+  import mixjax
   graph = graph_lib.load_graph(args.graph)
   song = _load_song(args.song, sample_rate=graph["sample_rate"], command="render")
+  mixjax.enable_compilation_cache()
   audio = graph_lib.render_graph(graph, song)
   files.write_wav(args.out, audio, song.sample_rate)
   print(f"rendered {graph_lib.processor_count(graph)} processors on {song.n_tracks} tracks "
@@ -291,12 +319,13 @@ def _demo(args) -> int:
   if args.groups > args.tracks:
     raise ValueError(f"--groups ({args.groups}) cannot exceed --tracks ({args.tracks}).")
   config = _config_from_args(args)
+  mixjax.enable_compilation_cache()
   song, truth = mixjax.synthetic_song(
       jax.random.key(args.seed), n_tracks=args.tracks, n_groups=args.groups,
       seconds=args.seconds, sample_rate=args.sample_rate)
   _check_length(song, config, "the synthetic song (--seconds)")
   fingerprint = report.song_fingerprint(song)
-  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite, resume=False)
+  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
 
   print(f"mixjax {mixjax.__version__} on {report.default_device()}")
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "

@@ -296,7 +296,8 @@ def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive
       sample_rate=sr)
   track_out = jnp.where(console.track_exists[:, None, None], track_out, 0.0)
   routing = jax.nn.one_hot(console.track_group, console.max_groups, dtype=tracks.dtype)
-  group_in = jnp.einsum("tg,tcn->gcn", routing, track_out)
+  group_in = jnp.einsum("tg,tcn->gcn", routing, track_out,
+                        precision=jax.lax.Precision.HIGHEST)  # exact sums, also on TPU
   group_out, group_pen = _apply_chain(
       params.processors["group"], params.drywet_logits["group"], on["group"], group_in,
       sample_rate=sr)

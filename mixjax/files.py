@@ -21,6 +21,9 @@ def atomic_path(path: str, *, suffix: str = ""):
   os.makedirs(folder, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix or os.path.splitext(path)[1])
   os.close(fd)
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; results are ordinary files
   try:
     yield tmp
     os.replace(tmp, path)

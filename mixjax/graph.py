@@ -311,7 +311,11 @@ def check_graph(graph: dict, *, where: str = "graph") -> dict:
       raise bad(f"node {node.get('id') if isinstance(node, dict) else node!r} has an unknown "
                 f"type (known: {', '.join(NODE_TYPES)})")
     node_type, level, owner = node["type"], node.get("level"), node.get("owner")
-    if node_type != "output" and (level not in owners or owner not in owners[level]):
+    expected_level = {"input": ("track",), "mix": ("group",), "output": (None,)}.get(
+        node_type, LEVELS)
+    if level not in expected_level:
+      raise bad(f"node {node.get('id')!r} of type {node_type} has level {level!r}")
+    if node_type != "output" and owner not in owners[level]:
       raise bad(f"node {node.get('id')!r} belongs to an unknown {level} {owner!r}")
     if node.get("id") != node_id(level, owner, node_type) or node["id"] in ids:
       raise bad(f"node id {node.get('id')!r} is wrong or repeated")
@@ -387,7 +391,8 @@ def render_graph(graph: dict, song) -> np.ndarray:
   Args:
     graph: from ``load_graph`` or ``graph_to_json``.
     song: a ``Song`` at the graph's sample rate with the graph's tracks (matched
-      by name; their order may differ).
+      by name; their order may differ). The routing into subgroups is the
+      graph's, whatever the song's grouping.
 
   Returns:
     ``float32[2, n]``: the mix the graph makes of the song.

@@ -283,7 +283,8 @@ def mel_magnitudes(x, *, sample_rate: int, n_fft: int):
   power = jnp.real(spec)**2 + jnp.imag(spec)**2
   magnitude = jnp.sqrt(jnp.maximum(power, POWER_FLOOR))
   bank = jnp.asarray(mel_filterbank(sample_rate, n_fft), dtype=magnitude.dtype)
-  return jnp.matmul(bank, magnitude)
+  # Full float32 on every backend (TPUs default to bfloat16 passes for matmuls).
+  return jnp.matmul(bank, magnitude, precision=jax.lax.Precision.HIGHEST)
 
 
 def _abs(x):

@@ -10,6 +10,9 @@ import math
 
 import numpy as np
 from matplotlib import patches
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image
+from matplotlib import ticker
 from matplotlib.figure import Figure
 import matplotlib
 
@@ -41,9 +44,16 @@ TYPE_LABELS = {
 SPECTROGRAM_RANGE_DB = 80.0
 """Colour range of the spectrograms below their loudest bin (dB)."""
 
+LOG_FREQUENCY_ROWS = 300
+"""Frequency rows of the spectrograms (log-spaced)."""
+
 MAX_FRAMES = 700
 """At most this many spectrogram frames (the hop grows for long songs)."""
 
+SPECTROGRAM_CMAP = "magma"
+"""Colour map of the spectrograms."""
+
+_PALETTE_GREYS = 40  # palette entries kept for text and lines in the spectrogram PNG
 _ROW_INCHES = 0.34  # height of one track row in the graph drawing
 _GROUP_GAP_ROWS = 0.6  # extra space between groups (rows)
 
@@ -140,10 +150,13 @@ def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
             fontsize=font + 1, color="#444444")
   n_proc = sum(node["type"] in PROCESSORS for node in graph["nodes"])
   n_slots = n * (len(graph["tracks"]) + len(groups))
-  ax.text(-3.1, -2.6, f"{len(graph['tracks'])} tracks, {len(groups)} subgroups: "
-          f"{n_proc} of {n_slots} processors kept "
-          f"(bar and label: dry/wet; grey dot: pruned)", ha="left", va="center",
-          fontsize=font + 1)
+  title = (f"{len(graph['tracks'])} tracks, {len(groups)} subgroups: {n_proc} of {n_slots} "
+           f"processors kept (bar and label: dry/wet; grey dot: pruned)")
+  metrics = graph.get("metrics", {})
+  if all(k in metrics for k in ("loss_sum", "loss_console", "loss_pruned")):
+    title += (f".   Loss: dry sum {metrics['loss_sum']:.3f}, full console "
+              f"{metrics['loss_console']:.3f}, this graph {metrics['loss_pruned']:.3f}")
+  ax.text(-3.1, -2.6, title, ha="left", va="center", fontsize=font + 1)
 
   for g in groups:
     gy = group_y[g]
@@ -190,14 +203,22 @@ def _stft_db(x: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
   return 20 * np.log10(np.abs(spectrum) * scale + 1e-10)
 
 
+def _log_frequency_ticks(low_hz: float, high_hz: float):
+  """``(positions in log10 Hz, labels)`` of round frequencies between the limits."""
+  candidates = [20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000]
+  ticks = [f for f in candidates if low_hz <= f <= high_hz]
+  labels = [f"{f // 1000}k" if f >= 1000 else str(f) for f in ticks]
+  return np.log10(ticks), labels
+
+
 def plot_spectrograms(target, estimate, sample_rate: int, path: str) -> None:
   """Mid and side log-magnitude spectrograms of the target, the estimate and their difference.
 
   Six panels: rows mid ``(L + R) / 2`` and side ``(L - R) / 2``; columns the
   target, the estimate and the difference signal ``target - estimate``, all on
-  one colour scale (dB, the top ``SPECTROGRAM_RANGE_DB`` below the loudest
-  bin), time in seconds, frequency in Hz on a log axis. Each difference panel
-  is titled with its energy relative to the target's.
+  one colour scale (dB re full scale, the top ``SPECTROGRAM_RANGE_DB`` below
+  the loudest bin), time in seconds, frequency in Hz on a log axis. Each
+  difference panel is titled with its energy relative to the target's.
 
   Args:
     target: ``[2, n]`` the mix.
@@ -216,28 +237,35 @@ def plot_spectrograms(target, estimate, sample_rate: int, path: str) -> None:
   hop = max(n_fft // 4, int(math.ceil((n - n_fft) / MAX_FRAMES)) if n > n_fft else 1)
   signals = {"target": target, "estimate": estimate, "difference": target - estimate}
   rows = {"mid": lambda x: (x[0] + x[1]) / 2, "side": lambda x: (x[0] - x[1]) / 2}
-  spectra = {(row, col): _stft_db(f(x), n_fft=n_fft, hop=hop)
-             for row, f in rows.items() for col, x in signals.items()}
+
+  # Resample each spectrum onto log-spaced frequencies, so a plain image has a log axis.
+  low_hz, high_hz = max(20.0, 2 * sample_rate / n_fft), sample_rate / 2
+  log_freqs = np.linspace(np.log10(low_hz), np.log10(high_hz), LOG_FREQUENCY_ROWS)
+  bin_freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+  spectra = {}
+  for row, f in rows.items():
+    for col, x in signals.items():
+      db = _stft_db(f(x), n_fft=n_fft, hop=hop)
+      spectra[(row, col)] = np.stack([np.interp(10**log_freqs, bin_freqs, frame)
+                                      for frame in db], axis=1)
   top = max(float(s.max()) for (row, col), s in spectra.items() if col != "difference")
   vmax = 10 * math.ceil(top / 10)
   vmin = vmax - SPECTROGRAM_RANGE_DB
+  seconds = (next(iter(spectra.values())).shape[1] * hop + n_fft - hop) / sample_rate
+  ticks, labels = _log_frequency_ticks(low_hz, high_hz)
 
-  n_frames = next(iter(spectra.values())).shape[0]
-  times = (np.arange(n_frames + 1) * hop) / sample_rate
-  freqs = (np.arange(n_fft // 2 + 2) - 0.5) * sample_rate / n_fft
-  freqs[0] = freqs[1] / 2
-  low_hz = max(20.0, 2 * sample_rate / n_fft)
-
-  fig = Figure(figsize=(14, 6.6), dpi=100, layout="constrained")
+  fig = Figure(figsize=(14, 6.4), dpi=90)
+  fig.subplots_adjust(left=0.06, right=0.9, bottom=0.09, top=0.93, wspace=0.1, hspace=0.22)
   axes = fig.subplots(2, 3, sharex=True, sharey=True)
   image = None
   for r, row in enumerate(rows):
     for c, col in enumerate(signals):
       ax = axes[r, c]
-      image = ax.pcolormesh(times, freqs, spectra[(row, col)].T, vmin=vmin, vmax=vmax,
-                            cmap="magma", shading="flat", rasterized=True)
-      ax.set_yscale("log")
-      ax.set_ylim(low_hz, sample_rate / 2)
+      image = ax.imshow(spectra[(row, col)], origin="lower", aspect="auto", cmap=SPECTROGRAM_CMAP,
+                        vmin=vmin, vmax=vmax, interpolation="nearest",
+                        extent=[0, seconds, log_freqs[0], log_freqs[-1]])
+      ax.set_yticks(ticks, labels)
+      ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
       title = f"{col} — {row}"
       if col == "difference":
         error = np.sum(rows[row](signals["difference"]) ** 2)
@@ -248,6 +276,25 @@ def plot_spectrograms(target, estimate, sample_rate: int, path: str) -> None:
         ax.set_xlabel("time (s)")
       if c == 0:
         ax.set_ylabel("frequency (Hz)")
-  fig.colorbar(image, ax=axes, label="magnitude (dB)", shrink=0.9)
+  colorbar_axes = fig.add_axes([0.915, 0.09, 0.012, 0.84])
+  fig.colorbar(image, cax=colorbar_axes, label="magnitude (dB)")
+  _save_palette_png(fig, path, SPECTROGRAM_CMAP)
+
+
+def _save_palette_png(fig: Figure, path: str, cmap: str) -> None:
+  """Saves ``fig`` as an 8-bit palette PNG (``cmap``'s colours and greys), atomically.
+
+  A third of the size of a full-colour PNG, with no visible difference: the
+  images use the colour map and the rest is black text on white.
+  """
+  canvas = FigureCanvasAgg(fig)
+  canvas.draw()
+  rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+  colours = matplotlib.colormaps[cmap](np.linspace(0, 1, 256 - _PALETTE_GREYS))[:, :3]
+  greys = np.repeat(np.linspace(0, 1, _PALETTE_GREYS)[:, None], 3, axis=1)
+  palette = Image.new("P", (1, 1))
+  palette.putpalette(np.round(255 * np.concatenate([colours, greys])).astype(np.uint8)
+                     .ravel().tolist())
   with files.atomic_path(path, suffix=".png") as tmp:
-    fig.savefig(tmp, format="png")
+    rgb.quantize(palette=palette, dither=Image.Dither.NONE).save(tmp, format="PNG",
+                                                                   optimize=True)

@@ -152,6 +152,11 @@ def _node_label(node, result) -> str:
   return graph_lib.node_id(node.level, names[node.index], node.processor)
 
 
+def _number(x) -> str:
+  """A float32 value in its shortest exact decimal form."""
+  return str(np.float32(x))
+
+
 def losses_csv(result) -> str:
   """losses.csv text: one row per logged step, then one per pruning trial."""
   buffer = io.StringIO()
@@ -161,12 +166,12 @@ def losses_csv(result) -> str:
   for i in range(len(history.get("step", ()))):
     row = {"kind": "step", "step": int(history["step"][i]), "phase": int(history["phase"][i])}
     for k in ("loss", "regularizer", "sparsity", "total"):
-      row[k] = repr(float(history[k][i]))
+      row[k] = _number(history[k][i])
     writer.writerow(row)
   for trial in result.trials:
     writer.writerow({
-        "kind": "trial", "round": int(trial.round), "loss": repr(float(trial.loss)),
-        "l_min": repr(float(trial.l_min)), "accepted": int(bool(trial.accepted)),
+        "kind": "trial", "round": int(trial.round), "loss": _number(trial.loss),
+        "l_min": _number(trial.l_min), "accepted": int(bool(trial.accepted)),
         "candidates": " ".join(_node_label(n, result) for n in trial.candidates)})
   return buffer.getvalue()
 
@@ -222,11 +227,12 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   import mixjax
   sr = result.sample_rate
   counts = result.processor_counts()
-  n_groups = len({g for g in result.track_groups})
+  groups = [g for g in graph["groups"] if any(t["group"] == g for t in graph["tracks"])]
+  n_groups = len(groups)
   lines = [f"# mixjax search: {song_label}", ""]
   lines += _table(["song", ""], [
       ["tracks", f"{len(result.track_names)}: {', '.join(result.track_names)}"],
-      ["subgroups", f"{n_groups}: {', '.join(sorted(set(t['group'] for t in graph['tracks']), key=graph['groups'].index))}"],
+      ["subgroups", f"{n_groups}: {', '.join(groups)}"],
       ["length", f"{n_samples / sr:.1f} s at {sr} Hz"],
   ])
   lines += ["", "## Losses", "",
@@ -250,9 +256,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   for node in graph["nodes"]:
     if node["type"] in PROCESSORS:
       by_owner.setdefault((node["level"], node["owner"]), []).append(node)
-  for level, owners in (("group", [g for g in graph["groups"]
-                                   if any(t["group"] == g for t in graph["tracks"])]),
-                        ("track", [t["name"] for t in graph["tracks"]])):
+  for level, owners in (("group", groups), ("track", [t["name"] for t in graph["tracks"]])):
     for owner in owners:
       chain = by_owner.get((level, owner), [])
       lines.append(f"- **{level} {owner}**: " + ("dry (no processor)" if not chain else "; ".join(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from mixjax.processors import PROCESSORS
+
 SAMPLERS = ("hybrid", "drywet", "brute")
 """Pruning samplers (DAFx-24 §3.2): hybrid is dry/wet with brute force every 4th round."""
 
@@ -37,6 +39,9 @@ class SearchConfig:
     trial_batch: candidate masks evaluated at once (speculatively; the
       decisions equal the sequential algorithm's). 1 = one trial at a time.
     max_tracks, max_groups: console padding (default: the song's sizes).
+    processors: the processor types in the console (default all seven, in
+      chain order); the others are bypassed everywhere (the paper's Table 1
+      ablation uses subsets).
   """
   console_steps: int = 6000
   finetune_steps: int = 500
@@ -58,8 +63,15 @@ class SearchConfig:
   trial_batch: int = 4
   max_tracks: int | None = None
   max_groups: int | None = None
+  processors: tuple[str, ...] = PROCESSORS
 
   def __post_init__(self):
+    unknown = [p for p in self.processors if p not in PROCESSORS]
+    if unknown or not self.processors:
+      raise ValueError(
+          f"SearchConfig: processors must be a non-empty subset of {PROCESSORS}, got "
+          f"{self.processors!r}.")
+    object.__setattr__(self, "processors", tuple(p for p in PROCESSORS if p in self.processors))
     if self.sampler not in SAMPLERS:
       raise ValueError(f"SearchConfig: sampler must be one of {SAMPLERS}, got {self.sampler!r}.")
     for name in ("console_steps", "finetune_steps", "rounds", "reset_every",

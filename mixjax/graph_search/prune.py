@@ -68,7 +68,12 @@ class NodeTable:
     return alive
 
   def of_type(self, processor: str) -> np.ndarray:
+    """``bool[n_nodes]``: the nodes of one processor type."""
     return np.array([n.processor == processor for n in self.nodes], bool)
+
+  def of_types(self, processors) -> np.ndarray:
+    """``bool[n_nodes]``: the nodes of any of the given types."""
+    return np.array([n.processor in processors for n in self.nodes], bool)
 
 
 # ---------------------------------------------------------------------------

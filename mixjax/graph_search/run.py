@@ -244,7 +244,8 @@ class _BatchSearch:
     n = len(self.tables)
     return {
         "state": state, "next_round": -1,
-        "flags": [t.from_alive(c.all_alive()) for t, c in zip(self.tables, self.consoles)],
+        "flags": [t.from_alive(c.all_alive()) & t.of_types(self.config.processors)
+                  for t, c in zip(self.tables, self.consoles)],
         "l_min": [float("inf")] * n, "trials": [[] for _ in range(n)],
         "round_losses": [[] for _ in range(n)], "history": [],
         "seconds": {"console_fit": 0.0, "trials": 0.0, "finetune": 0.0},
@@ -344,9 +345,10 @@ class _BatchSearch:
     """The ``SearchResult`` of song ``s``."""
     song, table, flags = self.songs[s], self.tables[s], run["flags"][s]
     ratio_per_type = {}
-    for t in PROCESSORS:
+    for t in self.config.processors:
       of_type = table.of_type(t)
       ratio_per_type[t] = float(1 - flags[of_type].sum() / max(of_type.sum(), 1))
+    in_console = table.of_types(self.config.processors)
     per_song = {k: (v if k in ("step", "phase") else v[s]) for k, v in history.items()}
     return SearchResult(
         params=jax.tree.map(lambda x: x[s], state.params),
@@ -355,7 +357,7 @@ class _BatchSearch:
         loss_sum=run["loss_sum"][s],
         loss_console=run["loss_console"][s],
         loss_pruned=loss_pruned,
-        pruning_ratio=float(1 - flags.sum() / len(flags)),
+        pruning_ratio=float(1 - flags.sum() / max(in_console.sum(), 1)),
         pruning_ratio_per_type=ratio_per_type,
         history=per_song,
         trials=run["trials"][s],

@@ -44,7 +44,7 @@ songs = [make_song(0, 2, [0, 0], 2.0), make_song(1, 3, [0, None, 1], 2.6),
 seeds = [5, 6, 7, 8]
 batch = mixjax.search_batch(songs, CONFIG, seeds=seeds, progress=False)
 out = []
-padded = CONFIG.replace(max_tracks=3, max_groups=2)
+padded = CONFIG.replace(max_tracks=3, max_groups=3)  # the batch's padded sizes
 for song, seed, b in zip(songs, seeds, batch):
   alone = mixjax.search(song, padded, seed=seed, progress=False)
   unpadded = mixjax.search(song, CONFIG, seed=seed, progress=False) if seed == 5 else None

@@ -1,0 +1,450 @@
+"""Tests of the mixjax command line: search, render, help and every bad input.
+
+The searches run in-process (``mixjax.cli.main``) at tiny settings on
+generated song folders of one shape (3 tracks in 2 groups, 2 s, searched at
+8 kHz; the same as tests/test_graph.py), so they share compiled programs.
+"""
+
+import csv
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+import mixjax
+from mixjax import cli
+from mixjax import graph as graph_lib
+from mixjax import report
+from mixjax.loading import load_song
+
+SR = 8000
+SECONDS = 2.0
+TINY_ARGS = ["--preset", "quick", "--steps", "10", "--finetune-steps", "10", "--rounds", "1",
+             "--crop-seconds", "1.5", "--warmup-seconds", "0.5", "--sample-rate", str(SR),
+             "--no-progress"]
+TINY = mixjax.SearchConfig.quick(console_steps=10, finetune_steps=10, rounds=1,
+                                 crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0)
+
+
+def signal(freq_hz, sample_rate, *, channels, seconds=SECONDS, seed=0):
+  t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+  rng = np.random.default_rng(seed)
+  x = 0.3 * np.sin(2 * np.pi * freq_hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))
+  x = x + 0.02 * rng.standard_normal(len(t))
+  return np.stack([x, 0.7 * x][:channels], axis=1)
+
+
+def write(path, audio, sample_rate, subtype):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  sf.write(path, audio, sample_rate, subtype=subtype)
+
+
+def make_plain(root, *, seconds=SECONDS):
+  """kick: mono 16-bit 16 kHz; bass: stereo 24-bit 44.1 kHz; lead: mono 24-bit FLAC 8 kHz."""
+  write(f"{root}/tracks/kick.wav", signal(60, 16000, channels=1, seconds=seconds), 16000,
+        "PCM_16")
+  write(f"{root}/tracks/bass.wav", signal(110, 44100, channels=2, seconds=seconds), 44100,
+        "PCM_24")
+  write(f"{root}/tracks/lead.flac", signal(440, SR, channels=1, seconds=seconds), SR, "PCM_24")
+  write(f"{root}/mix.wav", signal(110, 44100, channels=2, seconds=seconds, seed=1), 44100,
+        "FLOAT")
+  with open(f"{root}/groups.yaml", "w") as f:
+    f.write("rhythm: [kick.wav, bass]\n")
+  return str(root)
+
+
+def make_medleydb(root, name="Artist_Song"):
+  """S01 drum set: RAW_01_01 (stereo float 16 kHz), RAW_01_02 (mono 16-bit 8 kHz);
+  S02 electric bass: RAW_02_01 (mono 24-bit 44.1 kHz); the mix 16-bit 16 kHz."""
+  raws = {"01_01": (16000, 2, "FLOAT"), "01_02": (SR, 1, "PCM_16"), "02_01": (44100, 1, "PCM_24")}
+  for i, (raw, (rate, channels, subtype)) in enumerate(raws.items()):
+    write(f"{root}/{name}_RAW/{name}_RAW_{raw}.wav",
+          signal(80 * (i + 1), rate, channels=channels, seed=i), rate, subtype)
+  write(f"{root}/{name}_MIX.wav", signal(160, 16000, channels=2, seed=5), 16000, "PCM_16")
+  os.makedirs(f"{root}/{name}_STEMS", exist_ok=True)
+  stems = {"S01": ("drum set", ["01_01", "01_02"]), "S02": ("electric bass", ["02_01"])}
+  meta = {"mix_filename": f"{name}_MIX.wav", "raw_dir": f"{name}_RAW", "stems": {
+      key: {"instrument": instrument, "filename": f"{name}_STEM_{k + 1:02d}.wav",
+            "raw": {f"R{j + 1:02d}": {"filename": f"{name}_RAW_{raw}.wav"}
+                    for j, raw in enumerate(raw_list)}}
+      for k, (key, (instrument, raw_list)) in enumerate(stems.items())}}
+  with open(f"{root}/{name}_METADATA.yaml", "w") as f:
+    yaml.safe_dump(meta, f)
+  return str(root)
+
+
+def run(capsys, *argv):
+  """``(exit code, stdout, stderr)`` of ``mixjax argv``."""
+  code = cli.main([str(a) for a in argv])
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+def assert_one_line_error(code, err, command, match):
+  assert code == 2
+  lines = err.strip().splitlines()
+  assert len(lines) == 1, err
+  assert lines[0].startswith(f"mixjax {command}: error: ")
+  assert match in lines[0], lines[0]
+
+
+def no_temp_files(folder):
+  return not [f for _, _, names in os.walk(folder) for f in names if f.startswith(".tmp-")]
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory):
+  root = tmp_path_factory.mktemp("songs")
+  return {"plain": make_plain(root / "plain"), "medleydb": make_medleydb(root / "Artist_Song")}
+
+
+@pytest.fixture(scope="module")
+def plain_out(songs, tmp_path_factory):
+  """The results folder of one CLI search of the plain song."""
+  out = str(tmp_path_factory.mktemp("results") / "plain")
+  assert cli.main(["search", songs["plain"], "--out", out, *TINY_ARGS]) == 0
+  return out
+
+
+# -- search ------------------------------------------------------------------------
+
+
+def test_tiny_options_make_the_tiny_config():
+  args = cli.build_parser().parse_args(["search", "x", "--out", "y", *TINY_ARGS])
+  assert cli._config_from_args(args) == TINY  # the config tests/test_graph.py searches with
+
+
+def test_options_override_the_preset():
+  args = cli.build_parser().parse_args([
+      "search", "x", "--out", "y", "--preset", "quick", "--rounds", "2", "--sampler", "brute",
+      "--tolerance", "0.02", "--crop-seconds", "3", "--warmup-seconds", "0.8"])
+  assert cli._config_from_args(args) == mixjax.SearchConfig.quick(
+      rounds=2, sampler="brute", tolerance=0.02, crop_seconds=3.0, omit_seconds=0.8,
+      eval_hop_seconds=2.2)
+
+
+def test_paper_preset_is_the_default():
+  args = cli.build_parser().parse_args(["search", "x", "--out", "y"])
+  assert cli._config_from_args(args) == mixjax.SearchConfig()
+  assert args.sample_rate == 30000 and args.seed == 0
+
+
+def test_search_writes_every_file(plain_out):
+  names = set(os.listdir(plain_out))
+  assert set(report.RESULT_FILES) | {report.MARKER, "checkpoint"} == names
+  assert no_temp_files(plain_out)
+
+  graph = graph_lib.load_graph(os.path.join(plain_out, "graph.json"))
+  assert [t["name"] for t in graph["tracks"]] == ["bass", "kick", "lead"]
+  assert graph["groups"] == ["rhythm", "lead"] and graph["sample_rate"] == SR
+
+  for name in ("graph.png", "spectrogram.png"):
+    with open(os.path.join(plain_out, name), "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  svg = ElementTree.parse(os.path.join(plain_out, "graph.svg")).getroot()
+  assert "rhythm" in " ".join(svg.itertext())
+
+  for name in ("estimate.wav", "console.wav"):
+    info = sf.info(os.path.join(plain_out, name))
+    assert (info.samplerate, info.channels, info.frames, info.subtype) == (
+        SR, 2, int(SECONDS * SR), "FLOAT")
+
+  with open(os.path.join(plain_out, "losses.csv")) as f:
+    rows = list(csv.DictReader(f))
+  assert tuple(rows[0]) == report.LOSS_COLUMNS
+  steps = [r for r in rows if r["kind"] == "step"]
+  trials = [r for r in rows if r["kind"] == "trial"]
+  assert [int(r["step"]) for r in steps] == list(range(20))  # 10 console + 10 fine-tune
+  assert [int(r["phase"]) for r in steps] == [0] * 10 + [1] * 10
+  assert all(np.isfinite(float(r[k])) for r in steps
+             for k in ("loss", "regularizer", "sparsity", "total"))
+  assert trials and all(r["round"] == "1" and r["accepted"] in ("0", "1") for r in trials)
+  assert all(c.split(":")[0] in ("track", "group") for r in trials
+             for c in r["candidates"].split())
+
+  with open(os.path.join(plain_out, "report.md")) as f:
+    text = f.read()
+  for part in ("# mixjax search: plain", "## Losses", "## Pruning", "ρ = ", "![the pruned "
+               "mixing graph](graph.png)", "(spectrogram.png)", "## Time", "console fit",
+               "device: cpu", "## Settings", "| crop_seconds | 1.5 |", "kick, lead"):
+    assert part in text, part
+
+  with open(os.path.join(plain_out, report.MARKER)) as f:
+    marker = json.load(f)
+  assert marker["status"] == "complete" and marker["song"] == "plain"
+  assert marker["track_names"] == ["bass", "kick", "lead"]
+  assert marker["settings"]["console_steps"] == 10
+  assert os.listdir(os.path.join(plain_out, "checkpoint"))
+
+
+def test_estimate_is_the_graph_render(songs, plain_out):
+  graph = graph_lib.load_graph(os.path.join(plain_out, "graph.json"))
+  estimate, rate = sf.read(os.path.join(plain_out, "estimate.wav"), dtype="float32")
+  rendered = graph_lib.render_graph(graph, load_song(songs["plain"], sample_rate=SR))
+  np.testing.assert_allclose(rendered, estimate.T, atol=1e-6, rtol=0)
+
+
+def test_render_command(songs, plain_out, tmp_path, capsys):
+  target = str(tmp_path / "sub" / "again.wav")
+  code, out, _ = run(capsys, "render", os.path.join(plain_out, "graph.json"), songs["plain"],
+                     "--out", target)
+  assert code == 0 and "to " + target in out
+  again, _ = sf.read(target, dtype="float32")
+  estimate, _ = sf.read(os.path.join(plain_out, "estimate.wav"), dtype="float32")
+  np.testing.assert_allclose(again, estimate, atol=1e-6, rtol=0)
+
+
+def test_search_medleydb_layout(songs, tmp_path, capsys):
+  out = str(tmp_path / "medley")
+  code, stdout, _ = run(capsys, "search", songs["medleydb"], "--out", out, *TINY_ARGS,
+                        "--seed", "3")
+  assert code == 0
+  assert "3 tracks in 2 groups, 2.0 s at 8000 Hz (medleydb layout)" in stdout
+  graph = graph_lib.load_graph(os.path.join(out, "graph.json"))
+  assert [t["name"] for t in graph["tracks"]] == ["RAW_01_01", "RAW_01_02", "RAW_02_01"]
+  assert graph["groups"] == ["S01 drum set", "S02 electric bass"]
+  assert set(os.listdir(out)) == set(report.RESULT_FILES) | {report.MARKER, "checkpoint"}
+
+
+def test_refuses_another_songs_results_then_overwrites(songs, plain_out, tmp_path, capsys):
+  out = str(tmp_path / "copy")
+  shutil.copytree(plain_out, out)
+  before = {n: os.path.getmtime(os.path.join(out, n)) for n in os.listdir(out)}
+  code, _, err = run(capsys, "search", songs["medleydb"], "--out", out, *TINY_ARGS)
+  assert_one_line_error(code, err, "search", "holds the results of another song (plain); "
+                        "choose another --out folder, or pass --overwrite")
+  assert {n: os.path.getmtime(os.path.join(out, n)) for n in os.listdir(out)} == before
+
+  code, _, _ = run(capsys, "search", songs["medleydb"], "--out", out, *TINY_ARGS, "--overwrite")
+  assert code == 0
+  with open(os.path.join(out, report.MARKER)) as f:
+    assert json.load(f)["song"] == "Artist_Song"
+  graph = graph_lib.load_graph(os.path.join(out, "graph.json"))
+  assert graph["tracks"][0]["name"] == "RAW_01_01"
+
+
+def test_resume_checks(songs, plain_out, tmp_path, capsys):
+  out = str(tmp_path / "interrupted")
+  shutil.copytree(plain_out, out)
+  with open(os.path.join(out, report.MARKER)) as f:
+    marker = json.load(f)
+  report.write_marker(out, fingerprint=marker["fingerprint"], song="plain",
+                      track_names=marker["track_names"], status="searching")  # as if killed
+  listing = sorted(os.listdir(out))
+
+  # the same search without --resume would throw the checkpoint away: refused
+  code, _, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS)
+  assert_one_line_error(code, err, "search", "holds an interrupted run of this very search "
+                        "(same song, settings and seed); pass --resume to continue it")
+  # --resume with other settings cannot continue it: refused before anything is written
+  code, _, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS, "--seed", "9",
+                     "--resume")
+  assert_one_line_error(code, err, "search", "belongs to another run")
+  assert sorted(os.listdir(out)) == listing
+  with open(os.path.join(out, report.MARKER)) as f:
+    assert json.load(f)["status"] == "searching"
+
+
+def test_check_output_dir(tmp_path):
+  out = str(tmp_path / "out")
+  assert report.check_output_dir(out, fingerprint="a") is False  # missing: fine
+  os.makedirs(out)
+  assert report.check_output_dir(out, fingerprint="a") is False  # empty: fine
+  report.write_marker(out, fingerprint="a", song="A", track_names=["x"], status="complete")
+  assert report.check_output_dir(out, fingerprint="a") is False  # this song's: fine
+  with pytest.raises(ValueError, match=r"holds the results of another song \(A\)"):
+    report.check_output_dir(out, fingerprint="b")
+  assert report.check_output_dir(out, fingerprint="b", overwrite=True) is True
+  os.remove(os.path.join(out, report.MARKER))
+  open(os.path.join(out, "thesis.tex"), "w").close()
+  with pytest.raises(ValueError, match=r"is not empty and holds no mixjax results"):
+    report.check_output_dir(out, fingerprint="a")
+
+
+# -- bad input: one line, exit code 2, nothing written ---------------------------------
+
+
+def damage(kind, root):
+  """Writes a plain song folder with one problem."""
+  make_plain(root)
+  if kind == "missing mix":
+    os.remove(f"{root}/mix.wav")
+  elif kind == "no tracks":
+    shutil.rmtree(f"{root}/tracks")
+    os.makedirs(f"{root}/tracks")
+  elif kind == "not audio":
+    with open(f"{root}/tracks/readme.txt", "w") as f:
+      f.write("hello")
+  elif kind == "nan":
+    audio = signal(200, SR, channels=2)
+    audio[100, 0] = np.nan
+    write(f"{root}/tracks/broken.wav", audio, SR, "FLOAT")
+  elif kind == "silent mix":
+    write(f"{root}/mix.wav", np.zeros((int(SECONDS * SR), 2)), SR, "PCM_16")
+  elif kind == "too short":
+    shutil.rmtree(root)
+    make_plain(root, seconds=1.0)
+  elif kind == "groups missing track":
+    with open(f"{root}/groups.yaml", "w") as f:
+      f.write("rhythm: [kick.wav, snare.wav]\n")
+  elif kind == "groups malformed":
+    with open(f"{root}/groups.yaml", "w") as f:
+      f.write("rhythm: [kick.wav\n")
+  return str(root)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing folder", "no such folder"),
+    ("missing mix", "has no mix file"),
+    ("no tracks", "holds no tracks"),
+    ("not audio", "readme.txt is not an audio file"),
+    ("nan", "broken.wav contains NaN or Inf samples"),
+    ("silent mix", "mix.wav is silent"),
+    ("too short", "is 1.00 s long, shorter than one training crop (1.5 s)"),
+    ("groups missing track", "names 'snare.wav', which is not in tracks/"),
+    ("groups malformed", "groups.yaml is not valid YAML"),
+])
+def test_bad_song(tmp_path, capsys, kind, message):
+  song = str(tmp_path / "song") if kind == "missing folder" else damage(kind, tmp_path / "song")
+  out = str(tmp_path / "out")
+  code, _, err = run(capsys, "search", song, "--out", out, *TINY_ARGS)
+  assert_one_line_error(code, err, "search", message)
+  assert not os.path.exists(out)
+
+
+def test_bad_medleydb_metadata(tmp_path, capsys):
+  song = make_medleydb(tmp_path / "Artist_Song")
+  os.remove(f"{song}/Artist_Song_RAW/Artist_Song_RAW_02_01.wav")
+  out = str(tmp_path / "out")
+  code, _, err = run(capsys, "search", song, "--out", out, *TINY_ARGS)
+  assert_one_line_error(code, err, "search", "Artist_Song_METADATA.yaml does not match "
+                        "Artist_Song_RAW/")
+  assert not os.path.exists(out)
+
+
+def test_foreign_output_folder(songs, tmp_path, capsys):
+  out = tmp_path / "out"
+  out.mkdir()
+  (out / "notes.txt").write_text("mine")
+  code, _, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS)
+  assert_one_line_error(code, err, "search", "is not empty and holds no mixjax results")
+  assert os.listdir(out) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--steps", "-1"], "argument --steps: must be 0 or more, got -1"),
+    (["--steps", "many"], "argument --steps: expected a whole number, got 'many'"),
+    (["--sample-rate", "4000"], "argument --sample-rate: must be at least 8000 Hz"),
+    (["--sampler", "random"], "argument --sampler: invalid choice: 'random'"),
+    (["--tolerance", "-0.1"], "argument --tolerance: must be 0 or more"),
+    (["--crop-seconds", "1.5", "--warmup-seconds", "2"],
+     "--warmup-seconds (2) must be shorter than --crop-seconds (1.5)"),
+])
+def test_bad_options(songs, tmp_path, capsys, options, message):
+  out = str(tmp_path / "out")
+  code, _, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS, *options)
+  assert code == 2
+  assert len(err.strip().splitlines()) == 1 and message in err, err
+  assert not os.path.exists(out)
+
+
+def test_missing_out_option(songs, capsys):
+  code, _, err = run(capsys, "search", songs["plain"])
+  assert code == 2 and "the following arguments are required: --out" in err
+  assert len(err.strip().splitlines()) == 1
+
+
+def bad_graph(plain_out, tmp_path, edit):
+  with open(os.path.join(plain_out, "graph.json")) as f:
+    graph = json.load(f)
+  edit(graph)
+  path = str(tmp_path / "graph.json")
+  with open(path, "w") as f:
+    json.dump(graph, f)
+  return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda g: g.update(format="other.tool"), "is not a mixjax graph (format 'other.tool'"),
+    (lambda g: g.update(version=7), "version 7, but this mixjax reads version 1"),
+])
+def test_render_refuses_other_formats(songs, plain_out, tmp_path, capsys, edit, message):
+  target = str(tmp_path / "x.wav")
+  code, _, err = run(capsys, "render", bad_graph(plain_out, tmp_path, edit), songs["plain"],
+                     "--out", target)
+  assert_one_line_error(code, err, "render", message)
+  assert not os.path.exists(target)
+
+
+def test_render_refuses_another_song(songs, plain_out, tmp_path, capsys):
+  target = str(tmp_path / "x.wav")
+  code, _, err = run(capsys, "render", os.path.join(plain_out, "graph.json"), songs["medleydb"],
+                     "--out", target)
+  assert_one_line_error(code, err, "render", "the song's 3 tracks do not match the graph's 3")
+  assert not os.path.exists(target)
+
+
+@pytest.mark.parametrize("graph, out, message", [
+    ("nope.json", "x.wav", "nope.json: no such file"),
+    ("graph.json", "x.mp3", "--out must name a .wav file"),
+])
+def test_render_bad_paths(songs, plain_out, tmp_path, capsys, graph, out, message):
+  graph = os.path.join(plain_out, graph)
+  code, _, err = run(capsys, "render", graph, songs["plain"], "--out", tmp_path / out)
+  assert_one_line_error(code, err, "render", message)
+  assert not os.listdir(tmp_path)
+
+
+# -- help -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["search", "render", "demo"])
+def test_help_explains_every_option_and_its_default(capsys, command):
+  code, out, _ = run(capsys, command, "--help")
+  assert code == 0
+  subparsers = next(a for a in cli.build_parser()._actions if a.dest == "command")
+  parser = subparsers.choices[command]
+  for action in parser._actions:
+    if action.dest == "help":
+      continue
+    assert action.help and len(action.help) > 10, action.dest
+    if action.option_strings:
+      assert action.option_strings[0] in out
+      assert "default" in action.help.lower() or "required" in action.help, action.dest
+
+
+def test_top_level_help(capsys):
+  code, out, _ = run(capsys, "--help")
+  assert code == 0
+  for command in ("search", "render", "demo"):
+    assert command in out
+
+
+# -- demo -----------------------------------------------------------------------------
+
+
+def test_demo_writes_the_results_folder_and_the_comparison(tmp_path, capsys):
+  out = str(tmp_path / "demo")
+  code, stdout, _ = run(capsys, "demo", "--out", out, "--tracks", "3", "--groups", "2",
+                        "--seconds", "2", *TINY_ARGS)
+  assert code == 0
+  assert "ground truth vs found:" in stdout and "recovery: precision" in stdout
+  assert set(os.listdir(out)) == set(report.RESULT_FILES) | {report.MARKER, "target.wav",
+                                                             "dry_sum.wav"}
+  with open(os.path.join(out, "report.md")) as f:
+    text = f.read()
+  assert "## Ground truth" in text and "| node | processor | in the truth | found |" in text
+  graph_lib.load_graph(os.path.join(out, "graph.json"))
+
+
+def test_help_quotes_the_presets_values():
+  text = cli.build_parser()._actions[-1].choices["search"].format_help()
+  paper, quick = mixjax.SearchConfig.paper(), mixjax.SearchConfig.quick()
+  assert f"paper {paper.console_steps}, quick {quick.console_steps}" in text
+  assert f"paper {paper.finetune_steps}, quick {quick.finetune_steps}" in text
+  assert f"paper {paper.rounds}, quick {quick.rounds}" in text
