@@ -5,6 +5,8 @@
                                  render a saved graph.json on a song's tracks
   mixjax demo [--out DIR]        a synthetic song with a known graph, a quick
                                  search, and a comparison with the ground truth
+  mixjax collect DATASET --out DIR
+                                 search every song of a data set, in batches
 
 Every problem with the input is reported as one line on stderr with exit
 code 2, before anything is written. Compiled programs are cached on disk
@@ -51,6 +53,23 @@ searches for the graph (the quick preset by default: a few minutes on a
 laptop CPU), writes the results folder (as 'mixjax search' does, plus
 target.wav and dry_sum.wav) into --out, and prints the found graph next to
 the ground truth."""
+
+
+COLLECT_HELP = """Searches every song of a data set for its mixing graph, many songs at once:
+finds every song folder under DATASET_DIR (plain or MedleyDB layout, as for
+'mixjax search'), groups the songs into shape buckets (track and group counts
+up to a power of two, length up to a multiple of --bucket-seconds), and
+searches each bucket in batches of --batch-size songs (vmap over songs,
+sharded over all local devices). Writes one results folder per song (the
+files of 'mixjax search'), index.jsonl (one line per song: name, status,
+losses, pruning ratio, seconds) and summary.md into --out.
+
+Run the same command again to resume: finished songs are skipped and an
+interrupted batch continues from its checkpoint. A song that cannot be read
+is recorded in index.jsonl with its error; the others go on.
+
+Several hosts: run the same command on every host with --distributed; each
+host takes its own slice of the songs."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -366,6 +385,34 @@ def _demo(args) -> int:
   return 0
 
 
+def _collect(args) -> int:
+  if args.distributed:
+    import jax
+    jax.distributed.initialize()  # coordinator, process count and id from the environment
+  from mixjax import collect as collect_lib
+
+  config = _config_from_args(args)
+  if not os.path.isdir(args.dataset):
+    raise ValueError(f"{args.dataset}: no such folder; give the folder that holds the songs.")
+  if not collect_lib.find_song_folders(args.dataset):
+    raise ValueError(
+        f"{args.dataset} holds no song folder (a tracks/ folder with a mix file, or a MedleyDB "
+        f"<Song>_METADATA.yaml); see 'Your own song' in the README.")
+  if args.batch_size < 1:
+    raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
+  import mixjax
+  from mixjax import report
+  mixjax.enable_compilation_cache()
+  print(f"mixjax {mixjax.__version__} on {report.default_device()}")
+  index = collect_lib.collect(args.dataset, args.out, config=config, batch_size=args.batch_size,
+                              sample_rate=args.sample_rate, seed=args.seed,
+                              bucket_seconds=args.bucket_seconds, progress=not args.no_progress)
+  print(collect_lib.summary_markdown(index), end="")
+  failed = sum(1 for r in index.values() if r["status"] != "done")
+  print(f"{len(index) - failed} songs done, {failed} failed; see {args.out}/index.jsonl")
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(
       prog="mixjax", description="Reverse-engineer music mixing graphs (JAX). "
@@ -416,6 +463,29 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write into DIR even if it holds another song's results or other "
                          "files (default: refuse)")
   demo.set_defaults(run=_demo)
+
+  collect = sub.add_parser("collect", help="search every song of a data set, in batches",
+                           description=COLLECT_HELP, formatter_class=_HelpFormatter)
+  collect.add_argument("dataset", metavar="DATASET_DIR", help="folder holding song folders")
+  collect.add_argument("--out", required=True, metavar="DIR",
+                       help="results folder: one sub-folder per song, index.jsonl, summary.md "
+                            "(required)")
+  collect.add_argument("--batch-size", type=_count, default=8, metavar="N",
+                       help="songs searched at once; more fills an accelerator better, at the "
+                            "cost of memory (default: 8)")
+  collect.add_argument("--bucket-seconds", type=_positive_float, default=30.0, metavar="S",
+                       help="song lengths are padded up to a multiple of this, so that few "
+                            "compiled programs cover the data set (default: 30)")
+  collect.add_argument("--sample-rate", type=_sample_rate, default=30000, metavar="HZ",
+                       help="rate every song is resampled to and searched at, at least 8000 "
+                            "(default: 30000, the paper's)")
+  collect.add_argument("--distributed", action="store_true",
+                       help="several hosts: call jax.distributed.initialize() first (on Cloud "
+                            "TPU it finds the hosts itself; elsewhere set JAX_COORDINATOR_ADDRESS, "
+                            "JAX_NUM_PROCESSES and JAX_PROCESS_ID); each host searches its own "
+                            "slice of the songs (default: one host)")
+  _add_search_options(collect, preset="paper")
+  collect.set_defaults(run=_collect)
   return parser
 
 

@@ -84,8 +84,11 @@ def scan(dataset_dir: str) -> tuple[list[SongEntry], list[dict]]:
     name = _song_name(dataset_dir, path)
     try:
       song_files = loading.find_song_files(path)
-      seconds = sf.info(song_files.mix).duration
-    except (ValueError, RuntimeError, sf.LibsndfileError) as error:
+      try:
+        seconds = sf.info(song_files.mix).duration
+      except (RuntimeError, sf.LibsndfileError) as error:
+        raise ValueError(f"{song_files.mix}: cannot read the mix as audio ({error}).") from None
+    except ValueError as error:
       errors.append({"name": name, "path": path, "status": "error", "error": str(error)})
       continue
     n_groups = len(song_files.group_names)
@@ -115,9 +118,16 @@ def plan_batches(entries: list[SongEntry], *, batch_size: int, bucket_seconds: f
   return batches
 
 
+def index_name() -> str:
+  """``index.jsonl``; with several hosts each writes its own ``index-host<i>.jsonl``."""
+  if jax.process_count() > 1:
+    return f"index-host{jax.process_index()}.jsonl"
+  return INDEX
+
+
 def read_index(out_dir: str) -> dict:
-  """``{name: record}`` from an existing ``index.jsonl`` (last record per song wins)."""
-  path = os.path.join(out_dir, INDEX)
+  """``{name: record}`` from an existing index (last record per song wins)."""
+  path = os.path.join(out_dir, index_name())
   index = {}
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
@@ -130,7 +140,7 @@ def read_index(out_dir: str) -> dict:
 
 
 def write_index(out_dir: str, index: dict) -> None:
-  files.write_text(os.path.join(out_dir, INDEX),
+  files.write_text(os.path.join(out_dir, index_name()),
                    "".join(json.dumps(r, sort_keys=True) + "\n" for r in index.values()))
 
 
@@ -229,5 +239,6 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
     bar.set_postfix(songs_per_hour=f"{rate:.1f}")
   bar.close()
   write_index(out_dir, index)
-  files.write_text(os.path.join(out_dir, SUMMARY), summary_markdown(index))
+  summary = SUMMARY if jax.process_count() == 1 else f"summary-host{jax.process_index()}.md"
+  files.write_text(os.path.join(out_dir, summary), summary_markdown(index))
   return index

@@ -17,15 +17,15 @@ from mixjax.synthetic import gain_pan_params
 
 SR = 8000
 
-TINY = mixjax.SearchConfig(
-    console_steps=60, finetune_steps=20, rounds=2, reset_every=20, steps_per_dispatch=20,
-    crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0, sparsity_ramp_steps=20,
-    trial_batch=4)
+# The same compiled programs as tests/test_cli.py (3 tracks, 2 groups, 2 s at 8 kHz, the
+# quick preset's step settings).
+TINY = mixjax.SearchConfig.quick(console_steps=60, finetune_steps=20, rounds=2,
+                                 crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0)
 
 
 @pytest.fixture(scope="module")
 def song():
-  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=3.0,
+  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
                                   sample_rate=SR)
   return song
 

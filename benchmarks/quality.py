@@ -1,0 +1,774 @@
+"""How good is the search? Losses, ρ and ground-truth recovery on a folder of songs.
+
+For every song of the data-set folders given (plain or MedleyDB song folders,
+``benchmarks/README.md`` "Realistic songs"), runs the search and reports the
+sum-of-dry-tracks loss, the console loss, the pruned loss, ρ overall and per
+type, and the seconds per song. Where a song folder holds a ``truth.json``
+(``benchmarks/make_songs.py``) it also scores the pruned graph against it:
+
+* **console** target (mixjax's own console, the answer is known): precision
+  and recall of the surviving ``(level, index, processor)`` against the true
+  alive set, and recall of the *audible* truth nodes only (those whose
+  removal from the true graph raises the whole-song loss of the true render,
+  at the search rate, by more than τ);
+* **pedalboard** target (JUCE plug-ins): for every effect pedalboard put on a
+  track or subgroup, whether the search kept a processor of the matching
+  mixjax type (``mixjax_type``) on that node (recall per effect type), and
+  the processors it kept where pedalboard put nothing of that type (extra).
+
+Without a ``truth.json`` (a real MedleyDB folder) only losses and ρ are
+reported. ``--ablation`` reproduces the paper's Table 1: the console loss
+(no pruning) as processor types are added one at a time in the paper's order
+g (gain_pan), s (imager), e (eq), r (reverb), c (compressor), n (noisegate),
+d (delay), plus the sum baseline, on the songs without a console truth (real
+mixes: the pedalboard target, or a user's data set; on every song when all
+have a console truth); it plots the mean against the paper's values.
+
+Prints a table and a final JSON line; writes ``quality.md``, ``results.json``
+and ``ablation.png`` to ``--out`` (and the plot to ``docs/ablation.png``).
+
+Usage:
+  python benchmarks/quality.py [SONGS_DIR ...] [--preset reduced|paper]
+      [--sample-rate HZ] [--ablation] [--out DIR] [--max-songs N]
+      [--steps N] [--finetune-steps N] [--rounds N] [--ablation-steps N]
+      [--mode loop|batch] [--no-audible] [--seed S]
+
+Presets (the loss, crop, warm-up, τ, sampler and learning rate are always the
+paper's; only the amount of optimisation and the rate change):
+
+* ``reduced`` (default): 16 kHz, 200 console steps, 2 hybrid pruning rounds
+  of 50 fine-tune steps (optimiser reset and sparsity ramp every 100 steps),
+  ablation consoles of 200 steps. Its cost grows with the song's nodes
+  (tracks + subgroups) and length; see ``benchmarks/RESULTS.md`` "Quality"
+  for the measured seconds per song on a 2-core CPU.
+* ``paper``: ``SearchConfig()`` at 30 kHz (6000 console steps, 12 rounds of
+  500), ablation consoles of 12000 steps as in the paper (use a GPU).
+
+Songs are searched one at a time (``--mode loop``, the default: faster than
+``search_batch`` on a 2-core CPU, see RESULTS.md); every song of one shape
+(tracks, groups, samples) compiles the two search programs once, and the
+ablation and the second target reuse them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import re
+import sys
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, REPO)
+
+DEFAULT_SONG_DIRS = ("/work/songs/console", "/work/songs/pedalboard")
+
+ABLATION_ORDER = ("gain_pan", "imager", "eq", "reverb", "compressor", "noisegate", "delay")
+"""The paper's Table 1 order: g, s, e, r, c, n, d."""
+
+LETTERS = {"gain_pan": "g", "imager": "s", "eq": "e", "reverb": "r", "compressor": "c",
+           "noisegate": "n", "delay": "d"}
+"""One letter per processor type, as the paper's tables name them."""
+
+PAPER_TABLE1 = (19.7, .689, .676, .557, .481, .423, .414, .409)
+"""Paper Table 1, L_a: the sum of dry tracks, then +g, +s, +e, +r, +c, +n, +d (REFERENCE §10)."""
+
+PAPER_HYBRID = {"loss": .422, "rho": .67,
+                "rho_per_type": {"gain_pan": .51, "imager": .86, "eq": .46, "reverb": .71,
+                                 "compressor": .71, "noisegate": .79, "delay": .63}}
+"""Paper Table 2, hybrid sampler at τ = 0.01: pruned L_a, ρ, ρ per type."""
+
+PAPER_CONSOLE_LOSS = .409
+RECOVERY_TARGET = 0.9
+
+PEDALBOARD_TYPES = ("NoiseGate", "LowShelfFilter", "PeakFilter", "HighShelfFilter", "Compressor",
+                    "Gain", "Pan", "StereoWidth", "Delay", "Reverb")
+"""Pedalboard effect types in chain order (``truth.json`` ``effects[].type``)."""
+
+PRESETS = {
+    "reduced": {
+        "sample_rate": 16000, "ablation_steps": 200,
+        "config": {"console_steps": 200, "finetune_steps": 50, "rounds": 2, "reset_every": 100,
+                   "sparsity_ramp_steps": 100, "steps_per_dispatch": 50}},
+    "paper": {"sample_rate": 30000, "ablation_steps": 12000, "config": {}},
+}
+
+
+# ---------------------------------------------------------------------------
+# Scoring (pure functions of node sets; tests/test_quality.py)
+# ---------------------------------------------------------------------------
+
+
+def ablation_consoles(order=ABLATION_ORDER) -> list[tuple[str, ...]]:
+  """The Table 1 consoles: the first 1, 2, ..., 7 processor types of ``order``."""
+  return [tuple(order[:k]) for k in range(1, len(order) + 1)]
+
+
+def ablation_label(types) -> str:
+  """``"+g"``, ``"+s"``, ...: the type a Table 1 row adds (its last)."""
+  return "+" + LETTERS[types[-1]]
+
+
+def node_key(node: dict) -> tuple:
+  """``(level, index, processor)`` of a truth entry (``nodes[]`` or ``effects[]``)."""
+  return (node["level"], int(node["index"]), node.get("processor") or node["mixjax_type"])
+
+
+def truth_nodes(truth: dict) -> set:
+  """The true alive ``(level, index, processor)`` set of a ``truth.json``."""
+  return {node_key(n) for n in truth["nodes"]}
+
+
+def recovery(truth: set, found: set) -> dict:
+  """Precision, recall, F1 (and tp, fp, fn) of ``found`` against ``truth``.
+
+  ``mixjax.synthetic.recovery_scores``: P = tp / |found|, R = tp / |truth|;
+  two empty sets score 1.
+  """
+  from mixjax.synthetic import recovery_scores
+  return recovery_scores(truth, found)
+
+
+def audible_recall(audible: set, found: set) -> float:
+  """Recall of the audible truth nodes: |audible ∩ found| / |audible| (1 if none is audible)."""
+  return len(audible & found) / len(audible) if audible else 1.0
+
+
+def pedalboard_scores(truth: dict, found: set) -> dict:
+  """Whether the search kept, where pedalboard put an effect, a processor of its mixjax type.
+
+  An effect (``truth["effects"][i]``: level, index, type, mixjax_type) is
+  *found* when ``(level, index, mixjax_type)`` is in ``found``. Several
+  effects can map to one node (two EQ filters, Gain and Pan); each counts.
+
+  Args:
+    truth: a pedalboard ``truth.json``.
+    found: the search's alive ``(level, index, processor)`` set.
+
+  Returns:
+    ``per_type``: ``{pedalboard type: [found, total]}`` (types present only);
+    ``effects_found``, ``effects``: over all effects; ``node_recall``,
+    ``node_precision``: over distinct ``(node, mixjax type)``; ``extra``:
+    kept nodes where pedalboard put nothing of that type, with
+    ``extra_per_type`` by mixjax type.
+  """
+  per_type = {}
+  for effect in truth["effects"]:
+    hit = node_key(effect) in found
+    counts = per_type.setdefault(effect["type"], [0, 0])
+    counts[0] += int(hit)
+    counts[1] += 1
+  nodes = truth_nodes(truth) | {node_key(e) for e in truth["effects"]}
+  scores = recovery(nodes, found)
+  extra = sorted(found - nodes)
+  extra_per_type = {}
+  for _, _, processor in extra:
+    extra_per_type[processor] = extra_per_type.get(processor, 0) + 1
+  return {
+      "per_type": {t: per_type[t] for t in sorted(per_type, key=_pedalboard_order)},
+      "effects_found": sum(c[0] for c in per_type.values()),
+      "effects": sum(c[1] for c in per_type.values()),
+      "node_recall": scores["recall"], "node_precision": scores["precision"],
+      "extra": len(extra), "extra_per_type": extra_per_type,
+  }
+
+
+def _pedalboard_order(name: str) -> int:
+  return PEDALBOARD_TYPES.index(name) if name in PEDALBOARD_TYPES else len(PEDALBOARD_TYPES)
+
+
+def pool_per_type(rows) -> dict:
+  """Sums ``per_type`` ``[found, total]`` counts over songs."""
+  pooled = {}
+  for row in rows:
+    for t, (hit, total) in row["per_type"].items():
+      counts = pooled.setdefault(t, [0, 0])
+      counts[0] += hit
+      counts[1] += total
+  return {t: pooled[t] for t in sorted(pooled, key=_pedalboard_order)}
+
+
+def is_decreasing(values, *, slack: float = 0.0) -> bool:
+  """True when every value is at most the previous one plus ``slack``."""
+  return all(b <= a + slack for a, b in itertools.pairwise(values))
+
+
+# ---------------------------------------------------------------------------
+# Songs
+# ---------------------------------------------------------------------------
+
+
+def _natural_key(name: str):
+  return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def find_songs(folder: str) -> tuple[list[str], list[str]]:
+  """The song folders of a data-set folder (or the folder itself if it is a song).
+
+  Returns:
+    ``(songs, skipped)``: song paths in natural order, and one line per
+    sub-folder that is not a readable song (with the reason).
+  """
+  from mixjax.loading import find_song_files
+  try:
+    find_song_files(folder)
+    return [folder], []
+  except ValueError:
+    pass
+  if not os.path.isdir(folder):
+    raise SystemExit(f"quality.py: {folder} is not a folder; give data-set folders of songs.")
+  songs, skipped = [], []
+  for name in sorted(os.listdir(folder), key=_natural_key):
+    path = os.path.join(folder, name)
+    if name.startswith(".") or not os.path.isdir(path):
+      continue
+    try:
+      find_song_files(path)
+      songs.append(path)
+    except ValueError as error:
+      skipped.append(f"{path}: {error}")
+  return songs, skipped
+
+
+def read_truth(song_dir: str) -> dict | None:
+  """The song's ``truth.json`` (make_songs format ``mixjax.truth``), or None."""
+  path = os.path.join(song_dir, "truth.json")
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    truth = json.load(f)
+  if truth.get("format") != "mixjax.truth":
+    return None
+  return truth
+
+
+def check_truth_matches(truth: dict, song) -> None:
+  """Raises if the truth's track and group order is not the loaded song's."""
+  names = [t["name"] for t in truth["tracks"]]
+  if names != list(song.track_names) or list(truth["groups"]) != list(song.group_names):
+    raise ValueError(
+        f"truth.json lists tracks {names} and groups {truth['groups']}, but the song loads "
+        f"as {list(song.track_names)} / {list(song.group_names)}; the indices would not match.")
+
+
+# ---------------------------------------------------------------------------
+# Audible truth nodes (console target)
+# ---------------------------------------------------------------------------
+
+
+def audible_nodes(song, truth_path: str, *, config, tolerance: float) -> tuple[set, dict]:
+  """Truth nodes whose removal raises the true render's whole-song loss by more than τ.
+
+  The reference is the true graph rendered at the song's (search) rate; each
+  truth node is removed alone and the result scored against it with the
+  search's whole-song loss (chunks of ``crop_seconds`` every
+  ``eval_hop_seconds``, mean of ``mixjax.loss.mrstft_loss``).
+
+  Returns:
+    ``(audible, losses)``: the audible set and the loss of every removal.
+  """
+  import jax
+  import jax.numpy as jnp
+  from make_songs import read_console_truth
+
+  import mixjax
+
+  params, alive = read_console_truth(truth_path)
+  console = song.console()
+  tracks = song.padded_tracks()
+  sr = song.sample_rate
+  starts = mixjax.loss.whole_song_chunks(song.n_samples, sample_rate=sr,
+                                         chunk_seconds=config.crop_seconds,
+                                         hop_seconds=config.eval_hop_seconds)
+  chunk_len = config.crop_samples(sr)
+  reference = console.render(params, tracks, alive)
+  target = jnp.asarray(mixjax.loss.chunk_signal(np.asarray(reference), starts, chunk_len))
+
+  @jax.jit
+  def loss_without(params, tracks, target, mask):  # arguments, not constants: a fast compile
+    pred = console.render(params, tracks, mask)
+    return mixjax.loss.chunked_loss(mixjax.loss.chunk_signal(pred, starts, chunk_len), target,
+                                    sample_rate=sr, omit_seconds=config.omit_seconds,
+                                    fft_sizes=tuple(config.fft_sizes))
+
+  tracks = jnp.asarray(tracks)
+  losses = {}
+  for level, index, processor in sorted(_alive_set(alive)):
+    mask = {lv: {p: np.array(a) for p, a in procs.items()} for lv, procs in alive.items()}
+    mask[level][processor][index] = False
+    losses[(level, index, processor)] = float(loss_without(params, tracks, target, mask))
+  return {n for n, value in losses.items() if value > tolerance}, losses
+
+
+def _alive_set(alive: dict) -> set:
+  return {(level, int(i), p) for level, procs in alive.items() for p, a in procs.items()
+          for i in np.flatnonzero(np.asarray(a))}
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+
+
+def make_config(args):
+  import mixjax
+  preset = PRESETS[args.preset]
+  settings = dict(preset["config"])
+  for name, value in (("console_steps", args.steps), ("finetune_steps", args.finetune_steps),
+                      ("rounds", args.rounds)):
+    if value is not None:
+      settings[name] = value
+  return mixjax.SearchConfig(**settings)
+
+
+def run_searches(songs, config, *, seed: int, mode: str) -> list:
+  """``SearchResult`` per song: ``search`` one at a time, or one ``search_batch``."""
+  import mixjax
+  if mode == "batch":
+    results = mixjax.search_batch(songs, config, seeds=[seed] * len(songs), progress=False)
+    for result in results:  # a batch has one wall time: share it out
+      result.seconds = dict(result.seconds, total=result.seconds["total"] / len(songs))
+    return results
+  return [mixjax.search(song, config, seed=seed, progress=False) for song in songs]
+
+
+def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | None) -> dict:
+  """The numbers of one searched song."""
+  found = result.alive_nodes()
+  row = {
+      "dataset": entry["dataset"], "song": entry["name"], "path": entry["path"],
+      "target": truth["target"] if truth else None,
+      "tracks": song.n_tracks, "groups": song.n_groups, "seconds_audio": round(song.seconds, 2),
+      "loss_sum": result.loss_sum, "loss_console": result.loss_console,
+      "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
+      "pruning_ratio_per_type": result.pruning_ratio_per_type,
+      "processors_kept": len(found), "trials": len(result.trials),
+      "seconds": result.seconds, "compilations": result.compilations,
+      "found": sorted(found),
+  }
+  if truth and truth["target"] == "console":
+    true = truth_nodes(truth)
+    row["recovery"] = recovery(true, found)
+    row["truth_processors"] = len(true)
+    if audible is not None:
+      row["audible"] = len(audible)
+      row["recall_audible"] = audible_recall(audible, found)
+  elif truth and truth["target"] == "pedalboard":
+    row["pedalboard"] = pedalboard_scores(truth, found)
+  return row
+
+
+def mean(values) -> float:
+  values = [v for v in values if v is not None]
+  return float(np.mean(values)) if values else float("nan")
+
+
+def summarise(rows: list[dict]) -> dict:
+  """Means per data set (and the pooled recovery counts)."""
+  out = {}
+  for dataset in dict.fromkeys(r["dataset"] for r in rows):
+    group = [r for r in rows if r["dataset"] == dataset]
+    summary = {
+        "songs": len(group),
+        "loss_sum": mean(r["loss_sum"] for r in group),
+        "loss_console": mean(r["loss_console"] for r in group),
+        "loss_pruned": mean(r["loss_pruned"] for r in group),
+        "pruning_ratio": mean(r["pruning_ratio"] for r in group),
+        "pruning_ratio_per_type": {t: mean(r["pruning_ratio_per_type"].get(t) for r in group)
+                                   for t in ABLATION_ORDER},
+        "seconds": mean(r["seconds"]["total"] for r in group),
+    }
+    with_recovery = [r for r in group if "recovery" in r]
+    if with_recovery:
+      tp = sum(r["recovery"]["tp"] for r in with_recovery)
+      fp = sum(r["recovery"]["fp"] for r in with_recovery)
+      fn = sum(r["recovery"]["fn"] for r in with_recovery)
+      summary["precision"] = mean(r["recovery"]["precision"] for r in with_recovery)
+      summary["recall"] = mean(r["recovery"]["recall"] for r in with_recovery)
+      summary["precision_pooled"] = tp / (tp + fp) if tp + fp else 0.0
+      summary["recall_pooled"] = tp / (tp + fn) if tp + fn else 0.0
+      if all("recall_audible" in r for r in with_recovery):
+        summary["recall_audible"] = mean(r["recall_audible"] for r in with_recovery)
+    with_pedalboard = [r["pedalboard"] for r in group if "pedalboard" in r]
+    if with_pedalboard:
+      summary["per_type"] = pool_per_type(with_pedalboard)
+      summary["effects_found"] = sum(p["effects_found"] for p in with_pedalboard)
+      summary["effects"] = sum(p["effects"] for p in with_pedalboard)
+      summary["node_recall"] = mean(p["node_recall"] for p in with_pedalboard)
+      summary["node_precision"] = mean(p["node_precision"] for p in with_pedalboard)
+      summary["extra"] = sum(p["extra"] for p in with_pedalboard)
+    out[dataset] = summary
+  return out
+
+
+def run_ablation(entries, loaded, rows, config, *, steps: int, seed: int) -> dict:
+  """Table 1: console loss (no pruning) for the first k types of ABLATION_ORDER.
+
+  The full console (k = 7) at the main search's console steps is the main
+  search's own ``loss_console`` (same seed, crops and steps; the sparsity
+  term only starts with pruning), so it is not fitted twice.
+  """
+  import mixjax
+  per_song = []
+  for entry, song in zip(entries, loaded):
+    row = next(r for r in rows if r["path"] == entry["path"])
+    losses, seconds = [row["loss_sum"]], []
+    for types in ablation_consoles():
+      if len(types) == len(ABLATION_ORDER) and steps == config.console_steps:
+        losses.append(row["loss_console"])
+        continue
+      ablation = config.replace(processors=types, rounds=0, console_steps=steps)
+      result = mixjax.search(song, ablation, seed=seed, progress=False)
+      losses.append(result.loss_console)
+      seconds.append(result.seconds["total"])
+      print(f"  ablation {entry['dataset']}/{entry['name']} {ablation_label(types)}: "
+            f"{result.loss_console:.4f} ({result.seconds['total']:.0f} s)", flush=True)
+    per_song.append({"dataset": entry["dataset"], "song": entry["name"], "losses": losses,
+                     "seconds": seconds})
+  means = [mean(s["losses"][k] for s in per_song) for k in range(len(ABLATION_ORDER) + 1)]
+  return {"labels": ["sum"] + [ablation_label(t) for t in ablation_consoles()],
+          "steps": steps, "songs": per_song, "mean": means, "paper": list(PAPER_TABLE1),
+          "decreasing": is_decreasing(means)}
+
+
+def plot_ablation(ablation: dict, paths: list[str], *, title: str) -> None:
+  """Mean console loss vs number of types, with the paper's Table 1 (log scale)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  x = np.arange(len(ablation["labels"]))
+  fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
+  ax.plot(x, ablation["mean"], "o-", color="tab:blue",
+          label=f"mixjax, mean of {len(ablation['songs'])} songs ({title})")
+  ax.plot(x, ablation["paper"], "s--", color="tab:gray", label="paper, Table 1 (72 songs, 30 kHz)")
+  ax.set_yscale("log")
+  ax.set_xticks(x, [f"{label}\n{k}" for k, label in enumerate(ablation["labels"])])
+  ax.set_xlabel("processor types in the console (added one at a time)")
+  ax.set_ylabel("console loss $L_a$ (log)")
+  ax.grid(True, which="both", alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  for path in paths:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+  plt.close(fig)
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------
+
+
+def machine() -> dict:
+  cpu = platform.processor() or ""
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    cpu = names[0] if names else cpu
+  except OSError:
+    pass
+  import jax
+  return {"nproc": os.cpu_count(), "cpu": cpu, "jax": jax.__version__,
+          "device": str(jax.devices()[0]), "load_avg_start": os.getloadavg()}
+
+
+def paper_checks(summary: dict, ablation: dict | None, *, tolerance: float) -> list[dict]:
+  """The issue's targets, measured against this run's means."""
+  checks = []
+  for dataset, s in summary.items():
+    if "effects" in s or ("precision" not in s):  # real-mix-like data sets: losses and ρ
+      checks += [
+          {"what": f"{dataset}: console loss ≤ {PAPER_CONSOLE_LOSS}", "paper": PAPER_CONSOLE_LOSS,
+           "measured": s["loss_console"], "reached": s["loss_console"] <= PAPER_CONSOLE_LOSS},
+          {"what": f"{dataset}: pruned loss ≤ console loss + τ", "paper": PAPER_HYBRID["loss"],
+           "measured": s["loss_pruned"],
+           "reached": s["loss_pruned"] <= s["loss_console"] + tolerance},
+          {"what": f"{dataset}: ρ ≥ {PAPER_HYBRID['rho']}", "paper": PAPER_HYBRID["rho"],
+           "measured": s["pruning_ratio"], "reached": s["pruning_ratio"] >= PAPER_HYBRID["rho"]},
+      ]
+    if "precision" in s:
+      for name in ("precision", "recall"):
+        checks.append({"what": f"{dataset}: {name} ≥ {RECOVERY_TARGET}", "paper": RECOVERY_TARGET,
+                       "measured": s[name], "reached": s[name] >= RECOVERY_TARGET})
+  if ablation:
+    checks.append({"what": "ablation: mean console loss decreases as types are added",
+                   "paper": "yes", "measured": " > ".join(f"{v:.3f}" for v in ablation["mean"]),
+                   "reached": ablation["decreasing"]})
+  return checks
+
+
+def _f(value, digits: int = 3) -> str:
+  if value is None or (isinstance(value, float) and np.isnan(value)):
+    return "–"
+  return f"{value:.{digits}f}"
+
+
+def _found(scores: dict | None) -> str:
+  """``"found/total"`` pedalboard effects, or a dash."""
+  if not scores or "effects" not in scores:
+    return "–"
+  return f"{scores['effects_found']}/{scores['effects']}"
+
+
+def _rho_types(rho: dict) -> str:
+  return " ".join(_f(rho.get(t), 2) for t in ABLATION_ORDER)
+
+
+LEGEND = (
+    "L: the paper's whole-song loss L_a (sum of dry tracks, full console, pruned graph). "
+    "ρ: fraction of the console's processors pruned (per type in the paper's order g s e r c n d). "
+    "P, R: precision and recall of the kept processors against the console truth; R audible: "
+    "recall of the truth processors whose removal from the true graph raises its whole-song loss "
+    "by more than τ. Effects found: pedalboard effects on whose track or subgroup the search kept "
+    "a processor of the matching type; extra: kept processors where pedalboard put nothing of "
+    "that type. Search s: wall seconds of the search (console fit, trials, fine-tuning).")
+
+
+def markdown(report: dict) -> str:
+  """``quality.md``: settings, per-song table, means, pedalboard effects, ablation, targets."""
+  s, m = report["settings"], report["machine"]
+  lines = [
+      "# Quality benchmark", "",
+      f"Preset `{s['preset']}`: {s['sample_rate']} Hz, {s['console_steps']} console steps, "
+      f"{s['rounds']} pruning rounds ({s['sampler']}, τ = {s['tolerance']}) of "
+      f"{s['finetune_steps']} fine-tune steps, seed {s['seed']}, mode `{s['mode']}`"
+      + (f", ablation consoles of {s['ablation_steps']} steps" if report.get("ablation") else "")
+      + f". Machine: {m['nproc']} cores ({m['cpu']}), {m['device']}, jax {m['jax']}, "
+      f"load average {m['load_avg_start'][0]:.1f} at the start. Wall time "
+      f"{report['wall_seconds'] / 60:.1f} min, {report['date']}.", "",
+      ("| data set | song | T/G | s | L sum | L console | L pruned | ρ | ρ g s e r c n d | "
+       "P | R | R audible | effects found | extra | search s |"),
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ]
+  for r in report["songs"]:
+    rec, pb = r.get("recovery"), r.get("pedalboard")
+    lines.append(
+        f"| {r['dataset']} | {r['song']} | {r['tracks']}/{r['groups']} | {r['seconds_audio']:.1f} "
+        f"| {_f(r['loss_sum'])} | {_f(r['loss_console'])} | {_f(r['loss_pruned'])} "
+        f"| {_f(r['pruning_ratio'], 2)} | {_rho_types(r['pruning_ratio_per_type'])} "
+        f"| {_f(rec and rec['precision'], 2)} | {_f(rec and rec['recall'], 2)} "
+        f"| {_f(r.get('recall_audible'), 2)} "
+        f"| {_found(pb)} "
+        f"| {pb['extra'] if pb else '–'} | {r['seconds']['total']:.0f} |")
+  for dataset, a in report["summary"].items():
+    lines.append(
+        f"| **{dataset} mean** | {a['songs']} songs | | | {_f(a['loss_sum'])} "
+        f"| {_f(a['loss_console'])} | {_f(a['loss_pruned'])} | {_f(a['pruning_ratio'], 2)} "
+        f"| {_rho_types(a['pruning_ratio_per_type'])} | {_f(a.get('precision'), 2)} "
+        f"| {_f(a.get('recall'), 2)} | {_f(a.get('recall_audible'), 2)} "
+        f"| {_found(a)} "
+        f"| {a.get('extra', '–')} | {a['seconds']:.0f} |")
+  lines.append(
+      f"| *paper (hybrid, τ 0.01)* | 72 songs | | | *19.7* | *{PAPER_CONSOLE_LOSS}* "
+      f"| *{PAPER_HYBRID['loss']}* | *{PAPER_HYBRID['rho']}* "
+      f"| *{_rho_types(PAPER_HYBRID['rho_per_type'])}* "
+      f"| | | | | | |")
+  lines += ["", LEGEND]
+  pedal = {d: a for d, a in report["summary"].items() if "per_type" in a}
+  for dataset, a in pedal.items():
+    lines += ["", f"Effects found per pedalboard type ({dataset}, all songs pooled):", "",
+              "| " + " | ".join(a["per_type"]) + " | all | node recall | node precision |",
+              "|" + "---|" * (len(a["per_type"]) + 3),
+              "| " + " | ".join(f"{h}/{n}" for h, n in a["per_type"].values())
+              + f" | {a['effects_found']}/{a['effects']} | {_f(a['node_recall'], 2)} "
+              f"| {_f(a['node_precision'], 2)} |"]
+  ab = report.get("ablation")
+  if ab:
+    lines += ["", f"Ablation (Table 1): console loss with no pruning, {ab['steps']} steps, as "
+              f"types are added (mean of {len(ab['songs'])} songs: "
+              + ", ".join(sorted({f"{x['dataset']}" for x in ab["songs"]})) + ").", "",
+              "| | " + " | ".join(ab["labels"]) + " |", "|---|" + "---|" * len(ab["labels"])]
+    for x in ab["songs"]:
+      lines.append(f"| {x['dataset']}/{x['song']} | " + " | ".join(_f(v) for v in x["losses"]) + " |")
+    lines.append("| **mean** | " + " | ".join(f"**{_f(v)}**" for v in ab["mean"]) + " |")
+    lines.append("| *paper* | " + " | ".join(f"*{v}*" for v in ab["paper"]) + " |")
+    lines += ["", "![ablation](ablation.png)"]
+  lines += ["", "Against the paper's targets:", "", "| target | paper | measured | reached |",
+            "|---|---|---|---|"]
+  for c in report["checks"]:
+    measured = c["measured"] if isinstance(c["measured"], str) else _f(c["measured"])
+    lines.append(f"| {c['what']} | {c['paper']} | {measured} | {'yes' if c['reached'] else 'no'} |")
+  return "\n".join(lines) + "\n"
+
+
+def print_row(r: dict) -> None:
+  rec, pb = r.get("recovery"), r.get("pedalboard")
+  extra = ""
+  if rec:
+    extra = f" P {rec['precision']:.2f} R {rec['recall']:.2f}"
+    if "recall_audible" in r:
+      extra += f" R_aud {r['recall_audible']:.2f} ({r['audible']}/{r['truth_processors']} audible)"
+  if pb:
+    extra = f" effects found {pb['effects_found']}/{pb['effects']} extra {pb['extra']}"
+  print(f"{r['dataset']:>11} {r['song']:<12} {r['tracks']:>2}/{r['groups']:<2} | "
+        f"sum {r['loss_sum']:.3f} console {r['loss_console']:.3f} pruned {r['loss_pruned']:.3f} "
+        f"rho {r['pruning_ratio']:.2f} [{_rho_types(r['pruning_ratio_per_type'])}] |{extra} | "
+        f"{r['seconds']['total']:.0f} s", flush=True)
+
+
+def _jsonable(value):
+  if isinstance(value, dict):
+    return {str(k): _jsonable(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple, set)):
+    return [_jsonable(v) for v in value]
+  if isinstance(value, (np.floating, np.integer, np.bool_)):
+    return value.item()
+  return value
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      description="Search every song of the given data-set folders and score the graphs found.")
+  parser.add_argument("song_dirs", nargs="*", default=list(DEFAULT_SONG_DIRS), metavar="SONGS_DIR",
+                      help="data-set folders of plain or MedleyDB songs, or song folders "
+                           f"(default: {' '.join(DEFAULT_SONG_DIRS)})")
+  parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced")
+  parser.add_argument("--sample-rate", type=int, default=None,
+                      help="search rate in Hz (default: 16000 reduced, 30000 paper)")
+  parser.add_argument("--ablation", action="store_true", help="also run the Table 1 ablation")
+  parser.add_argument("--out", default="quality-results", help="results folder")
+  parser.add_argument("--max-songs", type=int, default=None, help="first N songs of each folder")
+  parser.add_argument("--steps", type=int, default=None, help="console steps (preset)")
+  parser.add_argument("--finetune-steps", type=int, default=None, help="steps per round (preset)")
+  parser.add_argument("--rounds", type=int, default=None, help="pruning rounds (preset)")
+  parser.add_argument("--ablation-steps", type=int, default=None,
+                      help="steps of each ablation console (preset: 200 reduced, 12000 paper)")
+  parser.add_argument("--mode", choices=("loop", "batch"), default="loop",
+                      help="search songs one by one (default) or each folder as one search_batch")
+  parser.add_argument("--no-audible", action="store_true",
+                      help="skip the audible-truth recall of console-target songs")
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--plot", default=os.path.join(REPO, "docs", "ablation.png"),
+                      help="where else to save the ablation plot ('' for --out only)")
+  return parser
+
+
+def main(argv=None) -> int:
+  args = build_parser().parse_args(argv)
+  started = time.perf_counter()
+  import mixjax
+  mixjax.enable_compilation_cache()
+  from mixjax.loading import LoadWarning
+
+  preset = PRESETS[args.preset]
+  sample_rate = args.sample_rate or preset["sample_rate"]
+  ablation_steps = args.ablation_steps or preset["ablation_steps"]
+  config = make_config(args)
+  os.makedirs(args.out, exist_ok=True)
+
+  entries = []
+  for folder in args.song_dirs:
+    songs, skipped = find_songs(folder)
+    for line in skipped:
+      print(f"skipped (not a song): {line}", file=sys.stderr)
+    dataset = os.path.basename(os.path.normpath(folder))
+    for path in songs[:args.max_songs]:
+      entries.append({"dataset": dataset, "name": os.path.basename(os.path.normpath(path)),
+                      "path": path})
+  if not entries:
+    raise SystemExit(f"quality.py: no songs found in {args.song_dirs}.")
+
+  settings = {"preset": args.preset, "sample_rate": sample_rate, "seed": args.seed,
+              "mode": args.mode, "ablation_steps": ablation_steps if args.ablation else None,
+              **{k: getattr(config, k) for k in ("console_steps", "finetune_steps", "rounds",
+                                                 "sampler", "tolerance", "reset_every",
+                                                 "sparsity_ramp_steps", "trial_batch",
+                                                 "crop_seconds", "omit_seconds")},
+              "command": " ".join([os.path.basename(sys.argv[0])] + (argv or sys.argv[1:]))}
+  print(f"quality: {len(entries)} songs, {json.dumps(settings)}", flush=True)
+
+  report = {"settings": settings, "machine": machine(),
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "songs": []}
+  loaded, truths = [], []
+  for entry in entries:
+    with warnings.catch_warnings(record=True) as caught:
+      warnings.simplefilter("always", LoadWarning)
+      song = mixjax.load_song(entry["path"], sample_rate=sample_rate)
+    entry["load_warnings"] = [str(w.message) for w in caught if issubclass(w.category, LoadWarning)]
+    truth = read_truth(entry["path"])
+    if truth is not None:
+      check_truth_matches(truth, song)
+    loaded.append(song)
+    truths.append(truth)
+
+  rows = []
+  datasets = list(dict.fromkeys(e["dataset"] for e in entries))
+  for dataset in datasets:
+    index = [i for i, e in enumerate(entries) if e["dataset"] == dataset]
+    if args.mode == "batch":
+      results = run_searches([loaded[i] for i in index], config, seed=args.seed, mode="batch")
+    else:
+      results = None
+    for k, i in enumerate(index):
+      entry, song, truth = entries[i], loaded[i], truths[i]
+      result = results[k] if results else run_searches([song], config, seed=args.seed,
+                                                       mode="loop")[0]
+      audible = None
+      if truth and truth["target"] == "console" and not args.no_audible:
+        t0 = time.perf_counter()
+        audible, removal = audible_nodes(song, os.path.join(entry["path"], "truth.json"),
+                                         config=config, tolerance=config.tolerance)
+        entry["audible_seconds"] = time.perf_counter() - t0
+      row = song_row(entry, song, result, truth, audible=audible)
+      if audible is not None:
+        row["audible_seconds"] = entry["audible_seconds"]
+        row["removal_losses"] = [[*n, v] for n, v in sorted(removal.items())]
+      row["load_warnings"] = entry["load_warnings"]
+      rows.append(row)
+      print_row(row)
+      report["songs"] = rows
+      _write_json(os.path.join(args.out, "results.json"), report)
+
+  summary = summarise(rows)
+  report["summary"] = summary
+  ablation = None
+  if args.ablation:
+    real = [i for i, t in enumerate(truths) if not (t and t["target"] == "console")]
+    chosen = real or list(range(len(entries)))
+    ablation = run_ablation([entries[i] for i in chosen], [loaded[i] for i in chosen], rows,
+                            config, steps=ablation_steps, seed=args.seed)
+    report["ablation"] = ablation
+    paths = [os.path.join(args.out, "ablation.png")] + ([args.plot] if args.plot else [])
+    plot_ablation(ablation, paths, title=f"{args.preset}, {sample_rate // 1000} kHz, "
+                                         f"{ablation_steps} steps")
+  report["checks"] = paper_checks(summary, ablation, tolerance=config.tolerance)
+  report["wall_seconds"] = time.perf_counter() - started
+  report["machine"]["load_avg_end"] = os.getloadavg()
+  _write_json(os.path.join(args.out, "results.json"), report)
+  text = markdown(report)
+  with open(os.path.join(args.out, "quality.md"), "w", encoding="utf-8") as f:
+    f.write(text)
+
+  print()
+  print(text)
+  final = {"settings": settings, "summary": summary, "wall_seconds": report["wall_seconds"],
+           "checks": [{k: c[k] for k in ("what", "measured", "reached")} for c in report["checks"]]}
+  if ablation:
+    final["ablation"] = {k: ablation[k] for k in ("labels", "mean", "paper", "decreasing")}
+  print(json.dumps(_jsonable(final)))
+  return 0
+
+
+def _write_json(path: str, value) -> None:
+  tmp = path + ".tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(_jsonable(value), f, indent=1)
+  os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+  sys.exit(main())
