@@ -55,8 +55,7 @@ import tempfile
 import time
 import warnings
 
-# benchmarks/grafx.py (the mixjax-side wrapper) sits beside this script and would shadow the
-# grafx package: drop this directory (and a cwd equal to it) from the import path.
+# Keep this directory (mixjax's benchmark scripts) off the import path: only grafx is wanted.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 

@@ -31,23 +31,30 @@ Usage:
   python benchmarks/quality.py [SONGS_DIR ...] [--preset reduced|paper]
       [--sample-rate HZ] [--ablation] [--out DIR] [--max-songs N]
       [--steps N] [--finetune-steps N] [--rounds N] [--ablation-steps N]
-      [--mode loop|batch] [--no-audible] [--seed S]
+      [--mode loop|batch] [--ablation-mode loop|batch] [--no-audible] [--seed S]
+
+  # what benchmarks/RESULTS.md "Quality" ran (about an hour on a shared 2-core CPU):
+  nice python benchmarks/quality.py --ablation --max-songs 2 --out /tmp/quality
 
 Presets (the loss, crop, warm-up, τ, sampler and learning rate are always the
 paper's; only the amount of optimisation and the rate change):
 
 * ``reduced`` (default): 16 kHz, 200 console steps, 2 hybrid pruning rounds
   of 50 fine-tune steps (optimiser reset and sparsity ramp every 100 steps),
-  ablation consoles of 200 steps. Its cost grows with the song's nodes
-  (tracks + subgroups) and length; see ``benchmarks/RESULTS.md`` "Quality"
-  for the measured seconds per song on a 2-core CPU.
+  ablation consoles of 200 steps. The full default set (6 songs × 2 targets
+  + ablation) takes several hours on a shared 2-core CPU; ``--max-songs 2``
+  (000_funk, 12 tracks, and 001_ballad, 4 tracks) about one. RESULTS.md
+  gives the measured seconds per step and per pruning round of every song,
+  to scale up from.
 * ``paper``: ``SearchConfig()`` at 30 kHz (6000 console steps, 12 rounds of
   500), ablation consoles of 12000 steps as in the paper (use a GPU).
 
-Songs are searched one at a time (``--mode loop``, the default: faster than
-``search_batch`` on a 2-core CPU, see RESULTS.md); every song of one shape
-(tracks, groups, samples) compiles the two search programs once, and the
-ablation and the second target reuse them.
+Searches with pruning run one song at a time (``--mode loop``): on a 2-core
+CPU that was faster than ``search_batch`` (whose songs prune in lockstep, so
+a song with few trials waits for one with many); console-only fits (the
+ablation) run batched (``--ablation-mode batch``), which was faster. Each
+song shape (tracks, groups, samples) compiles the two search programs once;
+the second target reuses them.
 """
 
 from __future__ import annotations
@@ -341,6 +348,16 @@ def run_searches(songs, config, *, seed: int, mode: str) -> list:
   return [mixjax.search(song, config, seed=seed, progress=False) for song in songs]
 
 
+def cost(song, result) -> dict:
+  """Wall seconds per optimisation step and for the trials: what scales a search."""
+  config, sec = result.config, result.seconds
+  tune_steps = config.rounds * config.finetune_steps
+  return {"nodes": song.n_tracks + song.n_groups,
+          "console_fit_s_per_step": sec["console_fit"] / max(config.console_steps, 1),
+          "finetune_s_per_step": sec["finetune"] / tune_steps if tune_steps else None,
+          "trials": len(result.trials), "trials_s": sec["trials"]}
+
+
 def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | None) -> dict:
   """The numbers of one searched song."""
   found = result.alive_nodes()
@@ -353,6 +370,8 @@ def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | No
       "pruning_ratio_per_type": result.pruning_ratio_per_type,
       "processors_kept": len(found), "trials": len(result.trials),
       "seconds": result.seconds, "compilations": result.compilations,
+      "compiled": any(v > 0 for v in result.compilations.values()),
+      "cost": cost(song, result),
       "found": sorted(found),
   }
   if truth and truth["target"] == "console":
@@ -410,34 +429,46 @@ def summarise(rows: list[dict]) -> dict:
   return out
 
 
-def run_ablation(entries, loaded, rows, config, *, steps: int, seed: int) -> dict:
+def run_ablation(entries, loaded, rows, config, *, steps: int, seed: int, mode: str) -> dict:
   """Table 1: console loss (no pruning) for the first k types of ABLATION_ORDER.
 
-  The full console (k = 7) at the main search's console steps is the main
-  search's own ``loss_console`` (same seed, crops and steps; the sparsity
-  term only starts with pruning), so it is not fitted twice.
+  ``mode="loop"`` fits each song alone; the full console (k = 7) at the main
+  search's console steps is then the main search's own ``loss_console``
+  (same seed, crops and steps; the sparsity term only starts with pruning:
+  checked equal to the last digit), so it is not fitted twice.
+  ``mode="batch"`` fits all songs of one console with one ``search_batch``.
   """
-  import mixjax
-  per_song = []
-  for entry, song in zip(entries, loaded):
-    row = next(r for r in rows if r["path"] == entry["path"])
-    losses, seconds = [row["loss_sum"]], []
-    for types in ablation_consoles():
-      if len(types) == len(ABLATION_ORDER) and steps == config.console_steps:
-        losses.append(row["loss_console"])
+  losses = [[row_of(rows, e)["loss_sum"]] for e in entries]
+  seconds = [[] for _ in entries]
+  for types in ablation_consoles():
+    ablation = config.replace(processors=types, rounds=0, console_steps=steps)
+    if mode == "batch":
+      results = run_searches(loaded, ablation, seed=seed, mode="batch")
+    else:
+      results = []
+      for entry, song in zip(entries, loaded):
+        if len(types) == len(ABLATION_ORDER) and steps == config.console_steps:
+          results.append(None)
+        else:
+          results.append(run_searches([song], ablation, seed=seed, mode="loop")[0])
+    for i, (entry, result) in enumerate(zip(entries, results)):
+      if result is None:
+        losses[i].append(row_of(rows, entry)["loss_console"])
         continue
-      ablation = config.replace(processors=types, rounds=0, console_steps=steps)
-      result = mixjax.search(song, ablation, seed=seed, progress=False)
-      losses.append(result.loss_console)
-      seconds.append(result.seconds["total"])
+      losses[i].append(result.loss_console)
+      seconds[i].append(result.seconds["total"])
       print(f"  ablation {entry['dataset']}/{entry['name']} {ablation_label(types)}: "
             f"{result.loss_console:.4f} ({result.seconds['total']:.0f} s)", flush=True)
-    per_song.append({"dataset": entry["dataset"], "song": entry["name"], "losses": losses,
-                     "seconds": seconds})
+  per_song = [{"dataset": e["dataset"], "song": e["name"], "losses": l, "seconds": s}
+              for e, l, s in zip(entries, losses, seconds)]
   means = [mean(s["losses"][k] for s in per_song) for k in range(len(ABLATION_ORDER) + 1)]
   return {"labels": ["sum"] + [ablation_label(t) for t in ablation_consoles()],
-          "steps": steps, "songs": per_song, "mean": means, "paper": list(PAPER_TABLE1),
-          "decreasing": is_decreasing(means)}
+          "steps": steps, "mode": mode, "songs": per_song, "mean": means,
+          "paper": list(PAPER_TABLE1), "decreasing": is_decreasing(means)}
+
+
+def row_of(rows, entry) -> dict:
+  return next(r for r in rows if r["path"] == entry["path"])
 
 
 def plot_ablation(ablation: dict, paths: list[str], *, title: str) -> None:
@@ -512,6 +543,10 @@ def _f(value, digits: int = 3) -> str:
   return f"{value:.{digits}f}"
 
 
+def _plural(n: int, word: str) -> str:
+  return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _found(scores: dict | None) -> str:
   """``"found/total"`` pedalboard effects, or a dash."""
   if not scores or "effects" not in scores:
@@ -533,15 +568,24 @@ LEGEND = (
     "that type. Search s: wall seconds of the search (console fit, trials, fine-tuning).")
 
 
+COST_LEGEND = (
+    "Cost per song (wall seconds on this machine, shared with other jobs; \\* includes "
+    "compiling the two search programs, once per song shape). A search costs about console "
+    "steps × fit s/step + rounds × fine-tune steps × tune s/step + trial s; a step's cost grows "
+    "with nodes (tracks + subgroups) × samples per crop, a pruning round's trials with "
+    "processors × nodes × song length.")
+
+
 def markdown(report: dict) -> str:
   """``quality.md``: settings, per-song table, means, pedalboard effects, ablation, targets."""
   s, m = report["settings"], report["machine"]
   lines = [
       "# Quality benchmark", "",
       f"Preset `{s['preset']}`: {s['sample_rate']} Hz, {s['console_steps']} console steps, "
-      f"{s['rounds']} pruning rounds ({s['sampler']}, τ = {s['tolerance']}) of "
+      f"{_plural(s['rounds'], 'pruning round')} ({s['sampler']}, τ = {s['tolerance']}) of "
       f"{s['finetune_steps']} fine-tune steps, seed {s['seed']}, mode `{s['mode']}`"
-      + (f", ablation consoles of {s['ablation_steps']} steps" if report.get("ablation") else "")
+      + (f", ablation consoles of {s['ablation_steps']} steps (mode `{s['ablation_mode']}`)"
+         if report.get("ablation") else "")
       + f". Machine: {m['nproc']} cores ({m['cpu']}), {m['device']}, jax {m['jax']}, "
       f"load average {m['load_avg_start'][0]:.1f} at the start. Wall time "
       f"{report['wall_seconds'] / 60:.1f} min, {report['date']}.", "",
@@ -558,10 +602,10 @@ def markdown(report: dict) -> str:
         f"| {_f(rec and rec['precision'], 2)} | {_f(rec and rec['recall'], 2)} "
         f"| {_f(r.get('recall_audible'), 2)} "
         f"| {_found(pb)} "
-        f"| {pb['extra'] if pb else '–'} | {r['seconds']['total']:.0f} |")
+        f"| {pb['extra'] if pb else '–'} | {r['seconds']['total']:.0f}{'*' if r['compiled'] else ''} |")
   for dataset, a in report["summary"].items():
     lines.append(
-        f"| **{dataset} mean** | {a['songs']} songs | | | {_f(a['loss_sum'])} "
+        f"| **{dataset} mean** | {_plural(a['songs'], 'song')} | | | {_f(a['loss_sum'])} "
         f"| {_f(a['loss_console'])} | {_f(a['loss_pruned'])} | {_f(a['pruning_ratio'], 2)} "
         f"| {_rho_types(a['pruning_ratio_per_type'])} | {_f(a.get('precision'), 2)} "
         f"| {_f(a.get('recall'), 2)} | {_f(a.get('recall_audible'), 2)} "
@@ -573,6 +617,16 @@ def markdown(report: dict) -> str:
       f"| *{_rho_types(PAPER_HYBRID['rho_per_type'])}* "
       f"| | | | | | |")
   lines += ["", LEGEND]
+  lines += ["", COST_LEGEND, "",
+            ("| data set | song | nodes | length s | fit s/step | tune s/step | trials | trial s "
+             "| audible s | search s |"), "|---|---|---|---|---|---|---|---|---|---|"]
+  for r in report["songs"]:
+    c = r["cost"]
+    lines.append(
+        f"| {r['dataset']} | {r['song']} | {c['nodes']} | {r['seconds_audio']:.1f} "
+        f"| {_f(c['console_fit_s_per_step'], 2)}{'*' if r['compiled'] else ''} "
+        f"| {_f(c['finetune_s_per_step'], 2)} | {c['trials']} | {c['trials_s']:.0f} "
+        f"| {_f(r.get('audible_seconds'), 0)} | {r['seconds']['total']:.0f} |")
   pedal = {d: a for d, a in report["summary"].items() if "per_type" in a}
   for dataset, a in pedal.items():
     lines += ["", f"Effects found per pedalboard type ({dataset}, all songs pooled):", "",
@@ -584,7 +638,7 @@ def markdown(report: dict) -> str:
   ab = report.get("ablation")
   if ab:
     lines += ["", f"Ablation (Table 1): console loss with no pruning, {ab['steps']} steps, as "
-              f"types are added (mean of {len(ab['songs'])} songs: "
+              f"types are added (mean of {_plural(len(ab['songs']), 'song')}: "
               + ", ".join(sorted({f"{x['dataset']}" for x in ab["songs"]})) + ").", "",
               "| | " + " | ".join(ab["labels"]) + " |", "|---|" + "---|" * len(ab["labels"])]
     for x in ab["songs"]:
@@ -649,6 +703,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="steps of each ablation console (preset: 200 reduced, 12000 paper)")
   parser.add_argument("--mode", choices=("loop", "batch"), default="loop",
                       help="search songs one by one (default) or each folder as one search_batch")
+  parser.add_argument("--ablation-mode", choices=("loop", "batch"), default="batch",
+                      help="fit the ablation consoles song by song or all songs of one console "
+                           "as one search_batch (default: batch, faster for console-only fits)")
   parser.add_argument("--no-audible", action="store_true",
                       help="skip the audible-truth recall of console-target songs")
   parser.add_argument("--seed", type=int, default=0)
@@ -684,6 +741,7 @@ def main(argv=None) -> int:
 
   settings = {"preset": args.preset, "sample_rate": sample_rate, "seed": args.seed,
               "mode": args.mode, "ablation_steps": ablation_steps if args.ablation else None,
+              "ablation_mode": args.ablation_mode if args.ablation else None,
               **{k: getattr(config, k) for k in ("console_steps", "finetune_steps", "rounds",
                                                  "sampler", "tolerance", "reset_every",
                                                  "sparsity_ramp_steps", "trial_batch",
@@ -740,7 +798,7 @@ def main(argv=None) -> int:
     real = [i for i, t in enumerate(truths) if not (t and t["target"] == "console")]
     chosen = real or list(range(len(entries)))
     ablation = run_ablation([entries[i] for i in chosen], [loaded[i] for i in chosen], rows,
-                            config, steps=ablation_steps, seed=args.seed)
+                            config, steps=ablation_steps, seed=args.seed, mode=args.ablation_mode)
     report["ablation"] = ablation
     paths = [os.path.join(args.out, "ablation.png")] + ([args.plot] if args.plot else [])
     plot_ablation(ablation, paths, title=f"{args.preset}, {sample_rate // 1000} kHz, "

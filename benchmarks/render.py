@@ -102,7 +102,7 @@ def main() -> None:
     print(json.dumps(measure_one(t, g, args.seconds, args.sample_rate, args.repeats)))
     return
 
-  import grafx as grafx_side  # benchmarks/grafx.py
+  import grafx_side  # benchmarks/grafx_side.py: runs GRAFX in its own environment
 
   grafx_python = None if args.no_grafx else grafx_side.find_grafx_python()
   rows = []

@@ -117,13 +117,16 @@ def dispatch_size(config: SearchConfig) -> int:
   return size
 
 
-@functools.lru_cache(maxsize=None)
 def default_optimizer(config: SearchConfig) -> optax.GradientTransformation:
-  """AdamW as the reference runs it: lr 1e-2, weight decay 0, eps 1e-8.
+  """AdamW as the reference runs it: lr from ``config`` (1e-2), weight decay 0, eps 1e-8."""
+  return _adamw(config.learning_rate)
 
-  Cached per config, so repeated searches reuse one compiled program.
-  """
-  return optax.adamw(config.learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
+
+@functools.lru_cache(maxsize=None)
+def _adamw(learning_rate: float) -> optax.GradientTransformation:
+  # One object per learning rate: the optimizer is a static argument of the
+  # compiled step, so searches with other step counts reuse the program.
+  return optax.adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0)
 
 
 def _run_steps_one_song(state: FitState, console: console_lib.Console, key, tracks, mix, alive,

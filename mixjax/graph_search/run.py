@@ -207,7 +207,7 @@ class _BatchSearch:
       masks.append(evaluate_lib.stack_masks([self.tables[s].to_alive(f) for f in flags]))
     a = self.arrays
     losses = evaluate_lib.song_loss(
-        params, a["console"], a["tracks"], a["mix"], self.put(evaluate_lib.stack_masks(masks)),
+        self.put(params), a["console"], a["tracks"], a["mix"], self.put(evaluate_lib.stack_masks(masks)),
         self.starts, a["n_chunks"], chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
         omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes))
     losses = np.asarray(losses)
@@ -216,14 +216,16 @@ class _BatchSearch:
   def fit(self, run, n_steps: int, phase: int, label: str) -> None:
     """``n_steps`` optimisation steps of every song, from a fresh optimiser state."""
     per_call = fit_lib.dispatch_size(self.config)
-    state = jax.vmap(functools.partial(fit_lib.start_phase, optimizer=self.optimizer))(run["state"])
+    # Every compiled call sees the same input shardings (else it would compile again).
+    state = self.put(jax.vmap(functools.partial(fit_lib.start_phase, optimizer=self.optimizer))(
+        run["state"]))
     alive = self.put(evaluate_lib.stack_masks(
         [t.to_alive(f) for t, f in zip(self.tables, run["flags"])]))
     a = self.arrays
     bar = tqdm(total=n_steps, desc=label, disable=not self.progress, leave=False)
     for _ in range(n_steps // per_call):
       first = int(state.step[0])
-      state, metrics = fit_lib.run_steps(state, a["console"], a["crop_key"], a["tracks"], a["mix"],
+      state, metrics = fit_lib.run_steps(self.put(state), a["console"], a["crop_key"], a["tracks"], a["mix"],
                                          alive, a["n_samples"], self.sparsity,
                                          settings=self.settings, optimizer=self.optimizer)
       metrics = jax.device_get(metrics)

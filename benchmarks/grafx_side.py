@@ -4,7 +4,7 @@ GRAFX needs torch, which mixjax never imports, so it lives in a separate virtual
 (``benchmarks/setup_grafx_env.sh`` builds one at ``/work/grafx-venv``) and is driven through a
 subprocess running ``benchmarks/grafx_driver.py``. This module only uses the standard library.
 
-    from benchmarks.grafx import run_grafx
+    from benchmarks.grafx_side import run_grafx
     ref = run_grafx("render", tracks=16, groups=4, seconds=3.8, sample_rate=30000, repeats=5)
     if ref is not None:
         print(ref["fwd_s"], ref["fwd_bwd_s"], ref["peak_rss_mb"])
@@ -110,7 +110,7 @@ def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
     return None
 
 
-if __name__ == "__main__":  # python benchmarks/grafx.py render --tracks 4 --groups 1 ...
+if __name__ == "__main__":  # python benchmarks/grafx_side.py render --tracks 4 --groups 1 ...
     import argparse
 
     parser = argparse.ArgumentParser(description="run benchmarks/grafx_driver.py via run_grafx")

@@ -1,0 +1,167 @@
+"""The quality benchmark's scoring, on hand-made inputs (no search)."""
+
+import itertools
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "benchmarks"))
+
+import quality
+
+
+def _effect(level, index, kind, mixjax_type):
+  return {"level": level, "index": index, "owner": f"{level}{index}", "type": kind,
+          "mixjax_type": mixjax_type, "position": 0, "settings": {}}
+
+
+def _pedalboard_truth():
+  effects = [
+      _effect("track", 0, "LowShelfFilter", "eq"),
+      _effect("track", 0, "PeakFilter", "eq"),
+      _effect("group", 1, "Gain", "gain_pan"),
+      _effect("group", 1, "Pan", "gain_pan"),
+      _effect("group", 0, "Reverb", "reverb"),
+      _effect("track", 2, "StereoWidth", "imager"),
+  ]
+  nodes = [{"level": e["level"], "index": e["index"], "owner": e["owner"],
+            "processor": e["mixjax_type"]} for e in effects]
+  unique = {(n["level"], n["index"], n["processor"]): n for n in nodes}
+  return {"format": "mixjax.truth", "target": "pedalboard", "effects": effects,
+          "nodes": list(unique.values())}
+
+
+def test_ablation_order_is_the_papers():
+  consoles = quality.ablation_consoles()
+  assert "".join(quality.LETTERS[c[-1]] for c in consoles) == "gsercnd"
+  assert consoles[0] == ("gain_pan",)
+  assert consoles[2] == ("gain_pan", "imager", "eq")
+  assert consoles[-1] == ("gain_pan", "imager", "eq", "reverb", "compressor", "noisegate", "delay")
+  assert all(len(b) == len(a) + 1 and b[:-1] == a for a, b in itertools.pairwise(consoles))
+  assert [quality.ablation_label(c) for c in consoles] == ["+g", "+s", "+e", "+r", "+c", "+n", "+d"]
+  assert sorted(quality.ABLATION_ORDER) == sorted(quality.LETTERS)
+  assert len(quality.PAPER_TABLE1) == len(consoles) + 1
+  assert quality.is_decreasing(quality.PAPER_TABLE1)
+
+
+def test_pedalboard_effects_matched_to_kept_nodes():
+  truth = _pedalboard_truth()
+  found = {("track", 0, "eq"),           # both EQ filters of track 0
+           ("group", 1, "gain_pan"),     # Gain and Pan of group 1
+           ("group", 0, "delay"),        # not the reverb pedalboard put there: extra
+           ("track", 2, "eq"),           # right node, wrong type (imager expected): extra
+           ("track", 1, "imager")}       # imager on the wrong track: extra
+  scores = quality.pedalboard_scores(truth, found)
+  assert scores["per_type"] == {"LowShelfFilter": [1, 1], "PeakFilter": [1, 1], "Gain": [1, 1],
+                                "Pan": [1, 1], "StereoWidth": [0, 1], "Reverb": [0, 1]}
+  assert list(scores["per_type"]) == ["LowShelfFilter", "PeakFilter", "Gain", "Pan",
+                                      "StereoWidth", "Reverb"]  # chain order
+  assert (scores["effects_found"], scores["effects"]) == (4, 6)
+  assert scores["extra"] == 3
+  assert scores["extra_per_type"] == {"delay": 1, "eq": 1, "imager": 1}
+  # distinct truth nodes: track0 eq, group1 gain_pan, group0 reverb, track2 imager
+  assert scores["node_recall"] == pytest.approx(2 / 4)
+  assert scores["node_precision"] == pytest.approx(2 / 5)
+
+
+def test_pedalboard_nothing_kept_and_everything_kept():
+  truth = _pedalboard_truth()
+  none = quality.pedalboard_scores(truth, set())
+  assert none["effects_found"] == 0 and none["extra"] == 0 and none["node_recall"] == 0
+  everything = quality.truth_nodes(truth)
+  full = quality.pedalboard_scores(truth, everything)
+  assert full["effects_found"] == full["effects"] == 6
+  assert full["extra"] == 0 and full["node_recall"] == 1 and full["node_precision"] == 1
+
+
+def test_pool_per_type_sums_songs():
+  a = {"per_type": {"Reverb": [1, 2], "NoiseGate": [0, 1]}}
+  b = {"per_type": {"Reverb": [2, 2], "Gain": [1, 1]}}
+  assert quality.pool_per_type([a, b]) == {"NoiseGate": [0, 1], "Gain": [1, 1], "Reverb": [3, 4]}
+  assert list(quality.pool_per_type([a, b])) == ["NoiseGate", "Gain", "Reverb"]
+
+
+def test_precision_recall_of_console_truth():
+  truth = {"nodes": [{"level": "track", "index": 0, "processor": "eq"},
+                     {"level": "track", "index": 1, "processor": "compressor"},
+                     {"level": "group", "index": 0, "processor": "reverb"},
+                     {"level": "group", "index": 1, "processor": "gain_pan"}]}
+  true = quality.truth_nodes(truth)
+  assert true == {("track", 0, "eq"), ("track", 1, "compressor"), ("group", 0, "reverb"),
+                  ("group", 1, "gain_pan")}
+  found = {("track", 0, "eq"), ("group", 0, "reverb"), ("group", 0, "eq"),
+           ("track", 0, "compressor"), ("group", 1, "gain_pan")}  # 3 right, 2 wrong, 1 missed
+  scores = quality.recovery(true, found)
+  assert (scores["tp"], scores["fp"], scores["fn"]) == (3, 2, 1)
+  assert scores["precision"] == pytest.approx(3 / 5)
+  assert scores["recall"] == pytest.approx(3 / 4)
+  assert quality.recovery(set(), set())["precision"] == 1.0
+  assert quality.recovery(true, set())["recall"] == 0.0
+  audible = {("track", 0, "eq"), ("track", 1, "compressor")}
+  assert quality.audible_recall(audible, found) == pytest.approx(1 / 2)
+  assert quality.audible_recall(set(), found) == 1.0
+
+
+def test_is_decreasing():
+  assert quality.is_decreasing([3.0, 2.0, 2.0, 1.0])
+  assert not quality.is_decreasing([3.0, 2.0, 2.1])
+  assert quality.is_decreasing([3.0, 2.0, 2.05], slack=0.1)
+
+
+def test_summary_checks_and_markdown():
+  rho = {t: 0.5 for t in quality.ABLATION_ORDER}
+  common = {"tracks": 2, "groups": 1, "seconds_audio": 8.0, "loss_sum": 2.0,
+            "pruning_ratio": 0.7, "pruning_ratio_per_type": rho,
+            "seconds": {"total": 10.0}, "compilations": {"fit": 0, "song_loss": 0},
+            "compiled": False,
+            "cost": {"nodes": 3, "console_fit_s_per_step": 0.1, "finetune_s_per_step": 0.1,
+                     "trials": 5, "trials_s": 2.0}}
+  console_row = dict(common, dataset="console", song="a", path="c/a", loss_console=0.3,
+                     loss_pruned=0.31, recall_audible=1.0,
+                     recovery={"precision": 1.0, "recall": 0.8, "tp": 4, "fp": 0, "fn": 1})
+  pedal = quality.pedalboard_scores(_pedalboard_truth(), {("track", 0, "eq")})
+  pedal_row = dict(common, dataset="pedalboard", song="a", path="p/a", loss_console=0.4,
+                   loss_pruned=0.405, pedalboard=pedal)
+  summary = quality.summarise([console_row, pedal_row])
+  assert summary["console"]["recall_pooled"] == pytest.approx(0.8)
+  assert summary["pedalboard"]["effects_found"] == 2
+  ablation = {"labels": ["sum", "+g", "+s", "+e", "+r", "+c", "+n", "+d"], "steps": 10,
+              "songs": [{"dataset": "pedalboard", "song": "a",
+                         "losses": [2.0, 1, .9, .8, .7, .6, .5, .4], "seconds": []}],
+              "mean": [2.0, 1, .9, .8, .7, .6, .5, .4], "paper": list(quality.PAPER_TABLE1),
+              "decreasing": True}
+  checks = {c["what"]: c["reached"] for c in quality.paper_checks(summary, ablation,
+                                                                   tolerance=0.01)}
+  assert checks["pedalboard: console loss ≤ 0.409"]
+  assert checks["pedalboard: pruned loss ≤ console loss + τ"]
+  assert checks["pedalboard: ρ ≥ 0.67"]
+  assert checks["console: precision ≥ 0.9"] and not checks["console: recall ≥ 0.9"]
+  assert checks["ablation: mean console loss decreases as types are added"]
+  settings = {"preset": "reduced", "sample_rate": 16000, "console_steps": 200, "rounds": 2,
+              "sampler": "hybrid", "tolerance": 0.01, "finetune_steps": 50, "seed": 0,
+              "mode": "loop", "ablation_steps": 10, "ablation_mode": "batch"}
+  report = {"settings": settings, "songs": [console_row, pedal_row], "summary": summary,
+            "ablation": ablation, "wall_seconds": 60.0, "date": "today",
+            "machine": {"nproc": 2, "cpu": "cpu", "device": "cpu", "jax": "0",
+                        "load_avg_start": (1.0, 1.0, 1.0)},
+            "checks": quality.paper_checks(summary, ablation, tolerance=0.01)}
+  text = quality.markdown(report)
+  assert "| pedalboard | a | 2/1 |" in text and "2/6" in text
+  assert "| *paper* | *19.7* |" in text
+  assert "| console | a | 3 | 8.0 | 0.10 | 0.10 | 5 | 2 |" in text
+
+
+def test_find_songs(tmp_path):
+  song = tmp_path / "set" / "001_song"
+  (song / "tracks").mkdir(parents=True)
+  (song / "tracks" / "kick.wav").write_bytes(b"")
+  (song / "mix.wav").write_bytes(b"")
+  (tmp_path / "set" / "notes").mkdir()
+  (tmp_path / "set" / "000_empty").mkdir()
+  songs, skipped = quality.find_songs(str(tmp_path / "set"))
+  assert songs == [str(song)]
+  assert [line.split(":")[0] for line in skipped] == [str(tmp_path / "set" / "000_empty"),
+                                                      str(tmp_path / "set" / "notes")]
+  assert quality.find_songs(str(song)) == ([str(song)], [])
