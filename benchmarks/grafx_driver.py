@@ -208,30 +208,29 @@ def build_graph_locally(tracks, groups, node_configs):
     return graph
 
 
+# processor type -> (GRAFX class name, whether it convolves with a long FIR, whether the
+# solver adds gain-staging regularisation to it)
+PROCESSOR_TABLE = {
+    "eq": ("ZeroPhaseFIREqualizer", False, True),
+    "compressor": ("Compressor", True, False),
+    "noisegate": ("NoiseGate", True, False),
+    "stereo_imager": ("SideGainImager", False, False),
+    "gain_panning": ("StereoGain", False, False),
+    "delay": ("MultitapDelay", True, False),
+    "reverb": ("STFTMaskedNoiseReverb", True, True),
+}
+
+
 def make_processor(kind, audio_len):
+    """One node type of the console, GRAFX defaults, FlashFFTConv off, wrapped in DryWet."""
     from grafx import processors
 
-    conv_kwargs = {"flashfftconv": False, "max_input_len": audio_len}
-    match kind:
-        case "eq":
-            p = processors.ZeroPhaseFIREqualizer()
-        case "gain_panning":
-            p = processors.StereoGain()
-        case "stereo_imager":
-            p = processors.SideGainImager()
-        case "compressor":
-            p = processors.Compressor(**conv_kwargs)
-        case "noisegate":
-            p = processors.NoiseGate(**conv_kwargs)
-        case "delay":
-            p = processors.MultitapDelay(**conv_kwargs)
-        case "reverb":
-            p = processors.STFTMaskedNoiseReverb(**conv_kwargs)
-        case _:
-            raise ValueError(kind)
-    if kind in ("eq", "reverb"):
-        p = processors.GainStagingRegularization(p)
-    return processors.DryWet(p)
+    class_name, convolves, gain_staged = PROCESSOR_TABLE[kind]
+    kwargs = {"flashfftconv": False, "max_input_len": audio_len} if convolves else {}
+    processor = getattr(processors, class_name)(**kwargs)
+    if gain_staged:
+        processor = processors.GainStagingRegularization(processor)
+    return processors.DryWet(processor)
 
 
 class Console:

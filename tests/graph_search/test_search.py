@@ -182,10 +182,10 @@ def _others_pruned(result):
 
 def test_fitting_lowers_the_loss_far_below_the_plain_sum():
   song = _gain_pan_only_song()
-  result = mixjax.search(song, TINY.replace(console_steps=300, rounds=0), seed=0, progress=False)
-  assert result.loss_console < result.loss_sum / 4, (result.loss_console, result.loss_sum)
+  result = mixjax.search(song, TINY.replace(console_steps=600, rounds=0), seed=0, progress=False)
+  assert result.loss_console < result.loss_sum / 2, (result.loss_console, result.loss_sum)
   fit = result.history["loss"]
-  assert fit[-20:].mean() < fit[:20].mean() / 4
+  assert fit[-50:].mean() < fit[:20].mean() / 5
 
 
 @pytest.mark.slow
