@@ -93,24 +93,23 @@ def _count(text: str) -> int:
   return value
 
 
-def _positive_float(text: str) -> float:
+def _finite_float(text: str, *, allow_zero: bool) -> float:
   try:
     value = float(text)
   except ValueError:
     raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-  if not value > 0 or value != value or value == float("inf"):
-    raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+  if not (value >= 0 if allow_zero else value > 0) or value == float("inf"):
+    raise argparse.ArgumentTypeError(
+        f"must be {'0 or more' if allow_zero else 'a positive number'}, got {text}")
   return value
+
+
+def _positive_float(text: str) -> float:
+  return _finite_float(text, allow_zero=False)
 
 
 def _non_negative_float(text: str) -> float:
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-  if not value >= 0 or value == float("inf"):
-    raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-  return value
+  return _finite_float(text, allow_zero=True)
 
 
 def _sample_rate(text: str) -> int:
