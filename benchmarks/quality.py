@@ -42,7 +42,7 @@ paper's; only the amount of optimisation and the rate change):
 * ``reduced`` (default): 16 kHz, 200 console steps, 2 hybrid pruning rounds
   of 50 fine-tune steps (optimiser reset and sparsity ramp every 100 steps),
   ablation consoles of 200 steps. The full default set (6 songs × 2 targets
-  + ablation) takes several hours on a shared 2-core CPU; ``--max-songs 2``
+  + ablation) takes 2–3 hours on a shared 2-core CPU; ``--max-songs 2``
   (000_funk, 12 tracks, and 001_ballad, 4 tracks) about one. RESULTS.md
   gives the measured seconds per step and per pruning round of every song,
   to scale up from.
@@ -244,6 +244,25 @@ def find_songs(folder: str) -> tuple[list[str], list[str]]:
     except ValueError as error:
       skipped.append(f"{path}: {error}")
   return songs, skipped
+
+
+def song_entries(folders, *, max_songs: int | None = None) -> list[dict]:
+  """``{"dataset", "name", "path"}`` of the first ``max_songs`` songs of each folder.
+
+  A data-set folder names its songs' data set; a song folder given alone
+  belongs to its parent's (``OUT/pedalboard/000_funk`` -> ``pedalboard``).
+  """
+  entries = []
+  for folder in folders:
+    songs, skipped = find_songs(folder)
+    for line in skipped:
+      print(f"skipped (not a song): {line}", file=sys.stderr)
+    folder = os.path.normpath(folder)
+    songs = [os.path.normpath(path) for path in songs]
+    dataset = os.path.basename(os.path.dirname(folder) if songs == [folder] else folder)
+    for path in songs[:max_songs]:
+      entries.append({"dataset": dataset, "name": os.path.basename(path), "path": path})
+  return entries
 
 
 def read_truth(song_dir: str) -> dict | None:
@@ -727,15 +746,7 @@ def main(argv=None) -> int:
   config = make_config(args)
   os.makedirs(args.out, exist_ok=True)
 
-  entries = []
-  for folder in args.song_dirs:
-    songs, skipped = find_songs(folder)
-    for line in skipped:
-      print(f"skipped (not a song): {line}", file=sys.stderr)
-    dataset = os.path.basename(os.path.normpath(folder))
-    for path in songs[:args.max_songs]:
-      entries.append({"dataset": dataset, "name": os.path.basename(os.path.normpath(path)),
-                      "path": path})
+  entries = song_entries(args.song_dirs, max_songs=args.max_songs)
   if not entries:
     raise SystemExit(f"quality.py: no songs found in {args.song_dirs}.")
 

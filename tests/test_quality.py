@@ -165,3 +165,5 @@ def test_find_songs(tmp_path):
   assert [line.split(":")[0] for line in skipped] == [str(tmp_path / "set" / "000_empty"),
                                                       str(tmp_path / "set" / "notes")]
   assert quality.find_songs(str(song)) == ([str(song)], [])
+  entries = quality.song_entries([str(tmp_path / "set"), str(song) + "/"], max_songs=1)
+  assert [(e["dataset"], e["name"]) for e in entries] == [("set", "001_song"), ("set", "001_song")]
