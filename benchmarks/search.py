@@ -59,21 +59,44 @@ def search_rows(args) -> list[dict]:
     song, truth = mixjax.synthetic_song(jax.random.key(n_tracks), n_tracks=n_tracks,
                                         n_groups=n_groups, seconds=args.seconds,
                                         sample_rate=args.sample_rate)
-    runs = [(s, base.trial_batch) for s in args.samplers.split(",")]
-    runs.append((runs[0][0], 1))  # sequential trials, for the batched/sequential ratio
-    for sampler, batch in runs:
-      config = base.replace(sampler=sampler, trial_batch=batch)
+    # (sampler, trial batch, incremental): every sampler as configured, then the first
+    # sampler with batched full renders and with one full render per trial (the sequential
+    # algorithm), for the pruning-phase ratios.
+    first = args.samplers.split(",")[0]
+    runs = [(s, base.trial_batch, True) for s in args.samplers.split(",")]
+    runs += [(first, base.trial_batch, False), (first, 1, False)]
+    for sampler, batch, incremental in runs:
+      config = base.replace(sampler=sampler, trial_batch=batch, incremental_trials=incremental)
       result = mixjax.search(song, config, seed=0, progress=False)
       row = {
           "tracks": n_tracks, "groups": n_groups, "sampler": sampler, "trial_batch": batch,
+          "incremental": incremental,
           "loss_sum": result.loss_sum, "loss_console": result.loss_console,
           "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
           "pruning_ratio_per_type": result.pruning_ratio_per_type,
           "trials": len(result.trials), "seconds": result.seconds,
           "recovery": _recovery(result, truth),
       }
+      row["alive_nodes"] = sorted(map(list, result.alive_nodes()))
       rows.append(row)
       _print_search_row(row)
+    mine = [r for r in rows if r.get("tracks") == n_tracks]
+    ours, full_batched, sequential = mine[0], mine[-2], mine[-1]
+    ratio = {
+        "tracks": n_tracks,
+        "trials_s": {"incremental_batched": ours["seconds"]["trials"],
+                     "full_batched": full_batched["seconds"]["trials"],
+                     "sequential": sequential["seconds"]["trials"]},
+        "speedup_vs_sequential": sequential["seconds"]["trials"] / ours["seconds"]["trials"],
+        "full_batched_speedup_vs_sequential":
+            sequential["seconds"]["trials"] / full_batched["seconds"]["trials"],
+        "same_graph": ours["alive_nodes"] == sequential["alive_nodes"] == full_batched["alive_nodes"],
+    }
+    rows.append({"pruning_phase": ratio})
+    print(f"   pruning phase ({first}): sequential {ratio['trials_s']['sequential']:.1f} s, "
+          f"batched full renders {ratio['trials_s']['full_batched']:.1f} s, batched incremental "
+          f"{ratio['trials_s']['incremental_batched']:.1f} s -> {ratio['speedup_vs_sequential']:.2f}x "
+          f"faster than one trial at a time; same graph: {ratio['same_graph']}", flush=True)
   return rows
 
 
@@ -82,11 +105,12 @@ _PRINTED = set()
 
 def _print_search_row(row) -> None:
   if "search" not in _PRINTED:
-    print(f"{'T x G':>6} {'sampler':>7} {'batch':>5} | {'sum':>6} {'console':>7} {'pruned':>7} {'rho':>5} "
+    print(f"{'T x G':>6} {'sampler':>7} {'trials':>12} | {'sum':>6} {'console':>7} {'pruned':>7} {'rho':>5} "
           f"| {'P':>4} {'R':>4} | {'fit s':>6} {'trials s':>8} {'#':>4} {'tune s':>6} {'total s':>7}")
     _PRINTED.add("search")
   s, rec = row["seconds"], row["recovery"]
-  print(f"{row['tracks']:>3} x{row['groups']:>2} {row['sampler']:>7} {row['trial_batch']:>5} | "
+  mode = f"{'incr' if row['incremental'] else 'full'} x{row['trial_batch']}"
+  print(f"{row['tracks']:>3} x{row['groups']:>2} {row['sampler']:>7} {mode:>12} | "
         f"{row['loss_sum']:6.3f} {row['loss_console']:7.3f} {row['loss_pruned']:7.3f} "
         f"{row['pruning_ratio']:5.2f} | {rec['precision']:4.2f} {rec['recall']:4.2f} | "
         f"{s['console_fit']:6.1f} {s['trials']:8.1f} {row['trials']:4d} {s['finetune']:6.1f} "

@@ -38,6 +38,11 @@ class SearchConfig:
     steps_per_dispatch: optimisation steps per compiled call (``lax.scan``).
     trial_batch: candidate masks evaluated at once (speculatively; the
       decisions equal the sequential algorithm's). 1 = one trial at a time.
+    incremental_trials: evaluate trials against cached per-chunk track and
+      group outputs, re-rendering only the tracks and groups a candidate
+      changes (``graph_search.incremental``; exact up to float rounding,
+      and it holds every chunk's node outputs in memory). False renders
+      the whole console for every trial.
     max_tracks, max_groups: console padding (default: the song's sizes).
     processors: the processor types in the console (default all seven, in
       chain order); the others are bypassed everywhere (the paper's Table 1
@@ -61,6 +66,7 @@ class SearchConfig:
   sparsity_ramp_steps: int = 2000
   steps_per_dispatch: int = 50
   trial_batch: int = 4
+  incremental_trials: bool = True
   max_tracks: int | None = None
   max_groups: int | None = None
   processors: tuple[str, ...] = PROCESSORS

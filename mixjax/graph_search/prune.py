@@ -199,7 +199,9 @@ def prune_round_steps(sampler, start_flags: np.ndarray, l_min: float, *, toleran
   Yields lists of at most ``batch`` masks (``bool[n_nodes]``) and expects
   their whole-song losses back through ``send``; this lets a driver evaluate
   the requests of many songs in one call. ``prune_round`` drives it for one
-  song.
+  song. A driver may answer only a leading part of a request (fewer losses
+  than masks): the unanswered candidates are proposed again later, so the
+  decisions do not change.
 
   Returns (as ``StopIteration.value``):
     ``(flags at the round end, l_min, [Trial, ...], round-start loss)``.
@@ -231,10 +233,14 @@ def prune_round_steps(sampler, start_flags: np.ndarray, l_min: float, *, toleran
       break
     losses = [float(v) for v in (yield masks)]
     if start_loss is None:
+      if not losses:
+        continue  # nothing answered: ask again
       start_loss = losses.pop(0)
       l_min = min(l_min, start_loss)
     if exhausted and not proposals:
       break
+    if len(losses) < len(proposals):  # a partial answer: re-propose the rest later
+      speculative = snapshots[len(losses)]
     for k, (candidate, loss) in enumerate(zip(proposals, losses)):
       accepted = loss <= l_min + tolerance
       trials.append(Trial(round=round_index,

@@ -41,6 +41,7 @@ from mixjax import console as console_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import evaluate as evaluate_lib
 from mixjax.graph_search import fit as fit_lib
+from mixjax.graph_search import incremental as incremental_lib
 from mixjax.graph_search import prune as prune_lib
 from mixjax.graph_search.config import SearchConfig
 from mixjax.graph_search.result import SearchResult
@@ -50,9 +51,12 @@ HISTORY_KEYS = ("step", "phase", "loss", "regularizer", "sparsity", "total")
 
 
 def _compile_counts() -> dict:
-  """Programs compiled so far by the two jitted functions of a search."""
+  """Programs compiled so far by the jitted functions of a search."""
   return {"fit": fit_lib.run_steps._cache_size(),
-          "song_loss": evaluate_lib.song_loss._cache_size()}
+          "song_loss": evaluate_lib.song_loss._cache_size(),
+          "trial_loss": incremental_lib.song_loss._cache_size(),
+          "trial_cache": incremental_lib.cache_render._cache_size(),
+          "trial_rebase": incremental_lib.rebase._cache_size()}
 
 
 def _check_songs(songs, config: SearchConfig) -> None:
@@ -213,6 +217,16 @@ class _BatchSearch:
     losses = np.asarray(losses)
     return [losses[s, :len(r)] for s, r in enumerate(requests)]
 
+  def round_evaluator(self, params, flags):
+    """The trial evaluator of one pruning round (incremental or full renders)."""
+    if not self.config.incremental_trials:
+      return functools.partial(self.evaluate, params)
+    return incremental_lib.RoundEvaluator(
+        self.put(params), self.arrays, self.consoles, self.tables, flags, starts=self.starts,
+        put=self.put, chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
+        omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes),
+        batch=self.config.trial_batch)
+
   def fit(self, run, n_steps: int, phase: int, label: str) -> None:
     """``n_steps`` optimisation steps of every song, from a fresh optimiser state."""
     per_call = fit_lib.dispatch_size(self.config)
@@ -269,9 +283,9 @@ class _BatchSearch:
       steps.append(gen)
       requests.append(next(gen))
     done = [None] * len(steps)
-    params = run["state"].params
+    evaluate = self.round_evaluator(run["state"].params, run["flags"])
     while any(d is None for d in done):
-      losses = self.evaluate(params, [q if d is None else [] for q, d in zip(requests, done)])
+      losses = evaluate([q if d is None else [] for q, d in zip(requests, done)])
       for s, gen in enumerate(steps):
         if done[s] is not None:
           continue

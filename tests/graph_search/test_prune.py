@@ -149,3 +149,23 @@ def test_hybrid_uses_brute_force_every_fourth_round(table):
   kinds = [type(prune.make_sampler("hybrid", r, table, start, drywet, np.random.default_rng(0))).__name__
            for r in range(12)]
   assert [k == "BruteForceSampler" for k in kinds] == [(r + 1) % 4 == 0 for r in range(12)]
+
+
+@pytest.mark.parametrize("kind", ["brute", "drywet"])
+def test_partial_answers_take_the_same_decisions(table, kind):
+  """A driver may answer a leading part of a request; the rest is proposed again."""
+  for seed in range(4):
+    loss_fn = _loss_landscape(table, seed)
+    start = np.ones(len(table.nodes), bool)
+    reference = _run_round(table, kind, seed, 1, loss_fn, start, np.inf)
+    answer_rng = np.random.default_rng(seed + 100)
+
+    def partial(masks):
+      return np.array([loss_fn(m) for m in masks[:answer_rng.integers(1, len(masks) + 1)]])
+
+    drywet = np.random.default_rng(seed + 7).random(len(table.nodes))
+    sampler = prune.make_sampler(kind, 0, table, start, drywet, np.random.default_rng(seed))
+    result = prune.prune_round(sampler, start, np.inf, evaluate=partial, tolerance=0.01,
+                               batch=5, round_index=1, table=table)
+    np.testing.assert_array_equal(result[0], reference[0])
+    assert result[1:] == reference[1:4]

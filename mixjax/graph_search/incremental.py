@@ -1,0 +1,376 @@
+"""Incremental trial evaluation: re-render only what a candidate mask changes.
+
+A track's output depends only on its own alive flags; a subgroup's output
+only on its own flags and on the outputs of its tracks. So once the
+per-chunk track and group outputs of a *base* mask are cached, a candidate
+mask needs new renders of just
+
+* the tracks whose flags differ from the base (*track jobs*), and
+* the groups whose own flags differ, or one of whose tracks is a job
+  (*group jobs*);
+
+every other output is read from the cache, and the mix is the sum of the
+group outputs. Candidates of one request share jobs whose inputs and flags
+are the same (the speculative candidates of a round are nested, so ``B``
+brute-force trials cost ``B`` track and at most ``B`` group chains instead of
+``B · (T + G)``).
+
+Shapes stay static: a request renders ``track_jobs`` track chains and
+``group_jobs`` group chains whatever it needs (unused jobs render a
+bypassed chain that nothing reads). ``make_plan`` answers the longest
+prefix of a request that fits; the pruning round re-proposes the rest
+(``prune.prune_round_steps`` accepts partial answers), so the decisions
+stay those of one trial at a time. After a request, the base moves to the
+earlier candidate that makes the next request cheapest (``rebase``, a
+gather of cached and job outputs, no rendering); a candidate that does not
+fit even alone makes the driver render a fresh cache for it
+(``cache_render``).
+
+The cache holds every chunk's track and group outputs: ``C · (T + G) · 2 ·
+chunk`` floats per song (a 3-minute song at 30 kHz with 16 tracks and 4
+groups: 65 chunks, 1.2 GB). ``SearchConfig(incremental_trials=False)``
+evaluates every trial with a full render instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mixjax import console as console_lib
+from mixjax import loss as loss_lib
+from mixjax.graph_search.fit import crop
+from mixjax.processors import PROCESSORS
+
+
+class Plan(NamedTuple):
+  """What one request renders, for one song (NumPy arrays).
+
+  ``P = len(PROCESSORS)``; ``R_t``, ``R_g`` job slots; ``B`` candidates.
+
+  Attributes:
+    track_node: ``int32[R_t]`` track slot of each track job.
+    track_alive: ``bool[R_t, P]`` alive flags of each track job.
+    group_node: ``int32[R_g]`` group slot of each group job.
+    group_alive: ``bool[R_g, P]`` alive flags of each group job.
+    group_inputs: ``f32[R_g, T + R_t]`` 0/1 weights: the input of group job
+      ``r`` is ``Σ_k w[r, k] · outputs[k]`` over the cached track outputs
+      followed by the track jobs' outputs.
+    mix_inputs: ``f32[B, G + R_g]`` 0/1 weights: candidate ``b``'s mix is
+      ``Σ_k w[b, k] · outputs[k]`` over cached group outputs and group jobs.
+    track_source: ``int32[B, T]`` where each candidate's track outputs come
+      from (``k < T``: cache row, else job ``k - T``); used by ``rebase``.
+    group_source: ``int32[B, G]`` likewise for group outputs.
+  """
+  track_node: np.ndarray
+  track_alive: np.ndarray
+  group_node: np.ndarray
+  group_alive: np.ndarray
+  group_inputs: np.ndarray
+  mix_inputs: np.ndarray
+  track_source: np.ndarray
+  group_source: np.ndarray
+
+
+class Layout(NamedTuple):
+  """The host-side routing of one console (NumPy)."""
+  track_group: np.ndarray  # int[T]
+  track_exists: np.ndarray  # bool[T]
+  group_exists: np.ndarray  # bool[G]
+
+  @classmethod
+  def of(cls, console: console_lib.Console) -> "Layout":
+    return cls(np.asarray(console.track_group), np.asarray(console.track_exists, bool),
+               np.asarray(console.group_exists, bool))
+
+
+def alive_rows(alive: dict) -> dict:
+  """``{level: bool[nodes, P]}`` from an alive pytree (NumPy leaves)."""
+  return {level: np.stack([np.asarray(alive[level][name], bool) for name in PROCESSORS], -1)
+          for level in console_lib.LEVELS}
+
+
+def _sources(base: dict, candidates: list, layout: Layout, *, track_jobs: int, group_jobs: int):
+  """Job lists and per-candidate sources for the longest fitting prefix."""
+  n_tracks, n_groups = base["track"].shape[0], base["group"].shape[0]
+  tracks = np.flatnonzero(layout.track_exists)
+  groups = np.flatnonzero(layout.group_exists)
+  members = {g: tracks[layout.track_group[tracks] == g] for g in groups}
+  t_jobs, g_jobs = {}, {}
+  t_src, g_src = [], []
+  for cand in candidates:
+    new_t, new_g = dict(t_jobs), dict(g_jobs)
+    src_t = np.arange(n_tracks)
+    for t in tracks:
+      if (cand["track"][t] != base["track"][t]).any():
+        key = (int(t), cand["track"][t].tobytes())
+        src_t[t] = n_tracks + new_t.setdefault(key, len(new_t))
+    src_g = np.arange(n_groups)
+    for g in groups:
+      inputs = tuple(src_t[members[g]])
+      if inputs != tuple(members[g]) or (cand["group"][g] != base["group"][g]).any():
+        key = (int(g), inputs, cand["group"][g].tobytes())
+        src_g[g] = n_groups + new_g.setdefault(key, len(new_g))
+    if len(new_t) > track_jobs or len(new_g) > group_jobs:
+      break
+    t_jobs, g_jobs = new_t, new_g
+    t_src.append(src_t)
+    g_src.append(src_g)
+  return t_jobs, g_jobs, t_src, g_src
+
+
+def job_counts(base: dict, candidates: list, layout: Layout) -> tuple[int, int]:
+  """Track and group jobs that ``candidates`` need against ``base`` (unbounded)."""
+  t_jobs, g_jobs, *_ = _sources(base, candidates, layout, track_jobs=1 << 30, group_jobs=1 << 30)
+  return len(t_jobs), len(g_jobs)
+
+
+def make_plan(base: dict, candidates: list, layout: Layout, *, track_jobs: int,
+              group_jobs: int, batch: int) -> tuple[Plan, int]:
+  """Plans the longest prefix of ``candidates`` that fits the job slots.
+
+  Args:
+    base: ``alive_rows`` of the cached mask.
+    candidates: ``alive_rows`` of the requested masks (at most ``batch``).
+    layout: the song's routing.
+    track_jobs, group_jobs: job slots ``R_t``, ``R_g``.
+    batch: candidate slots ``B`` (the plan is padded to it).
+
+  Returns:
+    ``(plan, answered)``: the plan and how many leading candidates it
+    evaluates (0 if the first one alone does not fit).
+  """
+  n_tracks, n_groups = base["track"].shape[0], base["group"].shape[0]
+  t_jobs, g_jobs, t_src, g_src = _sources(
+      base, candidates, layout, track_jobs=track_jobs, group_jobs=group_jobs)
+  answered = len(t_src)
+  n_proc = len(PROCESSORS)
+  track_node = np.zeros(track_jobs, np.int32)
+  track_alive = np.zeros((track_jobs, n_proc), bool)
+  for (t, flags), j in t_jobs.items():
+    track_node[j] = t
+    track_alive[j] = np.frombuffer(flags, bool)
+  group_node = np.zeros(group_jobs, np.int32)
+  group_alive = np.zeros((group_jobs, n_proc), bool)
+  group_inputs = np.zeros((group_jobs, n_tracks + track_jobs), np.float32)
+  for (g, inputs, flags), j in g_jobs.items():
+    group_node[j] = g
+    group_alive[j] = np.frombuffer(flags, bool)
+    group_inputs[j, list(inputs)] = 1.0
+  track_source = np.tile(np.arange(n_tracks, dtype=np.int32), (batch, 1))
+  group_source = np.tile(np.arange(n_groups, dtype=np.int32), (batch, 1))
+  mix_inputs = np.zeros((batch, n_groups + group_jobs), np.float32)
+  groups = np.flatnonzero(layout.group_exists)
+  for b in range(batch):
+    if b < answered:
+      track_source[b], group_source[b] = t_src[b], g_src[b]
+    mix_inputs[b, group_source[b][groups]] = 1.0
+  return Plan(track_node, track_alive, group_node, group_alive, group_inputs, mix_inputs,
+              track_source, group_source), answered
+
+
+def stack_plans(plans: list) -> Plan:
+  """Stacks per-song plans along a leading song axis."""
+  return Plan(*[np.stack(parts) for parts in zip(*plans)])
+
+
+# ---------------------------------------------------------------------------
+# Device side
+# ---------------------------------------------------------------------------
+
+
+def _render_jobs(params, level: str, nodes, alive, x, *, sample_rate: int):
+  """The ``level`` chain of the given node slots with their own flags: ``[R, 2, n]``."""
+  gather = functools.partial(jax.tree.map, lambda p: p[nodes])
+  on = {name: alive[:, i] for i, name in enumerate(PROCESSORS)}
+  out, _ = console_lib._apply_chain(  # pylint: disable=protected-access
+      gather(params.processors[level]), gather(params.drywet_logits[level]), on, x,
+      sample_rate=sample_rate)
+  return out
+
+
+def _chunk_outputs(params, console, chunk_tracks, alive):
+  details = console_lib.render_details(console, params, chunk_tracks, alive)
+  return details.track_outputs, details.group_outputs
+
+
+@functools.partial(jax.jit, static_argnames=("chunk_len",))
+def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
+  """Per-chunk track and group outputs of one mask per song (a full render).
+
+  Args:
+    params, console: leading song axis ``S``.
+    tracks: ``[S, T, 2, n]`` whole songs (padded for the chunks).
+    alive: alive pytree with a leading song axis.
+    starts: ``int32[C]`` chunk starts.
+
+  Returns:
+    ``([S, C, T, 2, chunk], [S, C, G, 2, chunk])``.
+  """
+  def one_song(params, console, tracks, alive):
+    def one_chunk(_, start):
+      return None, _chunk_outputs(params, console, crop(tracks, start, chunk_len), alive)
+    return jax.lax.scan(one_chunk, None, starts)[1]
+  return jax.vmap(one_song)(params, console, tracks, alive)
+
+
+def _song_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan,
+                        starts, n_chunks, *, chunk_len: int, omit_seconds: float,
+                        fft_sizes: tuple[int, ...]):
+  sr = console.sample_rate
+  batch = plan.mix_inputs.shape[0]
+  hi = jax.lax.Precision.HIGHEST
+
+  def one_chunk(total, xs):
+    index, start, base_tracks, base_groups = xs
+    chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
+    job_tracks = _render_jobs(params, "track", plan.track_node, plan.track_alive,
+                              chunk_tracks[plan.track_node], sample_rate=sr)
+    all_tracks = jnp.concatenate([base_tracks, job_tracks])
+    group_in = jnp.einsum("rk,kcn->rcn", plan.group_inputs, all_tracks, precision=hi)
+    job_groups = _render_jobs(params, "group", plan.group_node, plan.group_alive, group_in,
+                              sample_rate=sr)
+    all_groups = jnp.concatenate([base_groups, job_groups])
+    preds = jnp.einsum("bk,kcn->bcn", plan.mix_inputs, all_groups, precision=hi)
+    losses = jax.vmap(lambda pred: loss_lib.mrstft_loss(
+        pred, chunk_mix, sample_rate=sr, omit_seconds=omit_seconds, fft_sizes=fft_sizes))(preds)
+    return total + jnp.where(index < n_chunks, losses, 0.0), (job_tracks, job_groups)
+
+  xs = (jnp.arange(starts.shape[0]), starts, cache_tracks, cache_groups)
+  total, jobs = jax.lax.scan(one_chunk, jnp.zeros(batch), xs)
+  return total / n_chunks, jobs
+
+
+@functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes"))
+def song_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan, starts,
+              n_chunks, *, chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...]):
+  """Whole-song losses of the planned candidates, and the job outputs.
+
+  Args:
+    params, console, tracks, mix, n_chunks: as ``evaluate.song_loss``
+      (leading song axis ``S``).
+    cache_tracks, cache_groups: from ``cache_render`` or ``rebase``.
+    plan: ``stack_plans`` of one ``Plan`` per song (device arrays).
+    starts: ``int32[C]`` chunk starts.
+
+  Returns:
+    ``(f32[S, B] losses, (job tracks [S, C, R_t, 2, chunk], job groups
+    [S, C, R_g, 2, chunk]))``; candidates past a plan's answered prefix get
+    the loss of the base mask (ignore them).
+  """
+  one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
+                               omit_seconds=omit_seconds, fft_sizes=fft_sizes)
+  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0))(
+      params, console, tracks, mix, cache_tracks, cache_groups, plan, starts, n_chunks)
+
+
+@jax.jit
+def rebase(cache_tracks, cache_groups, jobs, track_source, group_source):
+  """The cache of another mask of the last request: a gather, no rendering.
+
+  Args:
+    cache_tracks, cache_groups: the cache the request was evaluated against.
+    jobs: the job outputs ``song_loss`` returned for it.
+    track_source, group_source: ``[S, T]``, ``[S, G]``: the chosen
+      candidate's rows of each song's plan.
+  """
+  def one_song(cache_tracks, cache_groups, job_tracks, job_groups, t_src, g_src):
+    tracks = jnp.concatenate([cache_tracks, job_tracks], axis=1)[:, t_src]
+    groups = jnp.concatenate([cache_groups, job_groups], axis=1)[:, g_src]
+    return tracks, groups
+  return jax.vmap(one_song)(cache_tracks, cache_groups, *jobs, track_source, group_source)
+
+
+# ---------------------------------------------------------------------------
+# Host driver
+# ---------------------------------------------------------------------------
+
+
+class RoundEvaluator:
+  """Evaluates the trial requests of one pruning round for a batch of songs.
+
+  Call it with one request (a list of ``bool[n_nodes]`` masks, possibly
+  empty) per song; it returns, per song, the losses of a leading part of the
+  request (at least one mask of every non-empty request).
+
+  Args:
+    params: the console parameters (song axis first, on the devices); fixed
+      during a round.
+    arrays: the search's stacked ``console``, ``tracks``, ``mix``,
+      ``n_chunks`` arrays.
+    consoles, tables: per song.
+    start_flags: per song, the alive flags at the round start (the first
+      base).
+    starts: chunk starts; put: places a stacked pytree on the devices.
+    chunk_len, omit_seconds, fft_sizes: the loss settings; batch: ``B``.
+  """
+
+  def __init__(self, params, arrays, consoles, tables, start_flags, *, starts, put,
+               chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...], batch: int):
+    self.params, self.arrays, self.tables, self.put = params, arrays, tables, put
+    self.layouts = [Layout.of(c) for c in consoles]
+    self.starts = starts
+    self.settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
+    self.batch = self.track_jobs = self.group_jobs = batch
+    self.last = None  # (plans, jobs, answered rows) of the previous call
+    self._render_cache([alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)])
+
+  def _render_cache(self, bases: list) -> None:
+    self.bases = bases
+    alive = jax.tree.map(lambda *rows: np.stack(rows),
+                         *[{level: {name: rows[level][:, i] for i, name in enumerate(PROCESSORS)}
+                            for level in rows} for rows in bases])
+    a = self.arrays
+    self.cache = cache_render(self.params, a["console"], a["tracks"], self.put(alive),
+                              self.starts, chunk_len=self.settings["chunk_len"])
+    self.last = None
+
+  def _move_bases(self, rows: list) -> None:
+    """Moves each song's base to the earlier candidate that makes ``rows`` cheapest."""
+    if self.last is None:
+      return
+    plans, jobs, answered_rows = self.last
+    t_src = [np.arange(len(b["track"]), dtype=np.int32) for b in self.bases]
+    g_src = [np.arange(len(b["group"]), dtype=np.int32) for b in self.bases]
+    moved = False
+    for s, (request, layout) in enumerate(zip(rows, self.layouts)):
+      if not request:
+        continue
+      best = sum(job_counts(self.bases[s], request, layout))
+      for b, option in enumerate(answered_rows[s]):
+        cost = sum(job_counts(option, request, layout))
+        if cost < best:
+          best, moved = cost, True
+          t_src[s], g_src[s] = plans.track_source[s, b], plans.group_source[s, b]
+          self.bases[s] = option
+    if moved:
+      self.cache = rebase(*self.cache, jobs, self.put(np.stack(t_src)), self.put(np.stack(g_src)))
+    self.last = None
+
+  def _plans(self, rows: list):
+    made = [make_plan(base, request, layout, track_jobs=self.track_jobs,
+                      group_jobs=self.group_jobs, batch=self.batch)
+            for base, request, layout in zip(self.bases, rows, self.layouts)]
+    return [p for p, _ in made], [n for _, n in made]
+
+  def __call__(self, requests: list) -> list:
+    rows = [[alive_rows(t.to_alive(f)) for f in request]
+            for t, request in zip(self.tables, requests)]
+    self._move_bases(rows)
+    plans, answered = self._plans(rows)
+    if any(n == 0 and request for n, request in zip(answered, rows)):
+      # A candidate too different from the base even alone: cache it afresh.
+      self._render_cache([request[0] if n == 0 and request else base
+                          for base, request, n in zip(self.bases, rows, answered)])
+      plans, answered = self._plans(rows)
+    plan = stack_plans(plans)
+    a = self.arrays
+    losses, jobs = song_loss(self.params, a["console"], a["tracks"], a["mix"], *self.cache,
+                             self.put(plan), self.starts, a["n_chunks"], **self.settings)
+    self.last = (plan, jobs, [r[:n] for r, n in zip(rows, answered)])
+    losses = np.asarray(losses)
+    return [losses[s, :n] for s, n in enumerate(answered)]

@@ -1,0 +1,124 @@
+"""Incremental trial evaluation equals rendering the whole console."""
+
+import jax
+import numpy as np
+import pytest
+
+import mixjax
+from mixjax.graph_search import evaluate, incremental, prune
+from mixjax.processors import PROCESSORS
+
+SR = 8000
+CHUNK, HOP, OMIT = 12000, 8000, 0.5  # 1.5 s chunks every 1 s, as tests/graph_search/test_search.py
+FFT_SIZES = (512, 1024, 4096)
+
+
+@pytest.fixture(scope="module")
+def layout():
+  return incremental.Layout.of(mixjax.Console.build([0, 1, 0], sample_rate=SR))
+
+
+def _rows(layout, drop=()):
+  """All existing nodes alive except ``drop``: ``(level, index, processor)`` triples."""
+  rows = {"track": np.repeat(layout.track_exists[:, None], len(PROCESSORS), 1),
+          "group": np.repeat(layout.group_exists[:, None], len(PROCESSORS), 1)}
+  for level, i, name in drop:
+    rows[level][i, PROCESSORS.index(name)] = False
+  return rows
+
+
+def test_a_track_node_needs_one_track_and_one_group_chain(layout):
+  base = _rows(layout)
+  plan, answered = incremental.make_plan(base, [_rows(layout, [("track", 2, "eq")])], layout,
+                                         track_jobs=2, group_jobs=2, batch=2)
+  assert answered == 1
+  assert plan.track_node[0] == 2 and not plan.track_alive[0, 0] and plan.track_alive[0, 1:].all()
+  assert plan.group_node[0] == 0
+  # Group 0 sums cached track 0 and job 0 (the new track 2); the mix takes cached group 1.
+  np.testing.assert_array_equal(plan.group_inputs[0], [1, 0, 0, 1, 0])
+  np.testing.assert_array_equal(plan.mix_inputs[0], [0, 1, 1, 0])
+  np.testing.assert_array_equal(plan.track_source[0], [0, 1, 3])
+
+
+def test_nested_candidates_share_jobs_and_a_group_node_needs_no_track_chain(layout):
+  base = _rows(layout)
+  a = [("group", 1, "reverb")]
+  b = a + [("track", 1, "delay")]
+  assert incremental.job_counts(base, [base, _rows(layout, a)], layout) == (0, 1)
+  # b changes track 1 and group 1 again: one track job; group 1's second version is a new job.
+  assert incremental.job_counts(base, [_rows(layout, a), _rows(layout, b)], layout) == (1, 2)
+
+
+def test_the_plan_answers_the_longest_prefix_that_fits(layout):
+  base = _rows(layout)
+  cands = [_rows(layout, [("track", 0, "eq")]),
+           _rows(layout, [("track", 0, "eq"), ("track", 1, "eq")]),
+           _rows(layout, [("track", 0, "eq"), ("track", 1, "eq"), ("track", 2, "eq")])]
+  _, answered = incremental.make_plan(base, cands, layout, track_jobs=2, group_jobs=4, batch=3)
+  assert answered == 2
+  _, answered = incremental.make_plan(base, cands[2:], layout, track_jobs=2, group_jobs=4,
+                                      batch=3)
+  assert answered == 0
+
+
+@pytest.fixture(scope="module")
+def setup():
+  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
+                                  sample_rate=SR)
+  console = song.console()
+  params = console.init(jax.random.key(0))
+  # Make every processor act: half-wet logits are the default; perturb the parameters.
+  leaves, tree = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.key(1), len(leaves))
+  params = jax.tree.unflatten(tree, [x + 0.3 * jax.random.normal(k, x.shape)
+                                     for x, k in zip(leaves, keys)])
+  starts = np.arange(0, song.n_samples, HOP, dtype=np.int32)
+  n = int(starts[-1]) + CHUNK
+  pad = lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, n - x.shape[-1])])
+  stack = lambda tree: jax.tree.map(lambda x: np.asarray(x)[None], tree)
+  arrays = {"console": stack(console), "tracks": pad(song.padded_tracks(3))[None],
+            "mix": pad(song.mix)[None], "n_chunks": np.array([len(starts)], np.int32)}
+  return console, stack(params), arrays, starts, prune.NodeTable.of(console)
+
+
+def _full_losses(setup, masks):
+  console, params, arrays, starts, table = setup
+  alive = jax.tree.map(lambda x: x[None], evaluate.stack_masks([table.to_alive(m) for m in masks]))
+  return np.asarray(evaluate.song_loss(
+      params, arrays["console"], arrays["tracks"], arrays["mix"], alive, starts,
+      arrays["n_chunks"], chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES))[0]
+
+
+def test_round_evaluator_equals_full_renders_across_rebases(setup):
+  console, params, arrays, starts, table = setup
+  rng = np.random.default_rng(0)
+  flags = np.ones(len(table.nodes), bool)
+  evaluator = incremental.RoundEvaluator(
+      params, arrays, [console], [table], [flags], starts=starts, put=jax.device_put,
+      chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES, batch=3)
+  answered_total = 0
+  for _ in range(5):
+    # Nested removals from the current flags, like the speculative trials of a round.
+    masks, m = [], flags.copy()
+    for node in rng.choice(np.flatnonzero(m), 3, replace=False):
+      m = m.copy()
+      m[node] = False
+      masks.append(m)
+    (losses,) = evaluator([masks])
+    assert 1 <= len(losses) <= 3
+    answered_total += len(losses)
+    np.testing.assert_allclose(losses, _full_losses(setup, masks[:len(losses)]), rtol=2e-5)
+    flags = masks[len(losses) - 1]  # the next request builds on the last answered mask
+  assert answered_total > 5  # most requests were answered in part or whole, not one by one
+
+
+def test_a_candidate_far_from_the_base_gets_a_fresh_cache(setup):
+  console, params, arrays, starts, table = setup
+  flags = np.ones(len(table.nodes), bool)
+  evaluator = incremental.RoundEvaluator(
+      params, arrays, [console], [table], [flags], starts=starts, put=jax.device_put,
+      chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES, batch=1)
+  far = flags.copy()
+  far[table.of_type("eq")] = False  # every track and group changes: 5 jobs > 1 slot
+  (losses,) = evaluator([[far]])
+  np.testing.assert_allclose(losses, _full_losses(setup, [far]), rtol=2e-5)
