@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -40,6 +41,7 @@ def measure(batch: int, preset: str) -> dict:
   import mixjax
   from mixjax.graph_search import fit as fit_lib
 
+  compile_s = _count_compile_seconds()
   p = PRESETS[preset]
   config = mixjax.SearchConfig(**p["config"])
   songs = [mixjax.synthetic_song(jax.random.key(100 + i), n_tracks=p["tracks"], n_groups=p["groups"],
@@ -60,8 +62,21 @@ def measure(batch: int, preset: str) -> dict:
       "phase_seconds": first.seconds, "compilations": first.compilations,
       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
       "loss_pruned_mean": sum(r.loss_pruned for r in results) / batch,
-      "compiled_before": compiled,
+      "compiled_before": compiled, "compile_s": compile_s[0],
   }
+
+
+def _count_compile_seconds() -> list:
+  """A one-element list that accumulates this process's tracing + XLA compile seconds."""
+  import jax
+  total = [0.0]
+
+  def listen(event: str, seconds: float, **_) -> None:
+    if event.startswith("/jax/core/compile/"):
+      total[0] += seconds
+
+  jax.monitoring.register_event_duration_secs_listener(listen)
+  return total
 
 
 def step_flops(preset: str) -> dict:
@@ -98,11 +113,84 @@ def step_flops(preset: str) -> dict:
           "sample_rate": sr}
 
 
-def _child(batch: int, devices: int, preset: str) -> dict:
+PAPER_COST_SONG_SECONDS = 60.0
+"""Song length of the paper-setting cost measurement (the costs scale with the chunk count)."""
+
+PAPER_TRIALS_PER_SONG = 300
+"""Assumed trials per song at the paper's settings (hybrid sampler, 140 processors, 12 rounds)."""
+
+
+def paper_costs(batch: int) -> dict:
+  """Measured costs of the paper's setting for a batch of songs, and the songs/hour they imply.
+
+  16 tracks, 4 groups, 30 kHz, the paper's loss and crop, random-noise songs of
+  ``PAPER_COST_SONG_SECONDS``: one optimisation step of the batch, one round-start cache render
+  and one call of 4 incremental trials per song (nested single-node removals). The search
+  itself (12000 steps, ~300 trials per song) is hours per song on a CPU, so songs/hour is
+  projected from these costs for 3-minute songs.
+  """
+  import jax
+  import numpy as np
+  import mixjax
+  from mixjax.graph_search import run as run_lib
+
+  p = PRESETS["paper"]
+  sr, n = p["sample_rate"], int(PAPER_COST_SONG_SECONDS * p["sample_rate"])
+  rng = np.random.default_rng(0)
+  songs = [mixjax.Song((0.1 * rng.standard_normal((p["tracks"], 2, n))).astype(np.float32),
+                       (0.1 * rng.standard_normal((2, n))).astype(np.float32),
+                       [i * p["groups"] // p["tracks"] for i in range(p["tracks"])], sr)
+           for _ in range(batch)]
+  steps = 5
+  config = mixjax.SearchConfig(console_steps=steps, finetune_steps=steps, steps_per_dispatch=steps)
+  search = run_lib._BatchSearch(songs, config, list(range(batch)),  # pylint: disable=protected-access
+                                run_lib.fit_lib.default_optimizer(config), False)
+  run = search.new_run()
+
+  def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    jax.block_until_ready(jax.tree.leaves(getattr(out, "cache", out)))
+    return time.perf_counter() - t0, out
+
+  compile_fit, _ = timed(lambda: search.fit(run, steps, 0, "fit") or run["state"])
+  fit_s, _ = timed(lambda: search.fit(run, steps, 0, "fit") or run["state"])
+  params = run["state"].params
+  compile_cache, _ = timed(lambda: search.round_evaluator(params, run["flags"]))
+  cache_s, evaluator = timed(lambda: search.round_evaluator(params, run["flags"]))
+
+  def request():
+    masks = []
+    for table, flags in zip(search.tables, run["flags"]):
+      m, out = flags.copy(), []
+      for node in rng.choice(np.flatnonzero(m), 4, replace=False):
+        m = m.copy()
+        m[node] = False
+        out.append(m)
+      masks.append(out)
+    return masks
+
+  compile_trials, _ = timed(lambda: evaluator(request()))
+  trials_s, answered = timed(lambda: evaluator(request()))
+  answered = float(np.mean([len(a) for a in answered]))
+  chunks = len(search.starts)
+  scale = math.ceil(180.0 / config.eval_hop_seconds) / chunks  # to 3-minute songs
+  per_song = (12000 * fit_s / steps + 12 * cache_s * scale
+              + PAPER_TRIALS_PER_SONG / answered * trials_s * scale) / batch
+  return {"batch": batch, "devices": jax.local_device_count(), "backend": jax.default_backend(),
+          "step_s": fit_s / steps, "cache_render_s": cache_s, "trial_call_s": trials_s,
+          "trials_answered_per_call": answered, "chunks": chunks,
+          "compile_s": compile_fit - fit_s + compile_cache - cache_s + compile_trials - trials_s,
+          "projected_song_s": per_song, "projected_songs_per_hour": 3600 / per_song,
+          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _child(batch: int, devices: int, preset: str, mode: str = "search") -> dict:
   env = dict(os.environ)
   if devices > 1:
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-  out = subprocess.run([sys.executable, __file__, "--child", str(batch), "--preset", preset],
+  out = subprocess.run([sys.executable, __file__, "--child", str(batch), "--preset", preset,
+                        "--child-mode", mode],
                        env=env, capture_output=True, text=True, check=True)
   return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -113,10 +201,14 @@ def main() -> None:
   parser.add_argument("--devices", default="1", help="device counts; on CPU, simulated host devices (default: %(default)s)")
   parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced", help="settings (default: %(default)s)")
   parser.add_argument("--flops-preset", default="paper", help="preset whose step FLOPs are counted (default: %(default)s)")
+  parser.add_argument("--paper-batch-sizes", default="1,2",
+                      help="batch sizes of the paper-setting cost rows ('' to skip) (default: %(default)s)")
   parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+  parser.add_argument("--child-mode", default="search", help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
-    print(json.dumps(measure(args.child, args.preset)))
+    fn = paper_costs if args.child_mode == "paper" else lambda b: measure(b, args.preset)
+    print(json.dumps(fn(args.child)))
     return
 
   import jax
@@ -124,7 +216,7 @@ def main() -> None:
   print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}); preset {args.preset}: "
         f"{PRESETS[args.preset]}")
   print(f"{'devices':>7} {'batch':>5} | {'songs/h':>8} {'x batch 1':>9} | {'steps/s':>8} {'trials/s':>8} "
-        f"| {'total s':>7} {'peak MB':>8}")
+        f"| {'total s':>7} {'compile s':>9} {'peak MB':>8}")
   for devices in map(int, args.devices.split(",")):
     base = None
     for batch in map(int, args.batch_sizes.split(",")):
@@ -136,14 +228,27 @@ def main() -> None:
       rows.append(row)
       print(f"{devices:>7} {batch:>5} | {row['songs_per_hour']:>8.1f} {row['speedup_vs_batch1']:>8.2f}x | "
             f"{row['step_renders_per_s']:>8.2f} {row['trial_evaluations_per_s']:>8.2f} | "
-            f"{row['seconds']:>7.1f} {row['peak_rss_mb']:>8.0f}", flush=True)
+            f"{row['seconds']:>7.1f} {row['compile_s']:>9.1f} {row['peak_rss_mb']:>8.0f}", flush=True)
+  paper_rows = []
+  if args.paper_batch_sizes:
+    print(f"\npaper settings (16 x 4, 30 kHz; costs measured on {PAPER_COST_SONG_SECONDS:.0f} s songs, "
+          f"songs/hour projected for 3-minute songs, {PAPER_TRIALS_PER_SONG} trials per song):")
+    print(f"{'batch':>5} | {'step s':>7} {'cache s':>7} {'trials s':>8} {'answered':>8} | "
+          f"{'song s':>8} {'songs/h':>7} | {'compile s':>9} {'peak MB':>8}")
+    for batch in map(int, args.paper_batch_sizes.split(",")):
+      row = _child(batch, 1, "paper", mode="paper")
+      paper_rows.append(row)
+      print(f"{batch:>5} | {row['step_s']:>7.2f} {row['cache_render_s']:>7.1f} "
+            f"{row['trial_call_s']:>8.1f} {row['trials_answered_per_call']:>8.1f} | "
+            f"{row['projected_song_s']:>8.0f} {row['projected_songs_per_hour']:>7.2f} | "
+            f"{row['compile_s']:>9.1f} {row['peak_rss_mb']:>8.0f}", flush=True)
   flops = step_flops(args.flops_preset)
   print(f"one {args.flops_preset}-setting step ({flops['tracks']} tracks, {flops['groups']} groups, "
         f"{flops['sample_rate']} Hz): {flops['flops_per_step'] / 1e9:.1f} GFLOP, "
         f"{flops['step_seconds']:.2f} s here")
   print(json.dumps({"benchmark": "collect", "backend": jax.default_backend(),
                     "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                    "preset": args.preset, "rows": rows, "step": flops}))
+                    "preset": args.preset, "rows": rows, "paper_rows": paper_rows, "step": flops}))
 
 
 if __name__ == "__main__":

@@ -62,6 +62,12 @@ def search_rows(args) -> list[dict]:
     # (sampler, trial batch, incremental): every sampler as configured, then the first
     # sampler with batched full renders and with one full render per trial (the sequential
     # algorithm), for the pruning-phase ratios.
+    # Compile the trial programs outside the timings (a short search with the same shapes;
+    # step counts, rounds and the sampler are not static, so the timed runs reuse them).
+    for batch, incremental in ((base.trial_batch, True), (base.trial_batch, False), (1, False)):
+      mixjax.search(song, base.replace(console_steps=base.steps_per_dispatch, finetune_steps=0,
+                                       rounds=1, sampler="drywet", trial_batch=batch,
+                                       incremental_trials=incremental), seed=0, progress=False)
     first = args.samplers.split(",")[0]
     runs = [(s, base.trial_batch, True) for s in args.samplers.split(",")]
     runs += [(first, base.trial_batch, False), (first, 1, False)]
@@ -204,7 +210,7 @@ def main() -> None:
   costs = []
   print(f"\n{'T x G':>6} | {'mixjax step':>11} {'eval':>7} | {'GRAFX step':>10} {'eval':>7} | {'ratio step':>10} {'eval':>6}"
         f"   (30 kHz, 3.8 s crop; evaluation of a {args.cost_song_seconds:.0f} s song)")
-  for size in args.cost_sizes.split(","):
+  for size in filter(None, args.cost_sizes.split(",")):
     t, g = map(int, size.split("x"))
     m = step_costs(t, g, song_seconds=args.cost_song_seconds, repeats=args.repeats)
     row = {"tracks": t, "groups": g, "mixjax": m}
