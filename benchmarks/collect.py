@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+import timing  # benchmarks/timing.py (this script's folder is on the path)
+
 PRESETS = {
     # CPU-sized: 4-track songs of 6 s at 16 kHz, few steps; the paper's loss and samplers.
     "reduced": dict(tracks=4, groups=2, seconds=6.0, sample_rate=16000,
@@ -41,7 +43,7 @@ def measure(batch: int, preset: str) -> dict:
   import mixjax
   from mixjax.graph_search import fit as fit_lib
 
-  compile_s = _count_compile_seconds()
+  compile_s = timing.count_compile_seconds()
   p = PRESETS[preset]
   config = mixjax.SearchConfig(**p["config"])
   songs = [mixjax.synthetic_song(jax.random.key(100 + i), n_tracks=p["tracks"], n_groups=p["groups"],
@@ -66,17 +68,6 @@ def measure(batch: int, preset: str) -> dict:
   }
 
 
-def _count_compile_seconds() -> list:
-  """A one-element list that accumulates this process's tracing + XLA compile seconds."""
-  import jax
-  total = [0.0]
-
-  def listen(event: str, seconds: float, **_) -> None:
-    if event.startswith("/jax/core/compile/"):
-      total[0] += seconds
-
-  jax.monitoring.register_event_duration_secs_listener(listen)
-  return total
 
 
 def step_flops(preset: str) -> dict:
@@ -125,7 +116,8 @@ def paper_costs(batch: int) -> dict:
 
   16 tracks, 4 groups, 30 kHz, the paper's loss and crop, random-noise songs of
   ``PAPER_COST_SONG_SECONDS``: one optimisation step of the batch, one round-start cache render
-  and one call of 4 incremental trials per song (nested single-node removals). The search
+  and one call of incremental trials per song (``trial_batch`` nested single-node removals,
+  the backend's default). The search
   itself (12000 steps, ~300 trials per song) is hours per song on a CPU, so songs/hour is
   projected from these costs for 3-minute songs.
   """
@@ -163,7 +155,7 @@ def paper_costs(batch: int) -> dict:
     masks = []
     for table, flags in zip(search.tables, run["flags"]):
       m, out = flags.copy(), []
-      for node in rng.choice(np.flatnonzero(m), 4, replace=False):
+      for node in rng.choice(np.flatnonzero(m), search.trial_batch, replace=False):
         m = m.copy()
         m[node] = False
         out.append(m)

@@ -25,6 +25,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import timing  # noqa: E402  (benchmarks/timing.py)
+
 PRESETS = {
     # A CPU-sized setting: the paper's loss, crop, samplers and τ; fewer steps and rounds.
     "reduced": dict(console_steps=300, finetune_steps=50, rounds=4, reset_every=100,
@@ -48,6 +50,17 @@ def _recovery(result, truth):
   return recovery_scores(truth.alive_nodes(), result.alive_nodes())
 
 
+TRIAL_MODES = (
+    # (name, trial batch, incremental)
+    ("sequential, full renders", 1, False),
+    ("batched x4, full renders", 4, False),
+    ("sequential, incremental", 1, True),
+    ("batched x4, incremental", 4, True),
+)
+"""How the pruning phase is timed: one trial at a time with a full render (the reference's way)
+first, then batching, incremental evaluation, and both."""
+
+
 def search_rows(args) -> list[dict]:
   import jax
   import mixjax
@@ -59,51 +72,74 @@ def search_rows(args) -> list[dict]:
     song, truth = mixjax.synthetic_song(jax.random.key(n_tracks), n_tracks=n_tracks,
                                         n_groups=n_groups, seconds=args.seconds,
                                         sample_rate=args.sample_rate)
-    # (sampler, trial batch, incremental): every sampler as configured, then the first
-    # sampler with batched full renders and with one full render per trial (the sequential
-    # algorithm), for the pruning-phase ratios.
-    # Compile the trial programs outside the timings (a short search with the same shapes;
-    # step counts, rounds and the sampler are not static, so the timed runs reuse them).
-    for batch, incremental in ((base.trial_batch, True), (base.trial_batch, False), (1, False)):
-      mixjax.search(song, base.replace(console_steps=base.steps_per_dispatch, finetune_steps=0,
-                                       rounds=1, sampler="drywet", trial_batch=batch,
-                                       incremental_trials=incremental), seed=0, progress=False)
-    first = args.samplers.split(",")[0]
-    runs = [(s, base.trial_batch, True) for s in args.samplers.split(",")]
-    runs += [(first, base.trial_batch, False), (first, 1, False)]
-    for sampler, batch, incremental in runs:
-      config = base.replace(sampler=sampler, trial_batch=batch, incremental_trials=incremental)
+    for sampler in args.samplers.split(","):
+      config = base.replace(sampler=sampler)
       result = mixjax.search(song, config, seed=0, progress=False)
       row = {
-          "tracks": n_tracks, "groups": n_groups, "sampler": sampler, "trial_batch": batch,
-          "incremental": incremental,
+          "tracks": n_tracks, "groups": n_groups, "sampler": sampler,
+          "trial_batch": config.trials_per_call(), "incremental": config.incremental_trials,
           "loss_sum": result.loss_sum, "loss_console": result.loss_console,
           "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
           "pruning_ratio_per_type": result.pruning_ratio_per_type,
           "trials": len(result.trials), "seconds": result.seconds,
           "recovery": _recovery(result, truth),
       }
-      row["alive_nodes"] = sorted(map(list, result.alive_nodes()))
       rows.append(row)
       _print_search_row(row)
-    mine = [r for r in rows if r.get("tracks") == n_tracks]
-    ours, full_batched, sequential = mine[0], mine[-2], mine[-1]
-    ratio = {
-        "tracks": n_tracks,
-        "trials_s": {"incremental_batched": ours["seconds"]["trials"],
-                     "full_batched": full_batched["seconds"]["trials"],
-                     "sequential": sequential["seconds"]["trials"]},
-        "speedup_vs_sequential": sequential["seconds"]["trials"] / ours["seconds"]["trials"],
-        "full_batched_speedup_vs_sequential":
-            sequential["seconds"]["trials"] / full_batched["seconds"]["trials"],
-        "same_graph": ours["alive_nodes"] == sequential["alive_nodes"] == full_batched["alive_nodes"],
-    }
-    rows.append({"pruning_phase": ratio})
-    print(f"   pruning phase ({first}): sequential {ratio['trials_s']['sequential']:.1f} s, "
-          f"batched full renders {ratio['trials_s']['full_batched']:.1f} s, batched incremental "
-          f"{ratio['trials_s']['incremental_batched']:.1f} s -> {ratio['speedup_vs_sequential']:.2f}x "
-          f"faster than one trial at a time; same graph: {ratio['same_graph']}", flush=True)
+    if not args.skip_trial_modes:
+      rows.append(pruning_phase(song, base.replace(sampler=args.samplers.split(",")[0])))
   return rows
+
+
+def pruning_phase(song, config) -> dict:
+  """Seconds of the pruning rounds of one fitted console, for every entry of ``TRIAL_MODES``.
+
+  The console is fitted once; then, for each mode, all ``config.rounds`` pruning rounds run back
+  to back from that fit (no fine-tuning in between, so every mode sees the same parameters and
+  must take the same decisions). Compilation inside the timed rounds (JAX's compile events) is
+  subtracted.
+  """
+  import copy
+  import numpy as np
+  from mixjax.graph_search import fit as fit_lib
+  from mixjax.graph_search import run as run_lib
+
+  compile_s = timing.count_compile_seconds()
+  search = run_lib._BatchSearch([song], config, [0],  # pylint: disable=protected-access
+                                fit_lib.default_optimizer(config), False)
+  fitted = search.new_run()
+  search.fit(fitted, config.console_steps, 0, "console fit")
+  out = {"tracks": song.n_tracks, "groups": song.n_groups, "sampler": config.sampler,
+         "rounds": config.rounds, "modes": {}}
+  for name, batch, incremental in TRIAL_MODES:
+    search.config = config.replace(trial_batch=batch, incremental_trials=incremental)
+    search.trial_batch = batch
+    run = dict(fitted, flags=copy.deepcopy(fitted["flags"]), l_min=list(fitted["l_min"]),
+               trials=[[]], round_losses=[[]])
+    compiled_before, t0 = compile_s[0], time.perf_counter()
+    for r in range(config.rounds):
+      search.prune(run, r)
+    wall = time.perf_counter() - t0
+    seconds = wall - (compile_s[0] - compiled_before)
+    trials = run["trials"][0]
+    out["modes"][name] = {"trial_batch": batch, "incremental": incremental, "seconds": seconds,
+                          "compile_s": wall - seconds, "trials": len(trials),
+                          "alive": int(run["flags"][0].sum()),
+                          "decisions": [(t.candidates, t.accepted) for t in trials]}
+  reference = out["modes"][TRIAL_MODES[0][0]]
+  for mode in out["modes"].values():
+    mode["speedup_vs_sequential_full"] = reference["seconds"] / mode["seconds"]
+    mode["same_decisions"] = mode["decisions"] == reference["decisions"]
+  print(f"   pruning phase, {config.rounds} rounds of {config.sampler} from one fit "
+        f"({reference['trials']} trials):", flush=True)
+  for name, mode in out["modes"].items():
+    print(f"     {name:<26} {mode['seconds']:7.1f} s  {mode['speedup_vs_sequential_full']:5.2f}x"
+          f"  same decisions: {mode['same_decisions']}", flush=True)
+  for mode in out["modes"].values():
+    mode["decisions"] = len(mode["decisions"])
+  return {"pruning_phase": out}
+
+
 
 
 _PRINTED = set()
@@ -115,7 +151,7 @@ def _print_search_row(row) -> None:
           f"| {'P':>4} {'R':>4} | {'fit s':>6} {'trials s':>8} {'#':>4} {'tune s':>6} {'total s':>7}")
     _PRINTED.add("search")
   s, rec = row["seconds"], row["recovery"]
-  mode = f"{'incr' if row['incremental'] else 'full'} x{row['trial_batch']}"
+  mode = f"{'incr' if row['incremental'] else 'full'} x{row['trial_batch']}"  # how trials ran
   print(f"{row['tracks']:>3} x{row['groups']:>2} {row['sampler']:>7} {mode:>12} | "
         f"{row['loss_sum']:6.3f} {row['loss_console']:7.3f} {row['loss_pruned']:7.3f} "
         f"{row['pruning_ratio']:5.2f} | {rec['precision']:4.2f} {rec['recall']:4.2f} | "
@@ -195,6 +231,8 @@ def main() -> None:
   parser.add_argument("--cost-song-seconds", type=float, default=30.0, help="song length of the evaluation cost (default: %(default)s)")
   parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: %(default)s)")
   parser.add_argument("--skip-search", action="store_true", help="only the step/evaluation costs")
+  parser.add_argument("--skip-trial-modes", action="store_true",
+                      help="skip the pruning-phase comparison of trial modes")
   parser.add_argument("--no-grafx", action="store_true", help="skip the GRAFX side")
   args = parser.parse_args()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
+
 from mixjax.processors import PROCESSORS
 
 SAMPLERS = ("hybrid", "drywet", "brute")
@@ -38,6 +40,9 @@ class SearchConfig:
     steps_per_dispatch: optimisation steps per compiled call (``lax.scan``).
     trial_batch: candidate masks evaluated at once (speculatively; the
       decisions equal the sequential algorithm's). 1 = one trial at a time.
+      None (default): 1 on CPU, where speculation only adds work to a busy
+      processor (measured in ``benchmarks/RESULTS.md``), 4 on GPU and TPU;
+      see ``trials_per_call``.
     incremental_trials: evaluate trials against cached per-chunk track and
       group outputs, re-rendering only the tracks and groups a candidate
       changes (``graph_search.incremental``; exact up to float rounding,
@@ -65,7 +70,7 @@ class SearchConfig:
   sparsity_weight: float = 1e-4
   sparsity_ramp_steps: int = 2000
   steps_per_dispatch: int = 50
-  trial_batch: int = 4
+  trial_batch: int | None = None
   incremental_trials: bool = True
   max_tracks: int | None = None
   max_groups: int | None = None
@@ -83,6 +88,8 @@ class SearchConfig:
     for name in ("console_steps", "finetune_steps", "rounds", "reset_every",
                  "steps_per_dispatch", "trial_batch", "brute_every", "sparsity_ramp_steps"):
       value = getattr(self, name)
+      if name == "trial_batch" and value is None:
+        continue
       if not isinstance(value, int) or value < (0 if name in ("console_steps", "finetune_steps", "rounds") else 1):
         raise ValueError(f"SearchConfig: {name} must be a {'non-negative' if name in ('console_steps', 'finetune_steps', 'rounds') else 'positive'} integer, got {value!r}.")
     if not 0 < self.omit_seconds < self.crop_seconds:
@@ -111,6 +118,12 @@ class SearchConfig:
                     sparsity_ramp_steps=100, steps_per_dispatch=50)
     settings.update(overrides)
     return cls(**settings)
+
+  def trials_per_call(self, backend: str | None = None) -> int:
+    """``trial_batch``, or its default for ``backend`` (default: JAX's): 1 on CPU, else 4."""
+    if self.trial_batch is not None:
+      return self.trial_batch
+    return 1 if (backend or jax.default_backend()) == "cpu" else 4
 
   def replace(self, **changes) -> "SearchConfig":
     """A copy with some settings changed."""

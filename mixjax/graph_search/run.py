@@ -191,6 +191,7 @@ class _BatchSearch:
     self.arrays = {k: self.put(v) for k, v in stacked.items()}
     self.starts = jnp.asarray(starts, jnp.int32)
     self.settings = fit_lib.step_settings(config, sr)
+    self.trial_batch = config.trials_per_call()
     self.sparsity = fit_lib.sparsity_schedule(config)
 
   def put(self, tree):
@@ -203,7 +204,7 @@ class _BatchSearch:
 
   def evaluate(self, params, requests: list) -> list:
     """Whole-song losses: ``requests[s]`` is a list of masks for song s (or [])."""
-    batch = self.config.trial_batch
+    batch = self.trial_batch
     masks = []
     for s, request in enumerate(requests):
       flags = list(request) or [np.zeros(len(self.tables[s].nodes), bool)]
@@ -225,7 +226,7 @@ class _BatchSearch:
         self.put(params), self.arrays, self.consoles, self.tables, flags, starts=self.starts,
         put=self.put, chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
         omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes),
-        batch=self.config.trial_batch)
+        batch=self.trial_batch)
 
   def fit(self, run, n_steps: int, phase: int, label: str) -> None:
     """``n_steps`` optimisation steps of every song, from a fresh optimiser state."""
@@ -279,7 +280,7 @@ class _BatchSearch:
           np.random.default_rng([self.seeds_padded(s), r]), brute_every=self.config.brute_every)
       gen = prune_lib.prune_round_steps(
           sampler, run["flags"][s], run["l_min"][s], tolerance=self.config.tolerance,
-          batch=self.config.trial_batch, round_index=r + 1, table=table)
+          batch=self.trial_batch, round_index=r + 1, table=table)
       steps.append(gen)
       requests.append(next(gen))
     done = [None] * len(steps)

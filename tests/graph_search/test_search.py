@@ -89,16 +89,20 @@ def test_a_seed_reproduces_a_run_exactly(result, song):
     np.testing.assert_array_equal(a, b)
 
 
-def test_batched_and_sequential_trials_take_the_same_decisions(result, song):
-  # `result` evaluates batches of 4 trials incrementally; this one renders the whole console
-  # for one trial at a time.
-  sequential = mixjax.search(song, TINY.replace(trial_batch=1, incremental_trials=False),
-                             seed=0, progress=False)
-  assert [(t.candidates, t.accepted) for t in sequential.trials] == \
+@pytest.mark.parametrize("trial_batch,incremental", [(1, False), (4, True)])
+def test_batched_and_sequential_trials_take_the_same_decisions(result, song, trial_batch,
+                                                               incremental):
+  # `result` evaluates one trial at a time incrementally (the CPU default); the others render
+  # the whole console per trial, or evaluate speculative batches of 4 incrementally.
+  assert result.config.trials_per_call() == 1
+  other = mixjax.search(song, TINY.replace(trial_batch=trial_batch,
+                                           incremental_trials=incremental),
+                        seed=0, progress=False)
+  assert [(t.candidates, t.accepted) for t in other.trials] == \
          [(t.candidates, t.accepted) for t in result.trials]
-  np.testing.assert_allclose([t.loss for t in sequential.trials],
+  np.testing.assert_allclose([t.loss for t in other.trials],
                              [t.loss for t in result.trials], rtol=1e-5)
-  assert sequential.alive_nodes() == result.alive_nodes()
+  assert other.alive_nodes() == result.alive_nodes()
 
 
 def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monkeypatch):
