@@ -490,6 +490,13 @@ def row_of(rows, entry) -> dict:
   return next(r for r in rows if r["path"] == entry["path"])
 
 
+def _songs_label(songs: list) -> str:
+  """``"mean of 6 songs"``, or the song's name when there is one."""
+  if len(songs) == 1:
+    return f"{songs[0]['dataset']}/{songs[0]['song']}"
+  return f"mean of {len(songs)} songs"
+
+
 def plot_ablation(ablation: dict, paths: list[str], *, title: str) -> None:
   """Mean console loss vs number of types, with the paper's Table 1 (log scale)."""
   import matplotlib
@@ -498,7 +505,7 @@ def plot_ablation(ablation: dict, paths: list[str], *, title: str) -> None:
   x = np.arange(len(ablation["labels"]))
   fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
   ax.plot(x, ablation["mean"], "o-", color="tab:blue",
-          label=f"mixjax, mean of {len(ablation['songs'])} songs ({title})")
+          label=f"mixjax, {_songs_label(ablation['songs'])} ({title})")
   ax.plot(x, ablation["paper"], "s--", color="tab:gray", label="paper, Table 1 (72 songs, 30 kHz)")
   ax.set_yscale("log")
   ax.set_xticks(x, [f"{label}\n{k}" for k, label in enumerate(ablation["labels"])])

@@ -225,7 +225,18 @@ class Console:
 # ---------------------------------------------------------------------------
 
 
-def _apply_chain(processors, logits, on, x, *, sample_rate):
+def active_types(alive: Alive) -> dict:
+  """``{level: {name: bool scalar}}``: is the type alive on any node (of any batch entry)?
+
+  Computed over every axis, so that under ``vmap`` (over songs or masks) the
+  render can still skip a type that is dead everywhere: pass it to
+  ``render_details`` from outside the ``vmap``, where a ``lax.cond`` on a
+  batched predicate would run both branches.
+  """
+  return jax.tree.map(jnp.any, alive)
+
+
+def _apply_chain(processors, logits, on, x, *, sample_rate, active=None):
   """Runs the 7-processor chain on all nodes of one level at once.
 
   Args:
@@ -233,6 +244,8 @@ def _apply_chain(processors, logits, on, x, *, sample_rate):
     logits: ``{name: f32[nodes]}`` dry/wet logits.
     on: ``{name: bool[nodes]}``, alive and existing.
     x: ``[nodes, 2, n]`` inputs.
+    active: ``{name: bool scalar}`` (default: any of ``on``); a type that is
+      not active is skipped at run time (``lax.cond``).
 
   Returns:
     ``([nodes, 2, n] outputs, {penalty: scalar summed over the on nodes})``.
@@ -256,7 +269,8 @@ def _apply_chain(processors, logits, on, x, *, sample_rate):
       return u, {k: jnp.zeros((), u.dtype) for k in PENALTY_NAMES}
 
     # Skip a processor type that is dead on every node of the level (no recompile).
-    x, terms = jax.lax.cond(jnp.any(on[name]), process, skip, x)
+    busy = jnp.any(on[name]) if active is None else active[name]
+    x, terms = jax.lax.cond(busy, process, skip, x)
     penalties = {k: penalties[k] + terms[k] for k in PENALTY_NAMES}
   return x, penalties
 
@@ -284,23 +298,29 @@ def init_params(console: Console, key) -> ConsoleParams:
 
 
 @jax.jit
-def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive) -> RenderDetails:
-  """Pure render of ``console`` (no input checks). See ``Console.render``."""
+def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive,
+                   active=None) -> RenderDetails:
+  """Pure render of ``console`` (no input checks). See ``Console.render``.
+
+  ``active`` (``active_types`` of a whole batch of masks, unbatched) lets a
+  ``vmap``ped render skip the types that are dead in every batch entry.
+  """
   sr = console.sample_rate
   on = {
       level: {name: jnp.logical_and(alive[level][name], exists) for name in PROCESSORS}
       for level, exists in console.level_exists().items()
   }
+  active = active or {level: None for level in LEVELS}
   track_out, track_pen = _apply_chain(
       params.processors["track"], params.drywet_logits["track"], on["track"], tracks,
-      sample_rate=sr)
+      sample_rate=sr, active=active["track"])
   track_out = jnp.where(console.track_exists[:, None, None], track_out, 0.0)
   routing = jax.nn.one_hot(console.track_group, console.max_groups, dtype=tracks.dtype)
   group_in = jnp.einsum("tg,tcn->gcn", routing, track_out,
                         precision=jax.lax.Precision.HIGHEST)  # exact sums, also on TPU
   group_out, group_pen = _apply_chain(
       params.processors["group"], params.drywet_logits["group"], on["group"], group_in,
-      sample_rate=sr)
+      sample_rate=sr, active=active["group"])
   group_out = jnp.where(console.group_exists[:, None, None], group_out, 0.0)
   penalties = {k: track_pen[k] + group_pen[k] for k in PENALTY_NAMES}
   return RenderDetails(
@@ -308,9 +328,9 @@ def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive
       track_outputs=track_out, group_outputs=group_out)
 
 
-def render(console: Console, params: ConsoleParams, tracks, alive: Alive):
+def render(console: Console, params: ConsoleParams, tracks, alive: Alive, active=None):
   """Pure render returning ``(mix [2, n], penalties)``, for use inside ``jit``."""
-  details = render_details(console, params, tracks, alive)
+  details = render_details(console, params, tracks, alive, active)
   return details.mix, details.penalties
 
 

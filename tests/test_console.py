@@ -213,3 +213,37 @@ def test_render_rejects_non_finite_samples(console, params, tracks, bad):
   x[1, 0, 10] = bad
   with pytest.raises(ValueError, match="NaN or Inf"):
     console.render(params, x)
+
+
+def _conds(jaxpr) -> int:
+  """Number of ``cond`` equations in a jaxpr, nested ones included."""
+  count = 0
+  for eqn in jaxpr.eqns:
+    count += eqn.primitive.name == "cond"
+    for value in eqn.params.values():
+      for sub in value if isinstance(value, (list, tuple)) else [value]:
+        inner = getattr(sub, "jaxpr", sub)
+        if hasattr(inner, "eqns"):
+          count += _conds(inner)
+  return count
+
+
+def test_dead_types_are_skipped_under_vmap(console, params, tracks):
+  """A batched predicate turns lax.cond into a select of both branches; ``active`` avoids it."""
+  masks = jax.tree.map(lambda *m: jnp.stack(m), console.all_alive(), console.none_alive())
+  x = jnp.asarray(tracks)
+
+  def mixes(active):
+    render = lambda a: console_lib.render_details(console, params, x, a, active).mix
+    return jax.vmap(render)(masks)
+
+  assert _conds(jax.make_jaxpr(lambda: mixes(None))().jaxpr) == 0
+  active = console_lib.active_types(masks)
+  assert _conds(jax.make_jaxpr(lambda: mixes(active))().jaxpr) == 2 * len(PROCESSORS)
+  np.testing.assert_allclose(mixes(active), mixes(None), rtol=1e-5, atol=1e-6)
+  # A type dead in every mask is skipped: the output equals the render without it.
+  dead = jax.tree.map(lambda m: m.at[:].set(False), masks)
+  np.testing.assert_allclose(
+      jax.vmap(lambda a: console_lib.render_details(console, params, x, a,
+                                                    console_lib.active_types(dead)).mix)(dead),
+      jnp.broadcast_to(x.sum(0), (2,) + x.sum(0).shape), atol=1e-6)

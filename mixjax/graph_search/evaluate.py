@@ -40,7 +40,7 @@ def pad_for_chunks(x, starts: np.ndarray, chunk_len: int):
 
 
 def _song_loss_one_song(params, console: console_lib.Console, tracks, mix, alive_batch, starts,
-                        n_chunks, *, chunk_len: int, omit_seconds: float,
+                        n_chunks, active, *, chunk_len: int, omit_seconds: float,
                         fft_sizes: tuple[int, ...]):
   """Whole-song loss of one song for a batch of masks, ``f32[B]``."""
   sr = console.sample_rate
@@ -50,7 +50,7 @@ def _song_loss_one_song(params, console: console_lib.Console, tracks, mix, alive
     chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
 
     def one_mask(alive):
-      pred, _ = console_lib.render(console, params, chunk_tracks, alive)
+      pred, _ = console_lib.render(console, params, chunk_tracks, alive, active)
       return loss_lib.mrstft_loss(pred, chunk_mix, sample_rate=sr, omit_seconds=omit_seconds,
                                   fft_sizes=fft_sizes)
 
@@ -82,8 +82,9 @@ def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, st
   """
   one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, None, 0))(
-      params, console, tracks, mix, alive_batch, starts, n_chunks)
+  active = console_lib.active_types(alive_batch)  # over all songs and masks
+  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, None, 0, None))(
+      params, console, tracks, mix, alive_batch, starts, n_chunks, active)
 
 
 def stack_masks(masks: list) -> dict:

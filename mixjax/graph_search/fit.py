@@ -88,9 +88,10 @@ def sparsity_schedule(config: SearchConfig) -> jax.Array:
   return jnp.array([config.console_steps, config.sparsity_ramp_steps, weight], jnp.float32)
 
 
-def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: StepSettings):
+def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: StepSettings,
+              active=None):
   """The training loss of one crop and its parts (a dict) as auxiliary output."""
-  pred, penalties = console_lib.render(console, params, tracks, alive)
+  pred, penalties = console_lib.render(console, params, tracks, alive, active)
   la = loss_lib.mrstft_loss(pred, mix, sample_rate=console.sample_rate,
                             omit_seconds=settings.omit_seconds, fft_sizes=settings.fft_sizes)
   regularizer = (settings.gain_staging_weight * penalties["gain_staging"]
@@ -130,7 +131,7 @@ def _adamw(learning_rate: float) -> optax.GradientTransformation:
 
 
 def _run_steps_one_song(state: FitState, console: console_lib.Console, key, tracks, mix, alive,
-                        n_samples, sparsity, *, settings: StepSettings,
+                        n_samples, sparsity, active, *, settings: StepSettings,
                         optimizer: optax.GradientTransformation):
   """``settings.steps_per_call`` training steps of one song, with ``lax.scan``."""
   crop_len = settings.crop_len
@@ -141,7 +142,7 @@ def _run_steps_one_song(state: FitState, console: console_lib.Console, key, trac
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (_, parts), grads = grad_fn(state.params, console, crop(tracks, start, crop_len),
                                 crop(mix, start, crop_len), alive, state.step, sparsity,
-                                settings=settings)
+                                settings=settings, active=active)
     reset = jnp.logical_and(state.phase_step % settings.reset_every == 0, state.phase_step > 0)
     fresh = optimizer.init(state.params)
     opt_state = jax.tree.map(lambda f, s: jnp.where(reset, f, s), fresh, state.opt_state)
@@ -177,8 +178,9 @@ def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, a
     ``(state, metrics)``; ``metrics[k]`` is ``[S, steps]`` for each loss part.
   """
   one_song = functools.partial(_run_steps_one_song, settings=settings, optimizer=optimizer)
-  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None))(
-      state, console, key, tracks, mix, alive, n_samples, sparsity)
+  active = console_lib.active_types(alive)  # over all songs: dead types are skipped
+  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))(
+      state, console, key, tracks, mix, alive, n_samples, sparsity, active)
 
 
 def start_phase(state: FitState, optimizer: optax.GradientTransformation) -> FitState:

@@ -183,19 +183,19 @@ def stack_plans(plans: list) -> Plan:
 # ---------------------------------------------------------------------------
 
 
-def _render_jobs(params, level: str, nodes, alive, x, *, sample_rate: int):
+def _render_jobs(params, level: str, nodes, alive, x, active, *, sample_rate: int):
   """The ``level`` chain of the given node slots with their own flags: ``[R, 2, n]``."""
   gather = functools.partial(jax.tree.map, lambda p: p[nodes])
   on = {name: alive[:, i] for i, name in enumerate(PROCESSORS)}
   out, _ = console_lib._apply_chain(  # pylint: disable=protected-access
       gather(params.processors[level]), gather(params.drywet_logits[level]), on, x,
-      sample_rate=sample_rate)
+      sample_rate=sample_rate, active=active)
   return out
 
 
-def _chunk_outputs(params, console, chunk_tracks, alive):
-  details = console_lib.render_details(console, params, chunk_tracks, alive)
-  return details.track_outputs, details.group_outputs
+def _job_types(alive_rows_batch):
+  """``{name: bool scalar}``: types alive in any job of any song (``[S, R, P]`` flags)."""
+  return {name: jnp.any(alive_rows_batch[..., i]) for i, name in enumerate(PROCESSORS)}
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_len",))
@@ -211,15 +211,19 @@ def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
   Returns:
     ``([S, C, T, 2, chunk], [S, C, G, 2, chunk])``.
   """
+  active = console_lib.active_types(alive)  # over all songs: dead types are skipped
+
   def one_song(params, console, tracks, alive):
     def one_chunk(_, start):
-      return None, _chunk_outputs(params, console, crop(tracks, start, chunk_len), alive)
+      details = console_lib.render_details(console, params, crop(tracks, start, chunk_len),
+                                           alive, active)
+      return None, (details.track_outputs, details.group_outputs)
     return jax.lax.scan(one_chunk, None, starts)[1]
   return jax.vmap(one_song)(params, console, tracks, alive)
 
 
 def _song_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan,
-                        starts, n_chunks, *, chunk_len: int, omit_seconds: float,
+                        starts, n_chunks, active, *, chunk_len: int, omit_seconds: float,
                         fft_sizes: tuple[int, ...]):
   sr = console.sample_rate
   batch = plan.mix_inputs.shape[0]
@@ -229,11 +233,11 @@ def _song_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups
     index, start, base_tracks, base_groups = xs
     chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
     job_tracks = _render_jobs(params, "track", plan.track_node, plan.track_alive,
-                              chunk_tracks[plan.track_node], sample_rate=sr)
+                              chunk_tracks[plan.track_node], active["track"], sample_rate=sr)
     all_tracks = jnp.concatenate([base_tracks, job_tracks])
     group_in = jnp.einsum("rk,kcn->rcn", plan.group_inputs, all_tracks, precision=hi)
     job_groups = _render_jobs(params, "group", plan.group_node, plan.group_alive, group_in,
-                              sample_rate=sr)
+                              active["group"], sample_rate=sr)
     all_groups = jnp.concatenate([base_groups, job_groups])
     preds = jnp.einsum("bk,kcn->bcn", plan.mix_inputs, all_groups, precision=hi)
     losses = jax.vmap(lambda pred: loss_lib.mrstft_loss(
@@ -264,8 +268,9 @@ def song_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: Pl
   """
   one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0))(
-      params, console, tracks, mix, cache_tracks, cache_groups, plan, starts, n_chunks)
+  active = {"track": _job_types(plan.track_alive), "group": _job_types(plan.group_alive)}
+  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0, None))(
+      params, console, tracks, mix, cache_tracks, cache_groups, plan, starts, n_chunks, active)
 
 
 @jax.jit
