@@ -35,6 +35,7 @@ evaluates every trial with a full render instead.
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -44,6 +45,7 @@ import numpy as np
 from mixjax import console as console_lib
 from mixjax import loss as loss_lib
 from mixjax.graph_search.fit import crop
+from mixjax.graph_search.prune import DRYWET_INITIAL_STEP
 from mixjax.processors import PROCESSORS
 
 
@@ -320,7 +322,11 @@ class RoundEvaluator:
     self.layouts = [Layout.of(c) for c in consoles]
     self.starts = starts
     self.settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-    self.batch = self.track_jobs = self.group_jobs = batch
+    self.batch = batch
+    # Job slots: a batch's worth, and at least the dry/wet sampler's first step (10 % of a
+    # type's T + G nodes: 2 at 16 x 4), so its multi-node candidates fit without a new cache.
+    nodes = consoles[0].max_tracks + consoles[0].max_groups
+    self.track_jobs = self.group_jobs = max(batch, math.ceil(DRYWET_INITIAL_STEP * nodes))
     self.last = None  # (plans, jobs, answered rows) of the previous call
     self._render_cache([alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)])
 

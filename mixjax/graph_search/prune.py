@@ -100,6 +100,10 @@ class BruteForceSampler:
     self.position += 1
 
 
+DRYWET_INITIAL_STEP = 0.1
+"""The dry/wet sampler's first removal step: 10 % of a type's nodes per trial."""
+
+
 class DryWetSampler:
   """Removes growing fractions of the smallest-dry/wet nodes of a random type.
 
@@ -112,7 +116,8 @@ class DryWetSampler:
   a type whose ``ρ_t`` reached 1 leaves the pool.
   """
 
-  def __init__(self, nodes_by_type: dict, rng: np.random.Generator, initial_step: float = 0.1):
+  def __init__(self, nodes_by_type: dict, rng: np.random.Generator,
+               initial_step: float = DRYWET_INITIAL_STEP):
     """``nodes_by_type[t]``: the type's node ids sorted by ascending dry/wet weight."""
     self.nodes_by_type = {t: list(map(int, v)) for t, v in nodes_by_type.items()}
     self.rng = rng
