@@ -124,6 +124,7 @@ def paper_costs(batch: int) -> dict:
   import jax
   import numpy as np
   import mixjax
+  from mixjax.graph_search import fit as fit_lib
   from mixjax.graph_search import run as run_lib
 
   p = PRESETS["paper"]
@@ -136,7 +137,7 @@ def paper_costs(batch: int) -> dict:
   steps = 5
   config = mixjax.SearchConfig(console_steps=steps, finetune_steps=steps, steps_per_dispatch=steps)
   search = run_lib._BatchSearch(songs, config, list(range(batch)),  # pylint: disable=protected-access
-                                run_lib.fit_lib.default_optimizer(config), False)
+                                fit_lib.default_optimizer(config), False)
   run = search.new_run()
 
   def timed(fn):

@@ -191,8 +191,12 @@ class _BatchSearch:
     self.arrays = {k: self.put(v) for k, v in stacked.items()}
     self.starts = jnp.asarray(starts, jnp.int32)
     self.settings = fit_lib.step_settings(config, sr)
-    self.trial_batch = config.trials_per_call()
     self.sparsity = fit_lib.sparsity_schedule(config)
+
+  @property
+  def trial_batch(self) -> int:
+    """Candidate masks per trial evaluation (``SearchConfig.trials_per_call``)."""
+    return self.config.trials_per_call()
 
   def put(self, tree):
     """Places a stacked pytree on the devices, split along the song axis."""
