@@ -96,6 +96,11 @@ def alive_rows(alive: dict) -> dict:
           for level in console_lib.LEVELS}
 
 
+def level_alive(rows):
+  """``{name: bool[...]}``, one level's alive pytree, from ``bool[..., P]`` rows (any leading axes)."""
+  return {name: rows[..., i] for i, name in enumerate(PROCESSORS)}
+
+
 def _sources(base: dict, candidates: list, layout: Layout, *, track_jobs: int, group_jobs: int):
   """Job lists and per-candidate sources for the longest fitting prefix."""
   n_tracks, n_groups = base["track"].shape[0], base["group"].shape[0]
@@ -188,16 +193,10 @@ def stack_plans(plans: list) -> Plan:
 def _render_jobs(params, level: str, nodes, alive, x, active, *, sample_rate: int):
   """The ``level`` chain of the given node slots with their own flags: ``[R, 2, n]``."""
   gather = functools.partial(jax.tree.map, lambda p: p[nodes])
-  on = {name: alive[:, i] for i, name in enumerate(PROCESSORS)}
   out, _ = console_lib._apply_chain(  # pylint: disable=protected-access
-      gather(params.processors[level]), gather(params.drywet_logits[level]), on, x,
-      sample_rate=sample_rate, active=active)
+      gather(params.processors[level]), gather(params.drywet_logits[level]), level_alive(alive),
+      x, sample_rate=sample_rate, active=active)
   return out
-
-
-def _job_types(alive_rows_batch):
-  """``{name: bool scalar}``: types alive in any job of any song (``[S, R, P]`` flags)."""
-  return {name: jnp.any(alive_rows_batch[..., i]) for i, name in enumerate(PROCESSORS)}
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_len",))
@@ -270,7 +269,9 @@ def song_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: Pl
   """
   one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-  active = {"track": _job_types(plan.track_alive), "group": _job_types(plan.group_alive)}
+  # Types alive in any job of any song (outside the vmap, so dead types are skipped).
+  active = console_lib.active_types({"track": level_alive(plan.track_alive),
+                                     "group": level_alive(plan.group_alive)})
   return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0, None))(
       params, console, tracks, mix, cache_tracks, cache_groups, plan, starts, n_chunks, active)
 
@@ -332,9 +333,8 @@ class RoundEvaluator:
 
   def _render_cache(self, bases: list) -> None:
     self.bases = bases
-    alive = jax.tree.map(lambda *rows: np.stack(rows),
-                         *[{level: {name: rows[level][:, i] for i, name in enumerate(PROCESSORS)}
-                            for level in rows} for rows in bases])
+    alive = {level: level_alive(np.stack([rows[level] for rows in bases]))
+             for level in console_lib.LEVELS}
     a = self.arrays
     self.cache = cache_render(self.params, a["console"], a["tracks"], self.put(alive),
                               self.starts, chunk_len=self.settings["chunk_len"])
