@@ -190,12 +190,9 @@ def _config_from_args(args):
 
 
 def _check_length(song, config, what: str) -> None:
-  crop = config.crop_samples(song.sample_rate)
-  if song.n_samples < crop:
-    raise ValueError(
-        f"{what} is {song.seconds:.2f} s long, shorter than one training crop "
-        f"({config.crop_seconds:g} s); use a longer song or a shorter --crop-seconds (and "
-        f"--warmup-seconds).")
+  from mixjax.graph_search import run
+  run.check_song_length(song, config, name=what,
+                        fix="a shorter --crop-seconds (and --warmup-seconds)")
 
 
 def _load_song(path: str, *, sample_rate: int, command: str):

@@ -67,13 +67,21 @@ def _check_songs(songs, config: SearchConfig) -> None:
     raise ValueError(
         f"songs of one batch must share a sample rate, got {sorted(rates)} Hz; "
         f"resample them (load_song(..., sample_rate=...)) or batch them separately.")
-  crop = config.crop_samples(songs[0].sample_rate)
   for i, song in enumerate(songs):
-    if song.n_samples < crop:
-      name = f"song {i} " if len(songs) > 1 else "the song "
-      raise ValueError(
-          f"{name}is {song.n_samples / song.sample_rate:.2f} s long, shorter than one "
-          f"training crop ({config.crop_seconds} s); use a longer song or a shorter crop_seconds.")
+    check_song_length(song, config, name=f"song {i}" if len(songs) > 1 else "the song")
+
+
+def check_song_length(song, config: SearchConfig, *, name: str = "the song",
+                      fix: str = "a shorter crop_seconds") -> None:
+  """Raises a one-line ValueError if ``song`` is shorter than one training crop.
+
+  ``name`` says which song (e.g. its folder) and ``fix`` which setting to
+  change (the CLI names its flag).
+  """
+  if song.n_samples < config.crop_samples(song.sample_rate):
+    raise ValueError(
+        f"{name} is {song.seconds:.2f} s long, shorter than one training crop "
+        f"({config.crop_seconds:g} s); use a longer song or {fix}.")
 
 
 def _song_mesh(n_songs: int):
