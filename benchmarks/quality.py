@@ -357,14 +357,18 @@ def make_config(args):
 
 
 def run_searches(songs, config, *, seed: int, mode: str) -> list:
-  """``SearchResult`` per song: ``search`` one at a time, or one ``search_batch``."""
+  """``SearchResult`` per song: ``search`` one at a time, or one ``search_batch``.
+
+  Progress bars go to stderr when it is a terminal (not into logs).
+  """
   import mixjax
+  progress = sys.stderr.isatty()
   if mode == "batch":
-    results = mixjax.search_batch(songs, config, seeds=[seed] * len(songs), progress=False)
+    results = mixjax.search_batch(songs, config, seeds=[seed] * len(songs), progress=progress)
     for result in results:  # a batch has one wall time: share it out
       result.seconds = dict(result.seconds, total=result.seconds["total"] / len(songs))
     return results
-  return [mixjax.search(song, config, seed=seed, progress=False) for song in songs]
+  return [mixjax.search(song, config, seed=seed, progress=progress) for song in songs]
 
 
 def cost(song, result) -> dict:

@@ -275,26 +275,33 @@ def _apply_chain(processors, logits, on, x, *, sample_rate, active=None):
   return x, penalties
 
 
-@jax.jit
 def init_params(console: Console, key) -> ConsoleParams:
-  """Pure ``Console.init`` (one compiled program per console size).
+  """Pure ``Console.init``.
 
   Node ``i`` of a level draws from ``fold_in(key_of(level, processor), i)``,
   so a node's initial parameters do not depend on how far the console is
-  padded: a song searched alone or in a padded batch starts the same.
+  padded: a song searched alone or in a padded batch starts the same. The
+  nodes are drawn one by one by a single compiled program (``_init_node``),
+  so consoles of any size share it: compiling a random initialiser per
+  console size took longer than the draws themselves by far.
   """
   processors = {}
   for level_key, (level, size) in zip(
       jax.random.split(key, len(LEVELS)), console.level_sizes().items()):
-    processors[level] = {}
-    for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS):
-      node_keys = jax.vmap(lambda i, k=k: jax.random.fold_in(k, i))(jnp.arange(size))
-      processors[level][name] = jax.vmap(REGISTRY[name].init)(node_keys)
+    nodes = jax.device_get([_init_node(level_key, i) for i in range(size)])
+    processors[level] = jax.device_put(jax.tree.map(lambda *a: np.stack(a), *nodes))
   logits = {
       level: {name: jnp.zeros(size, jnp.float32) for name in PROCESSORS}
       for level, size in console.level_sizes().items()
   }
   return ConsoleParams(processors=processors, drywet_logits=logits)
+
+
+@jax.jit
+def _init_node(level_key, index):
+  """``{processor: params}`` of node ``index`` of the level whose key is ``level_key``."""
+  return {name: REGISTRY[name].init(jax.random.fold_in(k, index))
+          for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS)}
 
 
 @jax.jit

@@ -11,7 +11,7 @@ import pytest
 
 import mixjax
 from mixjax import console as console_lib
-from mixjax.processors import PROCESSORS
+from mixjax.processors import PROCESSORS, REGISTRY
 
 SR = 8000
 N = 4000
@@ -118,6 +118,26 @@ def test_padded_tracks_and_groups_change_nothing(console, params, tracks):
   details = padded.render_details(big, noisy)
   assert float(jnp.abs(details.track_outputs[3:]).max()) == 0.0
   assert float(jnp.abs(details.group_outputs[2:]).max()) == 0.0
+
+
+def test_init_is_padding_invariant_and_compiles_once():
+  from mixjax.console import _init_node
+  key = jax.random.key(3)
+  small = mixjax.Console.build(GROUPS, sample_rate=SR).init(key)
+  compiled = _init_node._cache_size()
+  padded = mixjax.Console.build(GROUPS, sample_rate=SR, max_tracks=5, max_groups=4).init(key)
+  # A node's draw does not depend on the padding ...
+  jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b[:a.shape[0]]), small, padded)
+  # ... equals the jitted, vmapped draw fold_in(key_of(level, processor), i) (eager
+  # op-by-op draws can differ in the last bit) ...
+  level_key = jax.random.split(key, 2)[1]  # the group level
+  for k, name in zip(jax.random.split(level_key, len(PROCESSORS)), PROCESSORS):
+    nodes = jax.vmap(lambda i, k=k: jax.random.fold_in(k, i))(jnp.arange(4))
+    jax.tree.map(np.testing.assert_array_equal, padded.processors["group"][name],
+                 jax.jit(jax.vmap(REGISTRY[name].init))(nodes))
+  # ... and every console size shares one compiled initialiser.
+  assert _init_node._cache_size() == compiled
+  assert float(jnp.abs(padded.drywet_logits["track"]["eq"]).max()) == 0.0
 
 
 def _random_params(console, seed, scale):

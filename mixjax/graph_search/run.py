@@ -193,7 +193,7 @@ class _BatchSearch:
         "n_chunks": np.array(n_chunks, np.int32),
     }
     keys = [jax.random.split(jax.random.key(seed)) for seed in padded_seeds]
-    self.init_keys = jnp.stack([k[0] for k in keys])
+    self.init_keys = [k[0] for k in keys]
     stacked["crop_key"] = jnp.stack([k[1] for k in keys])
     self.sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("songs"))
     self.arrays = {k: self.put(v) for k, v in stacked.items()}
@@ -268,7 +268,8 @@ class _BatchSearch:
 
   def new_run(self) -> dict:
     """The resumable progress of a fresh search: everything a checkpoint holds."""
-    params = jax.vmap(console_lib.init_params)(self.arrays["console"], self.init_keys)
+    params = jax.tree.map(lambda *a: np.stack(a), *[
+        console_lib.init_params(c, k) for c, k in zip(self.consoles, self.init_keys)])
     state = self.put(jax.vmap(functools.partial(fit_lib.init_state, optimizer=self.optimizer))(params))
     n = len(self.tables)
     return {
