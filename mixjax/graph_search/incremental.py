@@ -298,6 +298,47 @@ def rebase(cache_tracks, cache_groups, jobs, track_source, group_source):
 # ---------------------------------------------------------------------------
 
 
+def _bases_alive(bases: list) -> dict:
+  """The alive pytree (song axis first) of per-song ``alive_rows``."""
+  return {level: level_alive(np.stack([rows[level] for rows in bases]))
+          for level in console_lib.LEVELS}
+
+
+def compile_round(params, arrays, consoles, tables, start_flags, *, starts, put, chunk_len: int,
+                  omit_seconds: float, fft_sizes: tuple[int, ...], batch: int) -> None:
+  """Compiles ``RoundEvaluator``'s three programs without running them (same arguments).
+
+  A search calls it in a thread while the console fit runs, so that the
+  compiler works beside the fit; the rounds then reuse the programs (JAX's
+  in-memory compilation cache). One device only (the arguments carry no
+  shardings).
+  """
+  settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
+  slots = job_slots(consoles[0], batch)
+  bases = [alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)]
+  a = arrays
+  cache_args = (params, a["console"], a["tracks"], put(_bases_alive(bases)), starts)
+  cache_render.lower(*cache_args, chunk_len=chunk_len).compile()
+  cache = jax.eval_shape(functools.partial(cache_render, chunk_len=chunk_len), *cache_args)
+  plan = stack_plans([make_plan(base, [base], Layout.of(c), track_jobs=slots, group_jobs=slots,
+                                batch=batch)[0] for base, c in zip(bases, consoles)])
+  loss_args = (params, a["console"], a["tracks"], a["mix"], *cache, put(plan), starts,
+               a["n_chunks"])
+  song_loss.lower(*loss_args, **settings).compile()
+  _, jobs = jax.eval_shape(functools.partial(song_loss, **settings), *loss_args)
+  rebase.lower(*cache, jobs, put(plan.track_source[:, 0]), put(plan.group_source[:, 0])).compile()
+
+
+def job_slots(console, batch: int) -> int:
+  """Track (and group) job slots of a request.
+
+  A batch's worth, and at least the dry/wet sampler's first step (10 % of a
+  type's ``T + G`` nodes: 2 at 16 × 4), so that its multi-node candidates fit
+  without a new cache.
+  """
+  return max(batch, math.ceil(DRYWET_INITIAL_STEP * (console.max_tracks + console.max_groups)))
+
+
 class RoundEvaluator:
   """Evaluates the trial requests of one pruning round for a batch of songs.
 
@@ -324,19 +365,14 @@ class RoundEvaluator:
     self.starts = starts
     self.settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
     self.batch = batch
-    # Job slots: a batch's worth, and at least the dry/wet sampler's first step (10 % of a
-    # type's T + G nodes: 2 at 16 x 4), so its multi-node candidates fit without a new cache.
-    nodes = consoles[0].max_tracks + consoles[0].max_groups
-    self.track_jobs = self.group_jobs = max(batch, math.ceil(DRYWET_INITIAL_STEP * nodes))
+    self.track_jobs = self.group_jobs = job_slots(consoles[0], batch)
     self.last = None  # (plans, jobs, answered rows) of the previous call
     self._render_cache([alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)])
 
   def _render_cache(self, bases: list) -> None:
     self.bases = bases
-    alive = {level: level_alive(np.stack([rows[level] for rows in bases]))
-             for level in console_lib.LEVELS}
     a = self.arrays
-    self.cache = cache_render(self.params, a["console"], a["tracks"], self.put(alive),
+    self.cache = cache_render(self.params, a["console"], a["tracks"], self.put(_bases_alive(bases)),
                               self.starts, chunk_len=self.settings["chunk_len"])
     self.last = None
 

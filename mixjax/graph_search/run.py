@@ -27,6 +27,7 @@ one evaluates batches of masks; ``SearchResult.compilations`` reports it.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from typing import Sequence
 
@@ -214,8 +215,12 @@ class _BatchSearch:
 
   # -- the two compiled calls ------------------------------------------------
 
-  def evaluate(self, params, requests: list) -> list:
-    """Whole-song losses: ``requests[s]`` is a list of masks for song s (or [])."""
+  def loss_settings(self) -> dict:
+    """The static settings of the whole-song loss."""
+    return dict(chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
+                omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes))
+
+  def _evaluate_args(self, params, requests: list) -> tuple:
     batch = self.trial_batch
     masks = []
     for s, request in enumerate(requests):
@@ -223,10 +228,12 @@ class _BatchSearch:
       flags += [flags[-1]] * (batch - len(flags))
       masks.append(evaluate_lib.stack_masks([self.tables[s].to_alive(f) for f in flags]))
     a = self.arrays
-    losses = evaluate_lib.song_loss(
-        self.put(params), a["console"], a["tracks"], a["mix"], self.put(evaluate_lib.stack_masks(masks)),
-        self.starts, a["n_chunks"], chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
-        omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes))
+    return (self.put(params), a["console"], a["tracks"], a["mix"],
+            self.put(evaluate_lib.stack_masks(masks)), self.starts, a["n_chunks"])
+
+  def evaluate(self, params, requests: list) -> list:
+    """Whole-song losses: ``requests[s]`` is a list of masks for song s (or [])."""
+    losses = evaluate_lib.song_loss(*self._evaluate_args(params, requests), **self.loss_settings())
     losses = np.asarray(losses)
     return [losses[s, :len(r)] for s, r in enumerate(requests)]
 
@@ -236,9 +243,39 @@ class _BatchSearch:
       return functools.partial(self.evaluate, params)
     return incremental_lib.RoundEvaluator(
         self.put(params), self.arrays, self.consoles, self.tables, flags, starts=self.starts,
-        put=self.put, chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
-        omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes),
-        batch=self.trial_batch)
+        put=self.put, batch=self.trial_batch, **self.loss_settings())
+
+  def compile_ahead(self, run) -> threading.Thread | None:
+    """Starts compiling the evaluation and trial programs in a thread (one device only).
+
+    Called before the console fit: the compiler then works beside the fit
+    (on an accelerator the host is idle during the fit; on a CPU it takes a
+    core the fit does not fill), and the programs are ready when the fit
+    ends. The search joins it after the fit and re-raises its error.
+    """
+    if self.sharding is not None:
+      return None
+    params = run["state"].params
+    flags = run["flags"]
+
+    def compile_all():
+      evaluate_lib.song_loss.lower(*self._evaluate_args(params, [[f] for f in flags]),
+                                   **self.loss_settings()).compile()
+      if self.config.rounds and self.config.incremental_trials:
+        incremental_lib.compile_round(params, self.arrays, self.consoles, self.tables, flags,
+                                      starts=self.starts, put=self.put, batch=self.trial_batch,
+                                      **self.loss_settings())
+
+    def target():
+      try:
+        compile_all()
+      except BaseException as error:  # re-raised by join_compile
+        thread.error = error
+
+    thread = threading.Thread(target=target, name="mixjax-compile", daemon=True)
+    thread.error = None
+    thread.start()
+    return thread
 
   def fit(self, run, n_steps: int, phase: int, label: str) -> None:
     """``n_steps`` optimisation steps of every song, from a fresh optimiser state."""
@@ -333,13 +370,18 @@ class _BatchSearch:
         checkpoint_lib.save(checkpoint_dir, run, stamp)
 
     if run["next_round"] < 0:
-      params = run["state"].params
-      none = [np.zeros_like(f) for f in run["flags"]]
-      run["loss_sum"] = [float(v[0]) for v in self.evaluate(params, [[f] for f in none])]
+      compiling = self.compile_ahead(run)
       t0 = time.perf_counter()
       self.fit(run, config.console_steps, 0, "console fit")
       run["seconds"]["console_fit"] = time.perf_counter() - t0
+      if compiling is not None:
+        compiling.join()
+        if compiling.error is not None:
+          raise compiling.error
       params = run["state"].params
+      # The plain sum: no processor alive, so the (fitted) parameters play no part.
+      none = [np.zeros_like(f) for f in run["flags"]]
+      run["loss_sum"] = [float(v[0]) for v in self.evaluate(params, [[f] for f in none])]
       run["loss_console"] = [float(v[0]) for v in self.evaluate(params, [[f] for f in run["flags"]])]
       run["next_round"] = 0
       save()

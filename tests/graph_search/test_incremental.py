@@ -122,3 +122,35 @@ def test_a_candidate_far_from_the_base_gets_a_fresh_cache(setup):
   far[table.of_type("eq")] = False  # every track and group changes: 5 jobs > 1 slot
   (losses,) = evaluator([[far]])
   np.testing.assert_allclose(losses, _full_losses(setup, [far]), rtol=2e-5)
+
+
+def test_compile_round_compiles_the_programs_the_round_runs(setup):
+  console, params, arrays, starts, table = setup
+  starts = starts[:-1]  # a shape no other test compiles
+  arrays = dict(arrays, n_chunks=np.array([len(starts)], np.int32))
+  flags = np.ones(len(table.nodes), bool)
+  kwargs = dict(starts=starts, put=jax.device_put, chunk_len=CHUNK, omit_seconds=OMIT,
+                fft_sizes=FFT_SIZES, batch=2)
+  incremental.compile_round(params, arrays, [console], [table], [flags], **kwargs)
+  compiled, rebases = [], incremental.rebase._cache_size()
+
+  def listen(event, seconds, **kw):
+    if event == "/jax/core/compile/backend_compile_duration":
+      compiled.append(kw.get("fun_name", ""))
+
+  jax.monitoring.register_event_duration_secs_listener(listen)
+  try:
+    evaluator = incremental.RoundEvaluator(params, arrays, [console], [table], [flags], **kwargs)
+    track_node = {n.index: i for i, n in reversed(list(enumerate(table.nodes)))
+                  if n.level == "track"}
+    one = flags.copy()
+    one[track_node[0]] = False
+    two = one.copy()
+    two[track_node[1]] = False
+    evaluator([[one]])
+    evaluator([[two]])  # cheapest from `one` (one track job, not two): the base moves, a rebase
+  finally:
+    jax.monitoring.unregister_event_duration_listener(listen)
+  assert not [name for name in compiled
+              if any(f in name for f in ("cache_render", "song_loss", "rebase"))], compiled
+  assert incremental.rebase._cache_size() == rebases + 1  # it ran, on the new shapes
