@@ -269,7 +269,7 @@ class _BatchSearch:
     def target():
       try:
         compile_all()
-      except BaseException as error:  # re-raised by join_compile
+      except BaseException as error:  # re-raised after the fit
         thread.error = error
 
     thread = threading.Thread(target=target, name="mixjax-compile", daemon=True)
