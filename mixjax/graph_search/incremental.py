@@ -298,37 +298,6 @@ def rebase(cache_tracks, cache_groups, jobs, track_source, group_source):
 # ---------------------------------------------------------------------------
 
 
-def _bases_alive(bases: list) -> dict:
-  """The alive pytree (song axis first) of per-song ``alive_rows``."""
-  return {level: level_alive(np.stack([rows[level] for rows in bases]))
-          for level in console_lib.LEVELS}
-
-
-def compile_round(params, arrays, consoles, tables, start_flags, *, starts, put, chunk_len: int,
-                  omit_seconds: float, fft_sizes: tuple[int, ...], batch: int) -> None:
-  """Compiles ``RoundEvaluator``'s three programs without running them (same arguments).
-
-  A search calls it in a thread while the console fit runs, so that the
-  compiler works beside the fit; the rounds then reuse the programs (JAX's
-  in-memory compilation cache). One device only (the arguments carry no
-  shardings).
-  """
-  settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-  slots = job_slots(consoles[0], batch)
-  bases = [alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)]
-  a = arrays
-  cache_args = (params, a["console"], a["tracks"], put(_bases_alive(bases)), starts)
-  cache_render.lower(*cache_args, chunk_len=chunk_len).compile()
-  cache = jax.eval_shape(functools.partial(cache_render, chunk_len=chunk_len), *cache_args)
-  plan = stack_plans([make_plan(base, [base], Layout.of(c), track_jobs=slots, group_jobs=slots,
-                                batch=batch)[0] for base, c in zip(bases, consoles)])
-  loss_args = (params, a["console"], a["tracks"], a["mix"], *cache, put(plan), starts,
-               a["n_chunks"])
-  song_loss.lower(*loss_args, **settings).compile()
-  _, jobs = jax.eval_shape(functools.partial(song_loss, **settings), *loss_args)
-  rebase.lower(*cache, jobs, put(plan.track_source[:, 0]), put(plan.group_source[:, 0])).compile()
-
-
 def job_slots(console, batch: int) -> int:
   """Track (and group) job slots of a request.
 
@@ -366,15 +335,49 @@ class RoundEvaluator:
     self.settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
     self.batch = batch
     self.track_jobs = self.group_jobs = job_slots(consoles[0], batch)
+    self.bases = [alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)]
+    self.cache = None  # rendered by render_cache or the first call
     self.last = None  # (plans, jobs, answered rows) of the previous call
-    self._render_cache([alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)])
 
-  def _render_cache(self, bases: list) -> None:
-    self.bases = bases
+  def _cache_args(self) -> tuple:
+    alive = {level: level_alive(np.stack([rows[level] for rows in self.bases]))
+             for level in console_lib.LEVELS}
     a = self.arrays
-    self.cache = cache_render(self.params, a["console"], a["tracks"], self.put(_bases_alive(bases)),
-                              self.starts, chunk_len=self.settings["chunk_len"])
+    return (self.params, a["console"], a["tracks"], self.put(alive), self.starts)
+
+  def _loss_args(self, cache, plan: Plan) -> tuple:
+    a = self.arrays
+    return (self.params, a["console"], a["tracks"], a["mix"], *cache, self.put(plan),
+            self.starts, a["n_chunks"])
+
+  def render_cache(self, bases: list | None = None) -> None:
+    """Renders the cache of ``bases`` (default: the current ones; at first, the round start).
+
+    Without it, the first call renders the round-start cache.
+    """
+    self.bases = self.bases if bases is None else bases
+    self.cache = cache_render(*self._cache_args(), chunk_len=self.settings["chunk_len"])
     self.last = None
+
+  def compile(self) -> None:
+    """Compiles the round's three programs without running them.
+
+    A search calls it in a thread while the console fit runs, so that the
+    compiler works beside the fit; the calls of the round then reuse the
+    programs (JAX's in-memory compilation cache). One device only (the
+    shapes carry no shardings).
+    """
+    chunk_len = self.settings["chunk_len"]
+    cache_args = self._cache_args()
+    cache_render.lower(*cache_args, chunk_len=chunk_len).compile()
+    cache = jax.eval_shape(functools.partial(cache_render, chunk_len=chunk_len), *cache_args)
+    plans, _ = self._plans([[base] for base in self.bases])
+    plan = stack_plans(plans)
+    loss_args = self._loss_args(cache, plan)
+    song_loss.lower(*loss_args, **self.settings).compile()
+    _, jobs = jax.eval_shape(functools.partial(song_loss, **self.settings), *loss_args)
+    rebase.lower(*cache, jobs, self.put(plan.track_source[:, 0]),
+                 self.put(plan.group_source[:, 0])).compile()
 
   def _move_bases(self, rows: list) -> None:
     """Moves each song's base to the earlier candidate that makes ``rows`` cheapest."""
@@ -407,17 +410,17 @@ class RoundEvaluator:
   def __call__(self, requests: list) -> list:
     rows = [[alive_rows(t.to_alive(f)) for f in request]
             for t, request in zip(self.tables, requests)]
+    if self.cache is None:
+      self.render_cache()
     self._move_bases(rows)
     plans, answered = self._plans(rows)
     if any(n == 0 and request for n, request in zip(answered, rows)):
       # A candidate too different from the base even alone: cache it afresh.
-      self._render_cache([request[0] if n == 0 and request else base
+      self.render_cache([request[0] if n == 0 and request else base
                           for base, request, n in zip(self.bases, rows, answered)])
       plans, answered = self._plans(rows)
     plan = stack_plans(plans)
-    a = self.arrays
-    losses, jobs = song_loss(self.params, a["console"], a["tracks"], a["mix"], *self.cache,
-                             self.put(plan), self.starts, a["n_chunks"], **self.settings)
+    losses, jobs = song_loss(*self._loss_args(self.cache, plan), **self.settings)
     self.last = (plan, jobs, [r[:n] for r, n in zip(rows, answered)])
     losses = np.asarray(losses)
     return [losses[s, :n] for s, n in enumerate(answered)]

@@ -262,9 +262,7 @@ class _BatchSearch:
       evaluate_lib.song_loss.lower(*self._evaluate_args(params, [[f] for f in flags]),
                                    **self.loss_settings()).compile()
       if self.config.rounds and self.config.incremental_trials:
-        incremental_lib.compile_round(params, self.arrays, self.consoles, self.tables, flags,
-                                      starts=self.starts, put=self.put, batch=self.trial_batch,
-                                      **self.loss_settings())
+        self.round_evaluator(params, flags).compile()
 
     def target():
       try:

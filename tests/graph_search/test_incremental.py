@@ -124,14 +124,14 @@ def test_a_candidate_far_from_the_base_gets_a_fresh_cache(setup):
   np.testing.assert_allclose(losses, _full_losses(setup, [far]), rtol=2e-5)
 
 
-def test_compile_round_compiles_the_programs_the_round_runs(setup):
+def test_compile_compiles_the_programs_the_round_runs(setup):
   console, params, arrays, starts, table = setup
   starts = starts[:-1]  # a shape no other test compiles
   arrays = dict(arrays, n_chunks=np.array([len(starts)], np.int32))
   flags = np.ones(len(table.nodes), bool)
   kwargs = dict(starts=starts, put=jax.device_put, chunk_len=CHUNK, omit_seconds=OMIT,
                 fft_sizes=FFT_SIZES, batch=2)
-  incremental.compile_round(params, arrays, [console], [table], [flags], **kwargs)
+  incremental.RoundEvaluator(params, arrays, [console], [table], [flags], **kwargs).compile()
   compiled, rebases = [], incremental.rebase._cache_size()
 
   def listen(event, seconds, **kw):
