@@ -26,8 +26,8 @@ one evaluates batches of masks; ``SearchResult.compilations`` reports it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
-import threading
 import time
 from typing import Sequence
 
@@ -245,18 +245,17 @@ class _BatchSearch:
         self.put(params), self.arrays, self.consoles, self.tables, flags, starts=self.starts,
         put=self.put, batch=self.trial_batch, **self.loss_settings())
 
-  def compile_ahead(self, run) -> threading.Thread | None:
+  def compile_ahead(self, run) -> concurrent.futures.Future | None:
     """Starts compiling the evaluation and trial programs in a thread (one device only).
 
     Called before the console fit: the compiler then works beside the fit
     (on an accelerator the host is idle during the fit; on a CPU it takes a
     core the fit does not fill), and the programs are ready when the fit
-    ends. The search joins it after the fit and re-raises its error.
+    ends. The search waits for the future after the fit (re-raising its error).
     """
     if self.sharding is not None:
       return None
-    params = run["state"].params
-    flags = run["flags"]
+    params, flags = run["state"].params, run["flags"]
 
     def compile_all():
       evaluate_lib.song_loss.lower(*self._evaluate_args(params, [[f] for f in flags]),
@@ -264,16 +263,10 @@ class _BatchSearch:
       if self.config.rounds and self.config.incremental_trials:
         self.round_evaluator(params, flags).compile()
 
-    def target():
-      try:
-        compile_all()
-      except BaseException as error:  # re-raised after the fit
-        thread.error = error
-
-    thread = threading.Thread(target=target, name="mixjax-compile", daemon=True)
-    thread.error = None
-    thread.start()
-    return thread
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mixjax-compile")
+    future = pool.submit(compile_all)
+    pool.shutdown(wait=False)  # the task runs on; the search waits on the future
+    return future
 
   def fit(self, run, n_steps: int, phase: int, label: str) -> None:
     """``n_steps`` optimisation steps of every song, from a fresh optimiser state."""
@@ -373,9 +366,7 @@ class _BatchSearch:
       self.fit(run, config.console_steps, 0, "console fit")
       run["seconds"]["console_fit"] = time.perf_counter() - t0
       if compiling is not None:
-        compiling.join()
-        if compiling.error is not None:
-          raise compiling.error
+        compiling.result()
       params = run["state"].params
       # The plain sum: no processor alive, so the (fitted) parameters play no part.
       none = [np.zeros_like(f) for f in run["flags"]]
