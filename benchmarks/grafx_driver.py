@@ -68,7 +68,14 @@ PROCESSORS = [
     "delay",
     "reverb",
 ]
-PRUNE_FILES = ["code/loss.py", "code/auraloss_opt", "code/mixing_console.py"]
+PRUNE_FILES = [
+    "code/loss.py",
+    "code/auraloss_opt",
+    "code/mixing_console.py",
+    "code/solver.py",
+    "code/prune.py",
+    "code/utils.py",
+]
 DEFAULT_PRUNE_DIR = "/tmp/grafx-prune"
 DEFAULT_PRUNE_GIT = "/work/.mirror/sh-lee97+grafx-prune/repo"
 
@@ -121,11 +128,12 @@ def grafx_prune_code_dir() -> str | None:
     """Return a directory holding grafx-prune's ``code/`` modules, exporting it if needed."""
     root = os.environ.get("MIXJAX_GRAFX_PRUNE_DIR", DEFAULT_PRUNE_DIR)
     code = os.path.join(root, "code")
-    if os.path.isfile(os.path.join(code, "loss.py")):
+    if all(os.path.exists(os.path.join(root, f)) for f in PRUNE_FILES):
         return code
     git_dir = os.environ.get("MIXJAX_GRAFX_PRUNE_GIT", DEFAULT_PRUNE_GIT)
     if not os.path.isdir(git_dir):
-        return None
+        return code if os.path.isfile(os.path.join(code, "loss.py")) else None
+    shutil.rmtree(root, ignore_errors=True)  # an older export without the solver's files
     os.makedirs(os.path.dirname(os.path.abspath(root)) or ".", exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".grafx-prune-", dir=os.path.dirname(os.path.abspath(root)))
     try:
@@ -221,12 +229,26 @@ PROCESSOR_TABLE = {
 }
 
 
-def make_processor(kind, audio_len):
-    """One node type of the console, GRAFX defaults, FlashFFTConv off, wrapped in DryWet."""
+def rate_sizes(kind, sample_rate):
+    """GRAFX constructor sizes at ``sample_rate``, scaled from its 30 kHz defaults as mixjax
+    scales them: delay segments of 0.1 s, a 2 s reverb, a 16384 · sr / 30000-tap smoother."""
+    if kind == "delay":
+        return {"segment_len": round(0.1 * sample_rate)}
+    if kind == "reverb":
+        return {"ir_len": round(2.0 * sample_rate)}
+    if kind in ("compressor", "noisegate"):
+        return {"iir_len": round(16384 * sample_rate / 30000)}
+    return {}
+
+
+def make_processor(kind, audio_len, sample_rate=30000):
+    """One node type of the console, FlashFFTConv off, wrapped in DryWet; at 30 kHz the GRAFX
+    defaults, at other rates the sizes of ``rate_sizes``."""
     from grafx import processors
 
     class_name, convolves, gain_staged = PROCESSOR_TABLE[kind]
     kwargs = {"flashfftconv": False, "max_input_len": audio_len} if convolves else {}
+    kwargs |= rate_sizes(kind, sample_rate)
     processor = getattr(processors, class_name)(**kwargs)
     if gain_staged:
         processor = processors.GainStagingRegularization(processor)
@@ -236,7 +258,9 @@ def make_processor(kind, audio_len):
 class Console:
     """State the reference solver keeps: processors, graph, render data, parameters, logits."""
 
-    def __init__(self, tracks, groups, audio_len, seed, builder, construct_mixing_console):
+    def __init__(
+        self, tracks, groups, audio_len, seed, builder, construct_mixing_console, sample_rate
+    ):
         import torch
         import torch.nn as nn
         from grafx.data import NodeConfigs, convert_to_tensor
@@ -246,7 +270,7 @@ class Console:
         torch.manual_seed(seed)
         self.module = nn.Module()  # holds everything the reference's optimiser sees
         self.module.audio_processors = nn.ModuleDict(
-            {kind: make_processor(kind, audio_len) for kind in set(PROCESSORS)}
+            {kind: make_processor(kind, audio_len, sample_rate) for kind in set(PROCESSORS)}
         )
         node_configs = NodeConfigs(PROCESSORS)
         if builder == "grafx-prune":
@@ -345,7 +369,7 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     console = Console(
-        args.tracks, args.groups, audio_len, args.seed, builder, construct_mixing_console
+        args.tracks, args.groups, audio_len, args.seed, builder, construct_mixing_console, sr
     )
     build_s = time.perf_counter() - t0
 
