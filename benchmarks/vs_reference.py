@@ -146,12 +146,15 @@ def main(argv=None) -> int:
         f"{song.seconds:.1f} s at {song.sample_rate} Hz; {args.epoch_steps} steps per epoch, "
         f"{args.console_epochs} console epochs, {args.rounds} {args.sampler} rounds, "
         f"tolerance {args.tolerance}, seed {args.seed}")
-  print("| search | L sum | L console | L pruned | ρ | kept | P | R | trials | seconds |")
-  print("|---|---|---|---|---|---|---|---|---|---|")
+  print("| search | L sum | L console | L pruned | ρ | kept | P | R | effects found | trials "
+        "| seconds |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|")
   for name, r in rows.items():
+    effects = f"{r['effects_found']}/{r['effects']}" if "effects" in r else "–"
     print(f"| {name} | {r['loss_sum']:.3f} | {r['loss_console']:.3f} | {r['loss_pruned']:.3f} "
           f"| {r['pruning_ratio']:.2f} | {r['kept']} | {r.get('precision', float('nan')):.2f} "
-          f"| {r.get('recall', float('nan')):.2f} | {r['trials']} | {r['seconds']:.0f} |")
+          f"| {r.get('recall', float('nan')):.2f} | {effects} | {r['trials']} "
+          f"| {r['seconds']:.0f} |")
   if len(rows) == 2:
     a, b = ({tuple(n) for n in rows[k]["alive"]} for k in ("reference", "mixjax"))
     print(f"kept by both {len(a & b)}, reference only {len(a - b)}, mixjax only {len(b - a)}")
