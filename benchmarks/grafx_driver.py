@@ -324,6 +324,24 @@ def regularisers(intermediates):
     return total
 
 
+def song_chunks(tracks, mix, audio_len, hop):
+    """The reference's evaluation batches of a song (tracks (T, 2, n), mix (2, n)): chunk i
+    starts at i·hop, ``ceil(n / hop)`` chunks, zero-filled past the end."""
+    import torch
+
+    tracks, mix = torch.as_tensor(tracks), torch.as_tensor(mix)
+    total = tracks.shape[-1]
+    batches = []
+    for i in range(math.ceil(total / hop)):
+        start, stop = i * hop, min(i * hop + audio_len, total)
+        source = torch.zeros(1, tracks.shape[0], 2, audio_len)
+        target = torch.zeros(1, 2, audio_len)
+        source[0, :, :, : stop - start] = tracks[:, :, start:stop]
+        target[0, :, : stop - start] = mix[:, start:stop]
+        batches.append({"source": source, "mix": target})
+    return batches
+
+
 # --------------------------------------------------------------------------- timing
 
 
@@ -432,34 +450,26 @@ def main(argv=None):
     else:  # evaluate
         total_len = round(args.seconds * sr)
         hop = audio_len - round(EVAL_WARMUP_SECONDS * sr)
-        num_chunks = math.ceil(total_len / hop)
         song = 0.1 * torch.randn(args.tracks, 2, total_len, generator=gen)
         mix_song = 0.1 * torch.randn(2, total_len, generator=gen)
         match_loss = MRSTFTLoss(sr=sr, omit_sec=EVAL_WARMUP_SECONDS)
-        chunks = []  # pre-loaded, as the reference pre-loads its evaluation batches
-        for i in range(num_chunks):
-            start = i * hop
-            stop = min(start + audio_len, total_len)
-            src = torch.zeros(1, args.tracks, 2, audio_len)
-            mix = torch.zeros(1, 2, audio_len)
-            src[0, :, :, : stop - start] = song[:, :, start:stop]
-            mix[0, :, : stop - start] = mix_song[:, start:stop]
-            chunks.append((src, mix))
+        # pre-loaded, as the reference pre-loads its evaluation batches
+        chunks = song_chunks(song, mix_song, audio_len, hop)
         song_losses = []
 
         def evaluate():
             with torch.no_grad():
                 losses = []
-                for src, mix in chunks:
-                    pred, _ = console.render(src, grad=False)
+                for chunk in chunks:
+                    pred, _ = console.render(chunk["source"], grad=False)
                     # argument order as the reference solver: match_loss(mix, mix_pred)
-                    losses.append(match_loss(mix, pred)["match/full"].item())
+                    losses.append(match_loss(chunk["mix"], pred)["match/full"].item())
                 song_losses.append(sum(losses) / len(losses))
 
         result["evaluate_s"], result["evaluate_times"] = timed(
             evaluate, args.repeats, args.warmup
         )
-        result["chunks"] = num_chunks
+        result["chunks"] = len(chunks)
         result["chunk_seconds"] = args.chunk_seconds
         result["song_loss"] = song_losses[0]
 

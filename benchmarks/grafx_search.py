@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import random
 import sys
@@ -220,22 +219,6 @@ def make_solver(solver_class, args, sample_rate, audio_len, code_dir, save_dir):
 # --------------------------------------------------------------------------- the run
 
 
-def song_chunks(tracks, mix, audio_len, hop):
-    """The reference's evaluation batches: chunk i starts at i·hop, zero-filled past the end."""
-    import torch
-
-    total = tracks.shape[-1]
-    batches = []
-    for i in range(math.ceil(total / hop)):
-        start, stop = i * hop, min(i * hop + audio_len, total)
-        source = torch.zeros(1, tracks.shape[0], 2, audio_len)
-        target = torch.zeros(1, 2, audio_len)
-        source[0, :, :, : stop - start] = torch.from_numpy(tracks[:, :, start:stop])
-        target[0, :, : stop - start] = torch.from_numpy(mix[:, start:stop])
-        batches.append({"source": source, "mix": target})
-    return batches
-
-
 def alive(solver) -> list:
     return sorted(
         list(a["origin"]) for _, a in solver.G.nodes(data=True) if "origin" in a
@@ -278,7 +261,7 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory() as save_dir, contextlib.redirect_stdout(sys.stderr):
         solver = make_solver(solver_class, args, sr, audio_len, code_dir, save_dir)
         tag_origins(solver.G, track_groups)
-        eval_batches = song_chunks(tracks, mix, audio_len, hop)
+        eval_batches = grafx_driver.song_chunks(tracks, mix, audio_len, hop)
         solver.trainer = types.SimpleNamespace(
             optimizers=None,
             datamodule=types.SimpleNamespace(val_dataloader=lambda: eval_batches),
