@@ -145,6 +145,32 @@ def recovery(truth: set, found: set) -> dict:
   return recovery_scores(truth, found)
 
 
+def single_track_groups(truth: dict) -> dict:
+  """``{subgroup index: its track's index}`` for the subgroups that hold one track."""
+  members = {}
+  for t, track in enumerate(truth["tracks"]):
+    if track.get("group") in truth["groups"]:
+      members.setdefault(truth["groups"].index(track["group"]), []).append(t)
+  return {g: tracks[0] for g, tracks in members.items() if len(tracks) == 1}
+
+
+def merge_series(nodes: set, single: dict) -> set:
+  """``nodes`` with every one-track subgroup's processors counted on its track.
+
+  A one-track subgroup's chain follows its track's chain with nothing in
+  between (the mix node sums one signal), so the track's and the group's
+  processor of a type act on one serial signal path, and a search cannot
+  tell from the mix which of the two the engineer used. Counted this way, a
+  type is found on a path when the truth has it anywhere on that path.
+
+  Args:
+    nodes: ``(level, index, processor)`` tuples.
+    single: ``single_track_groups(truth)``.
+  """
+  return {("track", single[i], p) if level == "group" and i in single else (level, i, p)
+          for level, i, p in nodes}
+
+
 def audible_recall(audible: set, found: set) -> float:
   """Recall of the audible truth nodes: |audible ∩ found| / |audible| (1 if none is audible)."""
   return len(audible & found) / len(audible) if audible else 1.0
@@ -400,6 +426,8 @@ def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | No
   if truth and truth["target"] == "console":
     true = truth_nodes(truth)
     row["recovery"] = recovery(true, found)
+    single = single_track_groups(truth)
+    row["recovery_merged"] = recovery(merge_series(true, single), merge_series(found, single))
     row["truth_processors"] = len(true)
     if audible is not None:
       row["audible"] = len(audible)
@@ -438,6 +466,10 @@ def summarise(rows: list[dict]) -> dict:
       summary["recall"] = mean(r["recovery"]["recall"] for r in with_recovery)
       summary["precision_pooled"] = tp / (tp + fp) if tp + fp else 0.0
       summary["recall_pooled"] = tp / (tp + fn) if tp + fn else 0.0
+      merged = [r["recovery_merged"] for r in with_recovery if "recovery_merged" in r]
+      if len(merged) == len(with_recovery):
+        summary["recovery_merged"] = {k: mean(m[k] for m in merged)
+                                      for k in ("precision", "recall")}
       if all("recall_audible" in r for r in with_recovery):
         summary["recall_audible"] = mean(r["recall_audible"] for r in with_recovery)
     with_pedalboard = [r["pedalboard"] for r in group if "pedalboard" in r]
@@ -584,6 +616,11 @@ def _found(scores: dict | None) -> str:
   return f"{scores['effects_found']}/{scores['effects']}"
 
 
+def _merged(scores: dict | None) -> str:
+  """``"P / R"`` of a ``recovery_merged`` entry, or a dash."""
+  return f"{scores['precision']:.2f} / {scores['recall']:.2f}" if scores else "–"
+
+
 def _rho_types(rho: dict) -> str:
   return " ".join(_f(rho.get(t), 2) for t in ABLATION_ORDER)
 
@@ -593,7 +630,8 @@ LEGEND = (
     "ρ: fraction of the console's processors pruned (per type in the paper's order g s e r c n d). "
     "P, R: precision and recall of the kept processors against the console truth; R audible: "
     "recall of the truth processors whose removal from the true graph raises its whole-song loss "
-    "by more than τ. Effects found: pedalboard effects on whose track or subgroup the search kept "
+    "by more than τ; P / R merged: the same with each one-track subgroup's processors counted "
+    "on its track (the two chains are in series, and the mix cannot tell them apart). Effects found: pedalboard effects on whose track or subgroup the search kept "
     "a processor of the matching type; extra: kept processors where pedalboard put nothing of "
     "that type. Search s: wall seconds of the search (console fit, trials, fine-tuning).")
 
@@ -620,8 +658,8 @@ def markdown(report: dict) -> str:
       f"load average {m['load_avg_start'][0]:.1f} at the start. Wall time "
       f"{report['wall_seconds'] / 60:.1f} min, {report['date']}.", "",
       ("| data set | song | T/G | s | L sum | L console | L pruned | ρ | ρ g s e r c n d | "
-       "P | R | R audible | effects found | extra | search s |"),
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+       "P | R | R audible | P / R merged | effects found | extra | search s |"),
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ]
   for r in report["songs"]:
     rec, pb = r.get("recovery"), r.get("pedalboard")
@@ -630,7 +668,7 @@ def markdown(report: dict) -> str:
         f"| {_f(r['loss_sum'])} | {_f(r['loss_console'])} | {_f(r['loss_pruned'])} "
         f"| {_f(r['pruning_ratio'], 2)} | {_rho_types(r['pruning_ratio_per_type'])} "
         f"| {_f(rec and rec['precision'], 2)} | {_f(rec and rec['recall'], 2)} "
-        f"| {_f(r.get('recall_audible'), 2)} "
+        f"| {_f(r.get('recall_audible'), 2)} | {_merged(r.get('recovery_merged'))} "
         f"| {_found(pb)} "
         f"| {pb['extra'] if pb else '–'} | {r['seconds']['total']:.0f}{'*' if r['compiled'] else ''} |")
   for dataset, a in report["summary"].items():
@@ -639,13 +677,13 @@ def markdown(report: dict) -> str:
         f"| {_f(a['loss_console'])} | {_f(a['loss_pruned'])} | {_f(a['pruning_ratio'], 2)} "
         f"| {_rho_types(a['pruning_ratio_per_type'])} | {_f(a.get('precision'), 2)} "
         f"| {_f(a.get('recall'), 2)} | {_f(a.get('recall_audible'), 2)} "
-        f"| {_found(a)} "
+        f"| {_merged(a.get('recovery_merged'))} | {_found(a)} "
         f"| {a.get('extra', '–')} | {a['seconds']:.0f} |")
   lines.append(
       f"| *paper (hybrid, τ 0.01)* | 72 songs | | | *19.7* | *{PAPER_CONSOLE_LOSS}* "
       f"| *{PAPER_HYBRID['loss']}* | *{PAPER_HYBRID['rho']}* "
       f"| *{_rho_types(PAPER_HYBRID['rho_per_type'])}* "
-      f"| | | | | | |")
+      f"| | | | | | | |")
   lines += ["", LEGEND]
   lines += ["", COST_LEGEND, "",
             ("| data set | song | nodes | length s | fit s/step | tune s/step | trials | trial s "
@@ -691,6 +729,8 @@ def print_row(r: dict) -> None:
     extra = f" P {rec['precision']:.2f} R {rec['recall']:.2f}"
     if "recall_audible" in r:
       extra += f" R_aud {r['recall_audible']:.2f} ({r['audible']}/{r['truth_processors']} audible)"
+    if "recovery_merged" in r:
+      extra += f" P/R merged {_merged(r['recovery_merged'])}"
   if pb:
     extra = f" effects found {pb['effects_found']}/{pb['effects']} extra {pb['extra']}"
   print(f"{r['dataset']:>11} {r['song']:<12} {r['tracks']:>2}/{r['groups']:<2} | "

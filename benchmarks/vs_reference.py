@@ -10,8 +10,9 @@ with the matching ``SearchConfig``: ``console_steps = epoch_steps · console_epo
 epoch), ``rounds``, ``sparsity_ramp_steps = epoch_steps · sparsity_raise_epochs``, τ and the
 sampler. Both load the song as mixjax does (``mixjax.load_song`` at ``--sample-rate``, cut to
 ``--seconds``). Both are scored with ``quality.py``'s functions against the song's
-``truth.json``: precision and recall of the kept processors for a console target, the effects
-found for a pedalboard target. The two runs are one after the other, not side by side (each
+``truth.json``: precision and recall of the kept processors for a console target (also with
+each one-track subgroup's processors counted on its track, ``quality.merge_series``), the
+effects found for a pedalboard target. The two runs are one after the other, not side by side (each
 wants both cores), and differ in their random draws (crops, parameter init, sampler order):
 compare them as two seeds of one method, not bit for bit.
 
@@ -117,7 +118,11 @@ def score(run: dict, truth: dict | None) -> dict:
   if truth is None:
     return kept
   if truth["target"] == "console":
-    return kept | quality.recovery(quality.truth_nodes(truth), found)
+    true, single = quality.truth_nodes(truth), quality.single_track_groups(truth)
+    merged = quality.recovery(quality.merge_series(true, single),
+                              quality.merge_series(found, single))
+    return kept | quality.recovery(true, found) | {
+        "precision_merged": merged["precision"], "recall_merged": merged["recall"]}
   board = quality.pedalboard_scores(truth, found)
   return kept | {"effects_found": board["effects_found"], "effects": board["effects"],
                  "extra": board["extra"], "precision": board["node_precision"],
@@ -146,14 +151,16 @@ def main(argv=None) -> int:
         f"{song.seconds:.1f} s at {song.sample_rate} Hz; {args.epoch_steps} steps per epoch, "
         f"{args.console_epochs} console epochs, {args.rounds} {args.sampler} rounds, "
         f"tolerance {args.tolerance}, seed {args.seed}")
-  print("| search | L sum | L console | L pruned | ρ | kept | P | R | effects found | trials "
-        "| seconds |")
-  print("|---|---|---|---|---|---|---|---|---|---|---|")
+  print("| search | L sum | L console | L pruned | ρ | kept | P | R | P / R merged "
+        "| effects found | trials | seconds |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|---|")
   for name, r in rows.items():
     effects = f"{r['effects_found']}/{r['effects']}" if "effects" in r else "–"
+    merged = (f"{r['precision_merged']:.2f} / {r['recall_merged']:.2f}"
+              if "precision_merged" in r else "–")
     print(f"| {name} | {r['loss_sum']:.3f} | {r['loss_console']:.3f} | {r['loss_pruned']:.3f} "
           f"| {r['pruning_ratio']:.2f} | {r['kept']} | {r.get('precision', float('nan')):.2f} "
-          f"| {r.get('recall', float('nan')):.2f} | {effects} | {r['trials']} "
+          f"| {r.get('recall', float('nan')):.2f} | {merged} | {effects} | {r['trials']} "
           f"| {r['seconds']:.0f} |")
   if len(rows) == 2:
     a, b = ({tuple(n) for n in rows[k]["alive"]} for k in ("reference", "mixjax"))

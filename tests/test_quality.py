@@ -104,6 +104,28 @@ def test_precision_recall_of_console_truth():
   assert quality.audible_recall(set(), found) == 1.0
 
 
+def test_merge_series_counts_a_one_track_subgroup_on_its_track():
+  truth = {"tracks": [{"name": "kick", "group": "drums"}, {"name": "snare", "group": "drums"},
+                      {"name": "bass", "group": "bass"}],
+           "groups": ["bass", "drums"]}
+  single = quality.single_track_groups(truth)
+  assert single == {0: 2}  # group 0 (bass) holds track 2 only; drums holds two tracks
+  true = {("track", 2, "eq"), ("group", 1, "reverb"), ("group", 0, "compressor")}
+  found = {("group", 0, "eq"),           # bass EQ on the group instead of the track
+           ("track", 2, "compressor"),   # and the compressor on the track instead of the group
+           ("track", 0, "reverb")}       # drums reverb on a track of a two-track group: wrong
+  assert quality.merge_series(true, single) == {
+      ("track", 2, "eq"), ("group", 1, "reverb"), ("track", 2, "compressor")}
+  strict = quality.recovery(true, found)
+  merged = quality.recovery(quality.merge_series(true, single),
+                            quality.merge_series(found, single))
+  assert (strict["tp"], strict["fp"], strict["fn"]) == (0, 3, 3)
+  assert (merged["tp"], merged["fp"], merged["fn"]) == (2, 1, 1)
+  # the same type on both sides of the path counts once
+  assert quality.merge_series({("track", 2, "eq"), ("group", 0, "eq")}, single) == {
+      ("track", 2, "eq")}
+
+
 def test_is_decreasing():
   assert quality.is_decreasing([3.0, 2.0, 2.0, 1.0])
   assert not quality.is_decreasing([3.0, 2.0, 2.1])
@@ -120,12 +142,15 @@ def test_summary_checks_and_markdown():
                      "trials": 5, "trials_s": 2.0}}
   console_row = dict(common, dataset="console", song="a", path="c/a", loss_console=0.3,
                      loss_pruned=0.31, recall_audible=1.0,
-                     recovery={"precision": 1.0, "recall": 0.8, "tp": 4, "fp": 0, "fn": 1})
+                     recovery={"precision": 1.0, "recall": 0.8, "tp": 4, "fp": 0, "fn": 1},
+                     recovery_merged={"precision": 1.0, "recall": 1.0, "tp": 3, "fp": 0,
+                                      "fn": 0})
   pedal = quality.pedalboard_scores(_pedalboard_truth(), {("track", 0, "eq")})
   pedal_row = dict(common, dataset="pedalboard", song="a", path="p/a", loss_console=0.4,
                    loss_pruned=0.405, pedalboard=pedal)
   summary = quality.summarise([console_row, pedal_row])
   assert summary["console"]["recall_pooled"] == pytest.approx(0.8)
+  assert summary["console"]["recovery_merged"] == {"precision": 1.0, "recall": 1.0}
   assert summary["pedalboard"]["effects_found"] == 2
   ablation = {"labels": ["sum", "+g", "+s", "+e", "+r", "+c", "+n", "+d"], "steps": 10,
               "songs": [{"dataset": "pedalboard", "song": "a",
@@ -149,6 +174,7 @@ def test_summary_checks_and_markdown():
             "checks": quality.paper_checks(summary, ablation, tolerance=0.01)}
   text = quality.markdown(report)
   assert "| pedalboard | a | 2/1 |" in text and "2/6" in text
+  assert "| 1.00 | 0.80 | 1.00 | 1.00 / 1.00 |" in text  # P, R, R audible, P / R merged
   assert "| *paper* | *19.7* |" in text
   assert "| console | a | 3 | 8.0 | 0.10 | 0.10 | 5 | 2 |" in text
 

@@ -74,11 +74,15 @@ def test_tag_origins_names_every_processor_by_its_chain():
 
 
 def test_score_reads_kept_processors_against_the_truth():
-  truth = {"target": "console", "nodes": [
-      {"level": "track", "index": 0, "processor": "eq"},
-      {"level": "group", "index": 1, "processor": "reverb"}]}
-  run = {"alive": [["track", 0, "eq"], ["track", 1, "delay"]]}
+  truth = {"target": "console", "groups": ["a", "b"],
+           "tracks": [{"group": "b"}, {"group": "b"}, {"group": "a"}],
+           "nodes": [{"level": "track", "index": 0, "processor": "eq"},
+                     {"level": "group", "index": 1, "processor": "reverb"},
+                     {"level": "track", "index": 2, "processor": "imager"}]}
+  run = {"alive": [["track", 0, "eq"], ["track", 1, "delay"], ["group", 0, "imager"]]}
   scores = vs_reference.score(run, truth)
-  assert scores["kept"] == 2
-  assert (scores["precision"], scores["recall"]) == (0.5, 0.5)
-  assert vs_reference.score(run, None) == {"kept": 2}
+  assert scores["kept"] == 3
+  assert (scores["precision"], scores["recall"]) == (1 / 3, 1 / 3)
+  # group 0 holds track 2 only: its imager stands on track 2's path
+  assert (scores["precision_merged"], scores["recall_merged"]) == (2 / 3, 2 / 3)
+  assert vs_reference.score(run, None) == {"kept": 3}
