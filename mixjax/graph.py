@@ -422,7 +422,7 @@ def render_graph(graph: dict, song) -> np.ndarray:
         f"({'; '.join(parts)}); render the graph on the song it was searched on.")
   console, params, alive = console_from_graph(graph)
   tracks = song.tracks[[song_names.index(n) for n in names]]
-  return np.asarray(console.render(params, tracks, alive))
+  return console.render_song(params, tracks, alive)
 
 
 def processor_count(graph: dict) -> int:

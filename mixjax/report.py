@@ -28,7 +28,6 @@ import json
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from mixjax import files
@@ -339,9 +338,7 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
   plots.draw_graph(graph, paths["graph.png"], paths["graph.svg"])
   estimate = result.render(song)
   files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
-  full = np.asarray(result.console.render(
-      result.params, song.padded_tracks(result.console.max_tracks),
-      jax.tree.map(jnp.asarray, result.console.all_alive())))
+  full = result.console.render_song(result.params, song.padded_tracks(result.console.max_tracks))
   files.write_wav(paths["console.wav"], full, song.sample_rate)
   plots.plot_spectrograms(song.mix, estimate, song.sample_rate, paths["spectrogram.png"])
   files.write_text(paths["losses.csv"], losses_csv(result))

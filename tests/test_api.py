@@ -14,7 +14,7 @@ def _public_callables():
     if callable(obj) and not inspect.ismodule(obj):
       yield name, obj
   for module in (mixjax.processors.REGISTRY[n] for n in mixjax.PROCESSORS):
-    for fn in ("init", "apply", "controls", "penalties"):
+    for fn in ("init", "apply", "controls", "penalties", "context_samples"):
       yield f"{module.__name__}.{fn}", getattr(module, fn)
   for module, names in ((loading, ["load_song"]), (graph, ["save_graph", "load_graph", "render_graph"]),
                         (collect, ["collect"])):

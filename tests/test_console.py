@@ -52,7 +52,7 @@ def test_public_names():
   assert mixjax.PROCESSORS == ("eq", "compressor", "noisegate", "imager", "gain_pan", "delay", "reverb")
   for name in mixjax.PROCESSORS:
     module = getattr(mixjax.processors, name)
-    for fn in ("init", "apply", "controls", "penalties"):
+    for fn in ("init", "apply", "controls", "penalties", "context_samples"):
       assert callable(getattr(module, fn)), (name, fn)
 
 
@@ -267,3 +267,32 @@ def test_dead_types_are_skipped_under_vmap(console, params, tracks):
       jax.vmap(lambda a: console_lib.render_details(console, params, x, a,
                                                     console_lib.active_types(dead)).mix)(dead),
       jnp.broadcast_to(x.sum(0), (2,) + x.sum(0).shape), atol=1e-6)
+
+
+def test_render_song_in_blocks_equals_one_render(console, params, monkeypatch):
+  """Blocks with the chains' context equal one whole render; with too little context they
+  do not (so the context is what makes them equal)."""
+  before, after = console_lib.context_samples(SR)
+  assert (before, after) == (2 * (1023 + 2 * 4368 + 2 * 15999), 2 * 1023)
+  n = before + 3 * SR  # the last blocks start with a full context of real history
+  rng = np.random.default_rng(5)
+  long_tracks = (0.1 * rng.standard_normal((3, 2, n))).astype(np.float32)
+  whole = np.asarray(console.render(params, long_tracks))
+  blocks = console.render_song(params, long_tracks, block_seconds=1.0)
+  assert blocks.shape == whole.shape and blocks.dtype == np.float32
+  # The chain's own float32 noise: two whole renders of different lengths differ by about
+  # 5e-4 of the peak here (the gates and compressors amplify FFT rounding in quiet parts).
+  tolerance = 1e-3 * np.abs(whole).max()
+  np.testing.assert_allclose(blocks, whole, atol=tolerance)
+  # a song no longer than one block is one plain render
+  np.testing.assert_array_equal(console.render_song(params, long_tracks[..., :SR]),
+                                console.render(params, long_tracks[..., :SR]))
+  monkeypatch.setattr(console_lib, "context_samples", lambda sr: (before // 4, after // 4))
+  short = console_lib.render_in_blocks(console, params, long_tracks, console.all_alive(),
+                                       block_samples=SR)
+  assert np.abs(short - whole).max() > 10 * tolerance
+
+
+def test_render_song_rejects_a_short_block(console, params, tracks):
+  with pytest.raises(ValueError, match="block_seconds must be at least 1"):
+    console.render_song(params, tracks, block_seconds=0.5)

@@ -73,10 +73,9 @@ class SearchResult:
     }
 
   def render(self, song):
-    """The pruned graph's ``[2, n]`` render of the whole song."""
-    return np.asarray(self.console.render(
-        self.params, song.padded_tracks(self.console.max_tracks),
-        jax.tree.map(jnp.asarray, self.alive)))
+    """The pruned graph's ``[2, n]`` render of the whole song (``Console.render_song``)."""
+    return self.console.render_song(self.params, song.padded_tracks(self.console.max_tracks),
+                                    jax.tree.map(jnp.asarray, self.alive))
 
   def processor_counts(self) -> dict:
     """Alive processors per type in the pruned graph."""

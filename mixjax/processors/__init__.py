@@ -1,6 +1,6 @@
 """The seven differentiable processors, one module each, in console order.
 
-Every processor module exposes the same four pure functions:
+Every processor module exposes the same five pure functions:
 
 * ``init(key) -> params``: a dict of float32 arrays, each entry drawn
   i.i.d. N(0, 0.01²) in its unconstrained domain (grafx
@@ -13,6 +13,9 @@ Every processor module exposes the same four pure functions:
 * ``penalties(params, x, y, *, sample_rate) -> dict``: the processor's own
   regulariser terms (``{"gain_staging": ...}`` for EQ and reverb,
   ``{"radii": ...}`` for the delay, ``{}`` for the others).
+* ``context_samples(*, sample_rate) -> (before, after)``: how many input
+  samples before and after an output sample it depends on (the console
+  renders long songs in blocks with this much context).
 
 The console ``vmap``s these over all nodes of a level.
 """

@@ -26,6 +26,7 @@ PARAM_SHAPES = dynamics.PARAM_SHAPES
 init = dynamics.init
 controls = dynamics.controls
 penalties = dynamics.penalties
+context_samples = dynamics.context_samples
 
 
 def apply(params, x, *, sample_rate: int):

@@ -141,6 +141,12 @@ def smoother_taps(sample_rate: int) -> int:
   return int(round(REFERENCE_SMOOTHER_TAPS * sample_rate / REFERENCE_SAMPLE_RATE))
 
 
+def context_samples(*, sample_rate: int) -> tuple[int, int]:
+  """``(smoother_taps - 1, 0)``: the gain at a sample depends on the input energy
+  of the ``smoother_taps`` samples ending there (a causal, truncated smoother)."""
+  return (smoother_taps(sample_rate) - 1, 0)
+
+
 class Settings(NamedTuple):
   """The physical settings of a compressor or gate (scalars)."""
   alpha: jax.Array

@@ -71,6 +71,13 @@ def apply(params, x, *, sample_rate: int):
   return dsp.zero_phase_convolve(x, fir(params))
 
 
+def context_samples(*, sample_rate: int) -> tuple[int, int]:
+  """``(1023, 1023)``: an output sample depends on the input from 1023 samples
+  before to 1023 after it (the centred 2047-tap FIR)."""
+  del sample_rate
+  return (N_TAPS // 2, N_TAPS // 2)
+
+
 def bin_frequencies_hz(sample_rate: int):
   """``[1024]`` centre frequencies ``k · sample_rate / 2047`` of the EQ bins, in Hz."""
   return jnp.arange(N_MAGNITUDE_BINS, dtype=jnp.float32) * (sample_rate / N_TAPS)

@@ -167,6 +167,11 @@ def apply(params, x, *, sample_rate: int):
   return dsp.causal_convolve(x, impulse_response(params, sample_rate=sample_rate))
 
 
+def context_samples(*, sample_rate: int) -> tuple[int, int]:
+  """``(L - 1, 0)``: a causal FIR as long as the impulse response."""
+  return (ir_length(sample_rate) - 1, 0)
+
+
 def controls(params, *, sample_rate: int):
   """The reverb settings in physical units.
 
