@@ -53,11 +53,11 @@ def apply(params, x, *, sample_rate: int):
   return jnp.exp(params["log_gain"])[:, None] * x
 
 
-
 def context_samples(*, sample_rate: int) -> tuple[int, int]:
   """``(0, 0)``: memoryless."""
   del sample_rate
   return (0, 0)
+
 
 def controls(params, *, sample_rate: int) -> dict:
   """Channel gains in dB, their mean in dB, and the pan position in [-1, 1] (scalars)."""

@@ -49,11 +49,11 @@ def apply(params, x, *, sample_rate: int):
   return jnp.stack([(mid + side) / 2, (mid - side) / 2])
 
 
-
 def context_samples(*, sample_rate: int) -> tuple[int, int]:
   """``(0, 0)``: memoryless."""
   del sample_rate
   return (0, 0)
+
 
 def controls(params, *, sample_rate: int) -> dict:
   """``side_gain_db``: the side gain ``20 log10 exp(g)`` (scalar)."""
