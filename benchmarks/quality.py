@@ -171,6 +171,12 @@ def merge_series(nodes: set, single: dict) -> set:
           for level, i, p in nodes}
 
 
+def merged_recovery(truth: dict, found: set) -> dict:
+  """``recovery`` with every one-track subgroup counted on its track's path (``merge_series``)."""
+  single = single_track_groups(truth)
+  return recovery(merge_series(truth_nodes(truth), single), merge_series(found, single))
+
+
 def audible_recall(audible: set, found: set) -> float:
   """Recall of the audible truth nodes: |audible ∩ found| / |audible| (1 if none is audible)."""
   return len(audible & found) / len(audible) if audible else 1.0
@@ -426,8 +432,7 @@ def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | No
   if truth and truth["target"] == "console":
     true = truth_nodes(truth)
     row["recovery"] = recovery(true, found)
-    single = single_track_groups(truth)
-    row["recovery_merged"] = recovery(merge_series(true, single), merge_series(found, single))
+    row["recovery_merged"] = merged_recovery(truth, found)
     row["truth_processors"] = len(true)
     if audible is not None:
       row["audible"] = len(audible)
@@ -631,9 +636,10 @@ LEGEND = (
     "P, R: precision and recall of the kept processors against the console truth; R audible: "
     "recall of the truth processors whose removal from the true graph raises its whole-song loss "
     "by more than τ; P / R merged: the same with each one-track subgroup's processors counted "
-    "on its track (the two chains are in series, and the mix cannot tell them apart). Effects found: pedalboard effects on whose track or subgroup the search kept "
-    "a processor of the matching type; extra: kept processors where pedalboard put nothing of "
-    "that type. Search s: wall seconds of the search (console fit, trials, fine-tuning).")
+    "on its track (the two chains are in series, and the mix cannot tell them apart). Effects "
+    "found: pedalboard effects on whose track or subgroup the search kept a processor of the "
+    "matching type; extra: kept processors where pedalboard put nothing of that type. Search s: "
+    "wall seconds of the search (console fit, trials, fine-tuning).")
 
 
 COST_LEGEND = (

@@ -12,9 +12,9 @@ sampler. Both load the song as mixjax does (``mixjax.load_song`` at ``--sample-r
 ``--seconds``). Both are scored with ``quality.py``'s functions against the song's
 ``truth.json``: precision and recall of the kept processors for a console target (also with
 each one-track subgroup's processors counted on its track, ``quality.merge_series``), the
-effects found for a pedalboard target. The two runs are one after the other, not side by side (each
-wants both cores), and differ in their random draws (crops, parameter init, sampler order):
-compare them as two seeds of one method, not bit for bit.
+effects found for a pedalboard target. The two runs are one after the other, not side by side
+(each wants both cores), and differ in their random draws (crops, parameter init, sampler
+order): compare them as two seeds of one method, not bit for bit.
 
 Prints a table and, last, one JSON line; ``--json`` also writes it to a file.
 """
@@ -118,10 +118,8 @@ def score(run: dict, truth: dict | None) -> dict:
   if truth is None:
     return kept
   if truth["target"] == "console":
-    true, single = quality.truth_nodes(truth), quality.single_track_groups(truth)
-    merged = quality.recovery(quality.merge_series(true, single),
-                              quality.merge_series(found, single))
-    return kept | quality.recovery(true, found) | {
+    merged = quality.merged_recovery(truth, found)
+    return kept | quality.recovery(quality.truth_nodes(truth), found) | {
         "precision_merged": merged["precision"], "recall_merged": merged["recall"]}
   board = quality.pedalboard_scores(truth, found)
   return kept | {"effects_found": board["effects_found"], "effects": board["effects"],

@@ -121,6 +121,8 @@ def test_merge_series_counts_a_one_track_subgroup_on_its_track():
                             quality.merge_series(found, single))
   assert (strict["tp"], strict["fp"], strict["fn"]) == (0, 3, 3)
   assert (merged["tp"], merged["fp"], merged["fn"]) == (2, 1, 1)
+  truth["nodes"] = [{"level": l, "index": i, "processor": p} for l, i, p in true]
+  assert quality.merged_recovery(truth, found) == merged
   # the same type on both sides of the path counts once
   assert quality.merge_series({("track", 2, "eq"), ("group", 0, "eq")}, single) == {
       ("track", 2, "eq")}
