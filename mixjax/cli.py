@@ -299,6 +299,8 @@ def _search(args) -> int:
   result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress,
                          checkpoint_dir=checkpoint_dir, resume=args.resume)
   print(result.summary())
+  print(f"writing the results (the whole song rendered twice, pictures) to {args.out} ...",
+        flush=True)
   report.write_results(result, song, args.out, fingerprint=fingerprint, song_label=label,
                        settings=settings)
   print(f"wrote {', '.join(report.RESULT_FILES)} to {args.out}")
