@@ -229,7 +229,8 @@ class Console:
     the result equals ``render`` up to float32 rounding (within about 1e-3
     of the peak, as close as two whole renders of different lengths are:
     gates and compressors amplify FFT rounding in quiet parts). A song no
-    longer than one block is rendered in one call, exactly as ``render``.
+    longer than one block and its context (about 40 s with 30 s blocks) is
+    rendered in one call, exactly as ``render``.
 
     Args:
       params, tracks, alive: as for ``render`` (``tracks`` may be NumPy).
@@ -391,12 +392,14 @@ def render_in_blocks(console: Console, params: ConsoleParams, tracks: np.ndarray
   Block ``k`` keeps output samples ``[kB, kB + B)`` of a render of the input
   window ``[kB - before, kB + B + after)`` (zeros outside the song), which
   holds everything those samples depend on (``context_samples``). Every
-  window has the same length, so one compiled render serves all blocks.
+  window has the same length, so one compiled render serves all blocks. A
+  song no longer than one window is rendered whole (no more memory than a
+  window, and no context rendered twice).
   """
   n = tracks.shape[-1]
-  if n <= block_samples:
-    return np.asarray(render_details(console, params, jnp.asarray(tracks), alive).mix)
   before, after = context_samples(console.sample_rate)
+  if n <= before + block_samples + after:  # no longer than one window: one render, less work
+    return np.asarray(render_details(console, params, jnp.asarray(tracks), alive).mix)
   mix = np.empty((2, n), np.float32)
   for start in range(0, n, block_samples):
     lo, hi = start - before, start + block_samples + after
