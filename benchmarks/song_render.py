@@ -95,8 +95,8 @@ def main() -> None:
              "memory_ratio": whole["peak_mb"] / blocks["peak_mb"],
              "time_ratio": blocks["seconds"] / whole["seconds"], "max_diff_over_peak": diff}
       rows.append(row)
-      print(f"{size:>7} {args.song_seconds:7.0f} | {whole['seconds']:12.1f} {whole['peak_mb']:8.0f} "
-            f"| {blocks['seconds']:9.1f} {blocks['peak_mb']:8.0f} | {row['memory_ratio']:6.1f}x "
+      print(f"{size:>7} {args.song_seconds:7.0f} | {whole['seconds']:12.1f} "
+            f"{whole['peak_mb']:8.0f} | {blocks['seconds']:9.1f} {blocks['peak_mb']:8.0f} | {row['memory_ratio']:6.1f}x "
             f"{row['time_ratio']:5.2f}x | {diff:.1e}", flush=True)
   print(json.dumps({"benchmark": "song_render", "sample_rate": args.sample_rate,
                     "song_seconds": args.song_seconds, "block_seconds": args.block_seconds,

@@ -245,7 +245,8 @@ class Console:
     """
     validation.check_stereo(tracks, what="tracks", leading=(self.max_tracks,))
     if not block_seconds >= 1.0:
-      raise ValueError(f"Console.render_song: block_seconds must be at least 1, got {block_seconds}.")
+      raise ValueError(
+          f"Console.render_song: block_seconds must be at least 1, got {block_seconds}.")
     alive = self.all_alive() if alive is None else alive
     return render_in_blocks(self, params, np.asarray(tracks, np.float32), alive,
                             block_samples=int(round(block_seconds * self.sample_rate)))
