@@ -5,8 +5,6 @@ import argparse
 import os
 import sys
 
-import networkx as nx
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "benchmarks"))
 
@@ -32,9 +30,33 @@ def test_console_metadata_puts_each_track_in_its_group():
       ["track_00001.wav"], ["track_00000.wav", "track_00002.wav"]]
 
 
+class _NodeView(dict):
+  """``graph.nodes[n]`` and ``graph.nodes(data=True)``, as networkx spells them."""
+
+  def __call__(self, data=False):
+    return list(self.items()) if data else list(self)
+
+
+class _Graph:
+  """The calls of networkx's MultiDiGraph that ``tag_origins`` makes. GRAFX's graphs are
+  networkx graphs, but networkx belongs to the GRAFX environment, not to mixjax's."""
+
+  def __init__(self):
+    self.nodes, self._heads = _NodeView(), {}
+
+  def add_node(self, node, **attrs):
+    self.nodes[node] = dict(attrs)
+
+  def add_edge(self, tail, head):
+    self._heads.setdefault(tail, []).append(head)
+
+  def successors(self, node):
+    return iter(self._heads.get(node, []))
+
+
 def _console_graph(track_groups, chain=("eq", "compressor", "gain_panning")):
   """in -> chain -> mix -> chain -> out, node ids shuffled against the track order."""
-  graph = nx.MultiDiGraph()
+  graph = _Graph()
   ids = iter(range(1000, 0, -1))
 
   def add_chain(start):
