@@ -5,7 +5,8 @@ the signal at its dry/wet weight ``w`` (the console outputs
 ``w · wet + (1 - w) · dry``), in physical units, as a dict of plain Python
 floats, lists and strings (JSON-ready, finite). It runs each processor's own
 JAX functions once, outside any trace, and analyses their float32 output in
-float64 NumPy.
+float64 NumPy. A table (an EQ's bands, a delay's taps) is a dict of
+equal-length columns, so that graph.json keeps each column on one line.
 """
 
 from __future__ import annotations

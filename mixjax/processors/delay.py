@@ -302,8 +302,9 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
   with a wet tap at 0 samples (``‖(1 - w) δ + w r‖₂``).
 
   Returns:
-    A JSON-ready dict: ``left``, ``right``: lists of ``{delay_ms, gain_db}``
-    sorted by delay, only taps at or above ``min_tap_db`` = -40 dB;
+    A JSON-ready dict: ``left``, ``right``: each ``{delay_ms: [...],
+    gain_db: [...]}``, the taps at or above ``min_tap_db`` = -40 dB in order of
+    delay;
     ``min_tap_db``; ``wet``.
   """
   params = _effective.numpy_params(params)
@@ -322,10 +323,10 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
       amplitudes[0] = 0.0
     taps = [(0, float(np.sqrt(np.sum(direct**2))))]
     taps += [(int(d), float(a)) for d, a in zip(delays, amplitudes) if a > 0]
-    result[name] = [
-        {"delay_ms": _effective.number(1000.0 * d / sample_rate),
-         "gain_db": _effective.number(_effective.gain_db(a))}
-        for d, a in sorted(taps) if _effective.gain_db(a) >= MIN_TAP_DB]
+    audible = [(d, a) for d, a in sorted(taps) if _effective.gain_db(a) >= MIN_TAP_DB]
+    result[name] = {
+        "delay_ms": _effective.numbers([1000.0 * d / sample_rate for d, _ in audible]),
+        "gain_db": _effective.numbers([_effective.gain_db(a) for _, a in audible])}
   return result
 
 
@@ -333,8 +334,9 @@ def describe(effective_dict: dict, *, max_taps: int = 4) -> str:
   """``"dry −6.7 dB; 120 ms −9.1 dB (L+R), 340 ms −15.0 dB (L); 2 more taps"``."""
   taps = {}
   for name, short in zip(CHANNEL_NAMES, "LR"):
-    for tap in effective_dict[name]:
-      taps.setdefault((tap["delay_ms"], tap["gain_db"]), []).append(short)
+    channel = effective_dict[name]
+    for delay_ms, gain_db in zip(channel["delay_ms"], channel["gain_db"]):
+      taps.setdefault((delay_ms, gain_db), []).append(short)
   direct = [(k, v) for k, v in taps.items() if k[0] == 0]
   echoes = sorted(((k, v) for k, v in taps.items() if k[0] > 0), key=lambda kv: -kv[0][1])
   words = []

@@ -353,9 +353,10 @@ def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -
     A JSON-ready dict: ``input_rms_db`` ``[81]`` (-80 to 0 dB) and
     ``gain_db`` ``[81]``, the static curve; ``threshold_db``, ``knee_db``,
     ``ratio`` (the nominal settings, as ``controls``); ``time_constant_ms``
-    (the detector's one time constant: attack = release); ``probes``: the gain
-    ``{input_rms_db, gain_db}`` at 6, 12 and 24 dB past the threshold (above
-    it for the compressor, below it for the gate); ``slope``: output dB per
+    (the detector's one time constant: attack = release);
+    ``probe_input_rms_db`` and ``probe_gain_db`` ``[3]``: the gain at 6, 12 and
+    24 dB past the threshold (above it for the compressor, below it for the
+    gate); ``slope``: output dB per
     input dB over the 10 dB past the knee (1: no action; below 1 compresses;
     above 1 expands); ``max_reduction_db``: ``20 log10(1 - w)``, the most the
     node can lower the level (its dry path stays); ``wet``: ``w``.
@@ -380,8 +381,8 @@ def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -
       "knee_db": _effective.number(knee_db),
       "ratio": _effective.number(c["ratio"], 3),
       "time_constant_ms": _effective.number(c["time_constant_ms"], 3),
-      "probes": [{"input_rms_db": _effective.number(level), "gain_db": _effective.number(g)}
-                 for level, g in zip(probes, gain(probes))],
+      "probe_input_rms_db": _effective.numbers(probes),
+      "probe_gain_db": _effective.numbers(gain(probes)),
       "slope": _effective.number(1.0 + (g_past - g_knee) / (past - knee_end), 3),
       "max_reduction_db": _effective.number(_effective.gain_db(1.0 - wet)),
   }
@@ -390,7 +391,7 @@ def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -
 def describe(effective_dict: dict) -> str:
   """``"threshold −26.1 dB RMS, ≈1.7:1: −3.7 dB at 6 dB over, …, at most −6.7 dB; 2.6 ms"``."""
   e = effective_dict
-  gate = bool(e["probes"]) and e["probes"][0]["input_rms_db"] < e["threshold_db"]
+  gate = e["probe_input_rms_db"][0] < e["threshold_db"]
   slope = e["slope"]
   if gate:
     action = f"expands 1:{slope:.1f}" if slope > 1.005 else "no expansion"
@@ -400,8 +401,8 @@ def describe(effective_dict: dict) -> str:
     action = f"≈{1 / slope:.1f}:1"
   where = "under" if gate else "over"
   probes = ", ".join(
-      f"{_effective.db(p['gain_db'])} at {abs(p['input_rms_db'] - e['threshold_db']):.0f} dB "
-      f"{where}" for p in e["probes"][:2])
+      f"{_effective.db(gain)} at {abs(level - e['threshold_db']):.0f} dB {where}"
+      for level, gain in list(zip(e["probe_input_rms_db"], e["probe_gain_db"]))[:2])
   return (f"threshold {_effective.db(e['threshold_db'], '.1f')} RMS, {action}: {probes}, "
           f"at most {_effective.db(e['max_reduction_db'])}; attack = release "
           f"{e['time_constant_ms']:.2g} ms")

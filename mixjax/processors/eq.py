@@ -201,6 +201,16 @@ def _bands(frequency_hz, gain_db):
   return bands
 
 
+BAND_KEYS = ("kind", "frequency_hz", "gain_db", "low_hz", "high_hz", "q")
+"""The columns of the ``bands`` table of ``effective``."""
+
+
+def band_list(effective_dict: dict) -> list[dict]:
+  """The ``bands`` of an ``effective`` dict as rows, ``[{kind, frequency_hz, ...}, ...]``."""
+  columns = effective_dict["bands"]
+  return [dict(zip(BAND_KEYS, row)) for row in zip(*(columns[k] for k in BAND_KEYS))]
+
+
 def effective(params, wet: float, *, sample_rate: int) -> dict:
   """What the EQ does at dry/wet ``w``: the curve of ``|w H + (1 - w)|`` and its bands.
 
@@ -211,7 +221,8 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
       grid from 20 Hz to Nyquist; each point is the gain of largest magnitude
       within its cell of the dense grid (``effective_response``).
     * ``bands``: the stretches of the dense curve above 20 Hz more than 1 dB
-      from 0 dB with one sign, the ``MAX_BANDS`` largest by |gain|, each
+      from 0 dB with one sign, the ``MAX_BANDS`` largest by |gain| in order
+      of frequency, as a table of columns (``band_list`` turns it into rows)
       ``{kind, frequency_hz, gain_db, low_hz, high_hz, q}``: ``kind`` is
       ``boost``/``cut``, or ``low shelf``/``high shelf``/``broadband`` when the
       stretch reaches 20 Hz and/or Nyquist; ``frequency_hz`` and ``gain_db``
@@ -234,7 +245,8 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
       "wet": _effective.number(wet, 4),
       "frequency_hz": _effective.numbers(curve_hz, 1),
       "gain_db": _effective.numbers(curve),
-      "bands": sorted(largest, key=lambda b: b["frequency_hz"]),
+      "bands": {key: [b[key] for b in sorted(largest, key=lambda b: b["frequency_hz"])]
+                for key in BAND_KEYS},
       "n_bands": len(bands),
       "max_boost_db": _effective.number(max(gain_db.max(), 0.0)),
       "max_cut_db": _effective.number(min(gain_db.min(), 0.0)),
@@ -243,7 +255,7 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
 
 def describe(effective_dict: dict, *, max_bands: int = 3) -> str:
   """``"+3.1 dB at 5.4 kHz (Q 1.2), −2.0 dB at 3.3 kHz (Q 4.0)"``: the largest bands."""
-  bands = sorted(effective_dict["bands"], key=lambda b: -abs(b["gain_db"]))
+  bands = sorted(band_list(effective_dict), key=lambda b: -abs(b["gain_db"]))
   if not bands:
     return f"flat (within ±{BAND_THRESHOLD_DB:.0f} dB)"
   words = []
