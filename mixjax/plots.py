@@ -210,15 +210,18 @@ def _eq_panel(ax, effective: dict, sample_rate: int, colour: str) -> None:
   frequency_hz = np.asarray(effective["frequency_hz"])
   gain_db = np.asarray(effective["gain_db"])
   top = max(6.0, 3 * math.ceil((np.abs(gain_db).max() + 0.5) / 3))
+  smoothed_db = np.asarray(effective.get("smoothed_gain_db", gain_db))
   ax.axhline(0, color="#888888", lw=0.8)
-  ax.fill_between(frequency_hz, 0, gain_db, color=colour, alpha=0.18, lw=0)
-  ax.plot(frequency_hz, gain_db, color=colour, lw=1.5)
+  ax.plot(frequency_hz, gain_db, color=colour, lw=0.7, alpha=0.45)  # every detail
+  ax.fill_between(frequency_hz, 0, smoothed_db, color=colour, alpha=0.18, lw=0)
+  ax.plot(frequency_hz, smoothed_db, color=colour, lw=1.6)  # the broad strokes
   for band in sorted(REGISTRY["eq"].band_list(effective), key=lambda b: -abs(b["gain_db"]))[:3]:
     f, g = band["frequency_hz"], band["gain_db"]
     ax.plot([f], [g], "o", color=colour, ms=3.5)
     edge = math.log(f / 20) / math.log(sample_rate / 40)  # 0 at 20 Hz, 1 at Nyquist
-    ax.annotate(f"{g:+.1f} dB", (f, g), xytext=(0, 5 if g > 0 else -11),
+    ax.annotate(f"{g:+.1f} dB".replace("-", "\u2212"), (f, g), xytext=(0, 5 if g > 0 else -11),
                 textcoords="offset points", fontsize=7, color="#333333",
+                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.7),
                 ha="left" if edge < 0.08 else "right" if edge > 0.92 else "center")
   _frequency_axis(ax, sample_rate)
   ax.set_ylim(-top, top)
@@ -245,7 +248,8 @@ def _dynamics_panel(ax, effective: dict, colour: str, node_type: str) -> None:
           f"attack = release {effective['time_constant_ms']:.2g} ms")
   ax.text(0.97 if right else 0.03, 0.42, note.replace("-", "\u2212"),
           transform=ax.transAxes, fontsize=6.5, color="#333333", va="center",
-          ha="right" if right else "left")
+          ha="right" if right else "left",
+          bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#dddddd", alpha=0.85))
   ax.set_xlabel("input level (dB RMS)", fontsize=8)
   ax.set_ylabel("gain (dB)", fontsize=8)
 
@@ -256,7 +260,8 @@ def plot_processors(graph: dict, path: str) -> None:
   One row per track or subgroup that keeps an EQ, a compressor or a gate, in
   the order of the graph drawing (tracks by subgroup, then the subgroups), one
   column per type: the EQ's gain ``20 log10 |w H + 1 - w|`` against frequency
-  (the three largest bands marked), and the dynamics' steady-state gain
+  (thin: every detail; bold: smoothed over 1/6 octave, its three largest
+  bands marked), and the dynamics' steady-state gain
   against the input's RMS level (threshold dotted; the floor
   ``20 log10(1 - w)`` that the dry path sets, dashed). The numbers are the
   nodes' ``effective`` entries (computed from ``raw`` for an older graph.json).

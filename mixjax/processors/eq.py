@@ -127,6 +127,29 @@ BAND_THRESHOLD_DB = 1.0
 MAX_BANDS = 8
 """At most this many bands (the largest by |gain|) in ``effective``."""
 
+SMOOTHING_OCTAVES = 1 / 6
+"""Width of the fractional-octave smoothing that the bands are read from."""
+
+RIPPLE_NOTE_DB = 3.0
+"""``describe`` mentions the narrow ripple when it exceeds this (dB)."""
+
+
+def octave_smoothed_db(frequency_hz, power, *, octaves: float = SMOOTHING_OCTAVES):
+  """``10 log10`` of the mean of ``power`` over ``[f · 2^{-o/2}, f · 2^{o/2}]`` at each ``f``.
+
+  Args:
+    frequency_hz: ``[n]`` increasing, evenly spaced frequencies.
+    power: ``[n]`` squared magnitudes at them.
+    octaves: the window's width ``o`` in octaves.
+
+  Returns:
+    ``[n]`` smoothed level in dB (floored as ``_effective.gain_db``).
+  """
+  total = np.concatenate([[0.0], np.cumsum(np.asarray(power, np.float64))])
+  low = np.searchsorted(frequency_hz, frequency_hz * 2 ** (-octaves / 2), "left")
+  high = np.searchsorted(frequency_hz, frequency_hz * 2 ** (octaves / 2), "right")
+  return _effective.gain_db(np.sqrt((total[high] - total[low]) / (high - low)))
+
 
 def effective_response(params, wet: float, *, sample_rate: int, n_fft: int = RESPONSE_FFT):
   r"""The node's complex response at the bins ``k · sample_rate / n_fft``, ``k = 0 … n_fft/2``.
@@ -212,7 +235,7 @@ def band_list(effective_dict: dict) -> list[dict]:
 
 
 def effective(params, wet: float, *, sample_rate: int) -> dict:
-  """What the EQ does at dry/wet ``w``: the curve of ``|w H + (1 - w)|`` and its bands.
+  """What the EQ does at dry/wet ``w``: the curve of ``|w H + (1 - w)|`` and its main bands.
 
   Returns:
     A JSON-ready dict:
@@ -220,7 +243,11 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
     * ``frequency_hz``, ``gain_db`` ``[240]``: the effective curve on a log
       grid from 20 Hz to Nyquist; each point is the gain of largest magnitude
       within its cell of the dense grid (``effective_response``).
-    * ``bands``: the stretches of the dense curve above 20 Hz more than 1 dB
+    * ``smoothed_gain_db`` ``[240]``: the same curve smoothed over 1/6 octave
+      (``octave_smoothed_db``, in power): the EQ's broad strokes.
+    * ``ripple_db``: the largest ``|gain − smoothed|`` above 20 Hz: how far
+      narrow peaks and notches stray from the broad strokes.
+    * ``bands``: the stretches of the smoothed curve above 20 Hz more than 1 dB
       from 0 dB with one sign, the ``MAX_BANDS`` largest by |gain| in order
       of frequency, as a table of columns (``band_list`` turns it into rows)
       ``{kind, frequency_hz, gain_db, low_hz, high_hz, q}``: ``kind`` is
@@ -235,16 +262,19 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
   """
   frequency_hz, response = effective_response(params, wet, sample_rate=sample_rate)
   gain_db = _effective.gain_db(response)
+  smoothed_db = octave_smoothed_db(frequency_hz, np.abs(response)**2)
   keep = frequency_hz >= LOWEST_HZ
-  frequency_hz, gain_db = frequency_hz[keep], gain_db[keep]
+  frequency_hz, gain_db, smoothed_db = frequency_hz[keep], gain_db[keep], smoothed_db[keep]
   curve_hz = np.geomspace(LOWEST_HZ, sample_rate / 2, CURVE_POINTS)
   curve = _pooled_curve(frequency_hz, gain_db, curve_hz)
-  bands = _bands(frequency_hz, gain_db)
+  bands = _bands(frequency_hz, smoothed_db)
   largest = sorted(bands, key=lambda b: -abs(b["gain_db"]))[:MAX_BANDS]
   return {
       "wet": _effective.number(wet, 4),
       "frequency_hz": _effective.numbers(curve_hz, 1),
       "gain_db": _effective.numbers(curve),
+      "smoothed_gain_db": _effective.numbers(np.interp(curve_hz, frequency_hz, smoothed_db)),
+      "ripple_db": _effective.number(np.abs(gain_db - smoothed_db).max()),
       "bands": {key: [b[key] for b in sorted(largest, key=lambda b: b["frequency_hz"])]
                 for key in BAND_KEYS},
       "n_bands": len(bands),
@@ -256,8 +286,10 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
 def describe(effective_dict: dict, *, max_bands: int = 3) -> str:
   """``"+3.1 dB at 5.4 kHz (Q 1.2), −2.0 dB at 3.3 kHz (Q 4.0)"``: the largest bands."""
   bands = sorted(band_list(effective_dict), key=lambda b: -abs(b["gain_db"]))
+  ripple = effective_dict["ripple_db"]
+  ripple_words = [f"narrow ripple ±{ripple:.1f} dB"] if ripple > RIPPLE_NOTE_DB else []
   if not bands:
-    return f"flat (within ±{BAND_THRESHOLD_DB:.0f} dB)"
+    return ", ".join([f"flat (within ±{BAND_THRESHOLD_DB:.0f} dB)"] + ripple_words)
   words = []
   for band in bands[:max_bands]:
     gain, kind = _effective.db(band["gain_db"]), band["kind"]
@@ -273,4 +305,4 @@ def describe(effective_dict: dict, *, max_bands: int = 3) -> str:
   more = effective_dict["n_bands"] - min(len(bands), max_bands)
   if more > 0:
     words.append(f"{more} smaller band{'s' if more > 1 else ''}")
-  return ", ".join(words)
+  return ", ".join(words + ripple_words)
