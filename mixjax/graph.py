@@ -30,8 +30,8 @@ Nodes:
 * ``output`` (the stereo mix; level and owner null).
 
 ``input``, ``mix`` and ``output`` have ``drywet`` null and empty ``params``
-and ``raw`` (and no ``effective``). Node ids are ``"<level>:<owner>:<type>"`` and ``"output"``.
-Edges follow the signal: track input → the track's surviving processors (in
+and ``raw`` (and no ``effective``). Node ids are ``"<level>:<owner>:<type>"``
+and ``"output"``. Edges follow the signal: track input → the track's surviving processors (in
 chain order) → its group's mix node → the group's surviving processors →
 output. Numbers are the float32 values written in their shortest exact
 decimal form; a non-finite physical value is written as null.
@@ -347,10 +347,9 @@ def node_effective(node: dict, sample_rate: int) -> dict:
   if isinstance(effective, dict):
     return effective
   raw = node["raw"]
-  logit = np.float32(raw[DRYWET_KEY])
   wet = node.get("drywet")
-  if not isinstance(wet, (int, float)):
-    wet = _json_numbers(1 / (1 + np.exp(-logit)))  # as graph_to_json writes it
+  if not isinstance(wet, (int, float)):  # as graph_to_json writes it
+    wet = _json_numbers(1 / (1 + np.exp(-np.float32(raw[DRYWET_KEY]))))
   params = {k: np.asarray(raw[k], np.float32) for k in REGISTRY[node["type"]].PARAM_SHAPES}
   return REGISTRY[node["type"]].effective(params, float(wet), sample_rate=sample_rate)
 

@@ -389,7 +389,8 @@ def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -
 
 
 def describe(effective_dict: dict) -> str:
-  """``"threshold −26.1 dB RMS, ≈1.7:1: −3.7 dB at 6 dB over, …, at most −6.7 dB; 2.6 ms"``."""
+  """``"threshold −26.1 dB RMS, ≈1.7:1: −3.7 dB at 6 dB over, −5.5 dB at 12 dB over, at most
+  −6.7 dB; attack = release 2.6 ms"``."""
   e = effective_dict
   gate = e["probe_input_rms_db"][0] < e["threshold_db"]
   slope = e["slope"]

@@ -108,5 +108,6 @@ def effective(params, wet: float, *, sample_rate: int) -> dict:
 def describe(effective_dict: dict) -> str:
   """``"+3.1 dB, pan 20 % right"``."""
   pan = effective_dict["pan"]
-  where = "centre" if abs(pan) < 0.005 else f"{100 * abs(pan):.0f} % {'right' if pan > 0 else 'left'}"
+  side = "right" if pan > 0 else "left"
+  where = "centre" if abs(pan) < 0.005 else f"{100 * abs(pan):.0f} % {side}"
   return f"{_effective.db(effective_dict['gain_db'])}, pan {where}"
