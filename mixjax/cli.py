@@ -28,7 +28,7 @@ CHECKPOINT_DIR = "checkpoint"
 
 SEARCH_HELP = """Searches a song for its mixing graph: fits a full mixing console to the
 song's mix, prunes it to a sparse graph, and writes the results into --out:
-graph.json, graph.png, graph.svg, estimate.wav, console.wav, spectrogram.png,
+graph.json, graph.png, graph.svg, processors.png, estimate.wav, console.wav, spectrogram.png,
 losses.csv and report.md (see 'Reading the results' in the README).
 
 SONG is a folder in one of two layouts:

@@ -9,6 +9,7 @@ units, and the unconstrained parameters that re-render the graph exactly::
    "nodes": [{"id": "track:kick:eq", "type": "eq", "level": "track",
               "owner": "kick", "drywet": 0.73,
               "params": {"frequency_hz": [...], "gain_db": [...]},
+              "effective": {"wet": 0.73, "bands": [...], ...},
               "raw": {"drywet_logit": 0.99, "log_magnitude": [...]}}, ...],
    "edges": [["track:kick:input", "track:kick:eq"], ...],
    "metrics": {"loss_sum", "loss_console", "loss_pruned", "pruning_ratio",
@@ -20,19 +21,24 @@ Nodes:
 * a processor type from ``PROCESSORS`` (level ``track`` or ``group``, owner
   the track or group; ``drywet`` is ``w = sigmoid(raw["drywet_logit"])``;
   ``params`` are the processor's ``controls`` in physical units, each named
-  with its unit; ``raw`` holds the dry/wet logit and the processor's
-  unconstrained parameters with their ``PARAM_SHAPES``),
+  with its unit; ``effective`` is what the node does at its dry/wet, from the
+  processor's ``effective`` function: an EQ's curve of ``|w H + 1 - w|`` and
+  its bands, a compressor's or gate's static curve, a delay's audible taps, a
+  reverb's T60 and level, ...; ``raw`` holds the dry/wet logit and the
+  processor's unconstrained parameters with their ``PARAM_SHAPES``),
 * ``mix`` (one per subgroup that a track feeds; level ``group``),
 * ``output`` (the stereo mix; level and owner null).
 
 ``input``, ``mix`` and ``output`` have ``drywet`` null and empty ``params``
-and ``raw``. Node ids are ``"<level>:<owner>:<type>"`` and ``"output"``.
-Edges follow the signal: track input → the track's surviving processors (in
+and ``raw`` (and no ``effective``). Node ids are ``"<level>:<owner>:<type>"``
+and ``"output"``. Edges follow the signal: track input → the track's surviving processors (in
 chain order) → its group's mix node → the group's surviving processors →
 output. Numbers are the float32 values written in their shortest exact
 decimal form; a non-finite physical value is written as null.
 
-Version history: 1 (mixjax 0.1).
+Version history: 1 (mixjax 0.1); processor nodes gained ``effective`` within
+version 1, so a file without it still reads (``node_effective`` computes it
+from ``raw``).
 """
 
 from __future__ import annotations
@@ -181,6 +187,10 @@ def graph_to_json(result) -> dict:
       node["drywet"] = _json_numbers(1 / (1 + np.exp(-logit)))
       node["params"] = {k: _json_numbers(v[index])
                         for k, v in controls[level][node_type].items()}
+      node["effective"] = REGISTRY[node_type].effective(
+          {k: v[index] for k, v in params.processors[level][node_type].items()},
+          float(node["drywet"]), sample_rate=sr)
+      del node["raw"]  # re-added below, so that the long arrays come last
       node["raw"] = {DRYWET_KEY: _json_numbers(logit)}
       node["raw"].update({k: _json_numbers(v[index])
                           for k, v in params.processors[level][node_type].items()})
@@ -322,10 +332,35 @@ def check_graph(graph: dict, *, where: str = "graph") -> dict:
     ids.add(node["id"])
     if node_type in PROCESSORS:
       _check_raw(node, bad)
+      if not isinstance(node.get("effective", {}), dict):
+        raise bad(f"node {node['id']!r} 'effective' must be an object")
   for edge in graph["edges"]:
     if not (isinstance(edge, list) and len(edge) == 2 and all(e in ids for e in edge)):
       raise bad(f"edge {edge!r} does not join two nodes")
   return graph
+
+
+def node_effective(node: dict, sample_rate: int) -> dict:
+  """A processor node's ``effective`` entry, computed from its ``raw`` when the
+  graph.json predates it (or holds something else there)."""
+  effective = node.get("effective")
+  if isinstance(effective, dict):
+    return effective
+  raw = node["raw"]
+  wet = node.get("drywet")
+  if not isinstance(wet, (int, float)):  # as graph_to_json writes it
+    wet = _json_numbers(1 / (1 + np.exp(-np.float32(raw[DRYWET_KEY]))))
+  params = {k: np.asarray(raw[k], np.float32) for k in REGISTRY[node["type"]].PARAM_SHAPES}
+  return REGISTRY[node["type"]].effective(params, float(wet), sample_rate=sample_rate)
+
+
+def with_effective(graph: dict) -> dict:
+  """The graph with an ``effective`` entry on every processor node (a copy when any was missing)."""
+  if all(isinstance(n.get("effective"), dict) for n in graph["nodes"] if n["type"] in PROCESSORS):
+    return graph
+  nodes = [dict(n, effective=node_effective(n, graph["sample_rate"]))
+           if n["type"] in PROCESSORS else n for n in graph["nodes"]]
+  return dict(graph, nodes=nodes)
 
 
 def _check_raw(node: dict, bad) -> None:

@@ -1,6 +1,6 @@
-"""Pictures of a search: the mixing graph and the spectrograms of the result.
+"""Pictures of a search: the mixing graph, the kept EQ and dynamics curves, and spectrograms.
 
-Both functions draw on a fresh ``matplotlib.figure.Figure`` (no pyplot, no
+Every function draws on a fresh ``matplotlib.figure.Figure`` (no pyplot, no
 global state, the Agg renderer) and write every file atomically.
 """
 
@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 import matplotlib
 
 from mixjax import files
-from mixjax.processors import PROCESSORS
+from mixjax import graph as graph_lib
+from mixjax.processors import PROCESSORS, REGISTRY
 
 TYPE_COLOURS = {
     "eq": "#4e79a7",
@@ -184,6 +185,136 @@ def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
     with matplotlib.rc_context({"svg.fonttype": "none"}):
       with files.atomic_path(path_svg, suffix=".svg") as tmp:
         fig.savefig(tmp, format="svg")
+
+
+# ---------------------------------------------------------------------------
+# EQ and dynamics curves
+# ---------------------------------------------------------------------------
+
+CURVE_TYPES = ("eq", "compressor", "noisegate")
+"""Processor types ``plot_processors`` draws, one column each."""
+
+_PANEL_INCHES = (4.3, 2.5)  # width, height of one panel of plot_processors
+
+
+def _frequency_axis(ax, sample_rate: int) -> None:
+  ax.set_xscale("log")
+  ax.set_xlim(20, sample_rate / 2)
+  ticks = [f for f in (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+           if f <= sample_rate / 2]
+  ax.set_xticks(ticks, [f"{f // 1000}k" if f >= 1000 else str(f) for f in ticks])
+  ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _eq_panel(ax, effective: dict, sample_rate: int, colour: str) -> None:
+  frequency_hz = np.asarray(effective["frequency_hz"])
+  gain_db = np.asarray(effective["gain_db"])
+  top = max(6.0, 3 * math.ceil((np.abs(gain_db).max() + 0.5) / 3))
+  smoothed_db = np.asarray(effective.get("smoothed_gain_db", gain_db))
+  ax.axhline(0, color="#888888", lw=0.8)
+  ax.plot(frequency_hz, gain_db, color=colour, lw=0.7, alpha=0.45)  # every detail
+  ax.fill_between(frequency_hz, 0, smoothed_db, color=colour, alpha=0.18, lw=0)
+  ax.plot(frequency_hz, smoothed_db, color=colour, lw=1.6)  # the broad strokes
+  for band in sorted(REGISTRY["eq"].band_list(effective), key=lambda b: -abs(b["gain_db"]))[:3]:
+    f, g = band["frequency_hz"], band["gain_db"]
+    ax.plot([f], [g], "o", color=colour, ms=3.5)
+    edge = math.log(f / 20) / math.log(sample_rate / 40)  # 0 at 20 Hz, 1 at Nyquist
+    ax.annotate(f"{g:+.1f} dB".replace("-", "\u2212"), (f, g), xytext=(0, 5 if g > 0 else -11),
+                textcoords="offset points", fontsize=7, color="#333333",
+                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.7),
+                ha="left" if edge < 0.08 else "right" if edge > 0.92 else "center")
+  _frequency_axis(ax, sample_rate)
+  ax.set_ylim(-top, top)
+  ax.set_xlabel("frequency (Hz)", fontsize=8)
+  ax.set_ylabel("gain (dB)", fontsize=8)
+
+
+def _dynamics_panel(ax, effective: dict, colour: str, node_type: str) -> None:
+  level_db = np.asarray(effective["input_rms_db"])
+  gain_db = np.asarray(effective["gain_db"])
+  lowest = min(gain_db.min(), effective["max_reduction_db"])
+  bottom = max(-60.0, min(-12.0, 6 * math.floor((lowest - 3) / 6)))
+  ax.axhline(0, color="#888888", lw=0.8)
+  ax.axvline(effective["threshold_db"], color="#555555", lw=0.8, ls=":")
+  ax.axhline(max(effective["max_reduction_db"], bottom), color="#555555", lw=0.8, ls="--")
+  ax.fill_between(level_db, 0, np.maximum(gain_db, bottom), color=colour, alpha=0.18, lw=0)
+  ax.plot(level_db, np.maximum(gain_db, bottom), color=colour, lw=1.5)
+  ax.set_xlim(level_db[0], level_db[-1])
+  ax.set_ylim(bottom, 1.5)
+  # The note goes where the curve is not: left of a compressor's bend, right of a gate's.
+  right = node_type == "noisegate"
+  note = (f"threshold {effective['threshold_db']:.1f} dB (dotted)\n"
+          f"floor {effective['max_reduction_db']:.1f} dB (dashed)\n"
+          f"attack = release {effective['time_constant_ms']:.2g} ms")
+  ax.text(0.97 if right else 0.03, 0.42, note.replace("-", "\u2212"),
+          transform=ax.transAxes, fontsize=6.5, color="#333333", va="center",
+          ha="right" if right else "left",
+          bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#dddddd", alpha=0.85))
+  ax.set_xlabel("input level (dB RMS)", fontsize=8)
+  ax.set_ylabel("gain (dB)", fontsize=8)
+
+
+def plot_processors(graph: dict, path: str) -> None:
+  """Every kept EQ's effective curve and compressor's/gate's static curve, at its dry/wet.
+
+  One row per track or subgroup that keeps an EQ, a compressor or a gate, in
+  the order of the graph drawing (tracks by subgroup, then the subgroups), one
+  column per type: the EQ's gain ``20 log10 |w H + 1 - w|`` against frequency
+  (thin: every detail; bold: smoothed over 1/6 octave, its three largest
+  bands marked), and the dynamics' steady-state gain
+  against the input's RMS level (threshold dotted; the floor
+  ``20 log10(1 - w)`` that the dry path sets, dashed). The numbers are the
+  nodes' ``effective`` entries (computed from ``raw`` for an older graph.json).
+
+  Args:
+    graph: a graph.json dict (``graph.graph_to_json`` or ``graph.load_graph``).
+    path: where to write the PNG.
+  """
+  graph = graph_lib.with_effective(graph)
+  sample_rate = graph["sample_rate"]
+  groups = [g for g in graph["groups"] if any(t["group"] == g for t in graph["tracks"])]
+  owners = [("track", t["name"]) for g in groups for t in graph["tracks"] if t["group"] == g]
+  owners += [("group", g) for g in groups]
+  nodes = {(n["level"], n["owner"], n["type"]): n for n in graph["nodes"]
+           if n["type"] in CURVE_TYPES}
+  rows = [o for o in owners if any((*o, t) in nodes for t in CURVE_TYPES)]
+  columns = [t for t in CURVE_TYPES if any((*o, t) in nodes for o in owners)]
+
+  if not rows:
+    fig = Figure(figsize=(6, 1.2), dpi=100)
+    fig.text(0.5, 0.5, "no EQ, compressor or gate kept", ha="center", va="center",
+             fontsize=11, color="#444444")
+  else:
+    width, height = _PANEL_INCHES
+    total_height = height * len(rows) + 0.7  # inches, with the figure title
+    fig = Figure(figsize=(width * len(columns), total_height), dpi=100)
+    fig.subplots_adjust(left=0.6 / (width * len(columns)), right=1 - 0.15 / (width * len(columns)),
+                        bottom=0.55 / total_height, top=1 - 1.0 / total_height,
+                        wspace=0.3, hspace=0.8)
+    axes = fig.subplots(len(rows), len(columns), squeeze=False)
+    for r, (level, owner) in enumerate(rows):
+      for c, node_type in enumerate(columns):
+        ax = axes[r, c]
+        node = nodes.get((level, owner, node_type))
+        if node is None:
+          ax.axis("off")
+          continue
+        effective, colour = node["effective"], TYPE_COLOURS[node_type]
+        if node_type == "eq":
+          _eq_panel(ax, effective, sample_rate, colour)
+        else:
+          _dynamics_panel(ax, effective, colour, node_type)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, which="major", color="#e6e6e6", lw=0.6)
+        ax.set_axisbelow(True)
+        where = "track" if level == "track" else "subgroup"
+        ax.set_title(f"{where} {_shorten(owner, 24)} — {REGISTRY[node_type].LABEL}, "
+                     f"{100 * effective['wet']:.0f} % wet", fontsize=9, color=colour,
+                     fontweight="bold")
+    fig.suptitle("Kept EQs and dynamics at their dry/wet (gain re the input)", fontsize=11,
+                 y=1 - 0.25 / total_height, va="top")
+  with files.atomic_path(path, suffix=".png") as tmp:
+    fig.savefig(tmp, format="png")
 
 
 # ---------------------------------------------------------------------------

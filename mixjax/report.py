@@ -6,6 +6,8 @@
 ``graph.json``      the pruned graph (``mixjax.graph``; re-render it with
                     ``mixjax render``)
 ``graph.png/.svg``  a drawing of the pruned graph
+``processors.png``  each kept EQ's curve and compressor's/gate's static curve,
+                    at its dry/wet
 ``estimate.wav``    the pruned graph's render of the whole song
 ``console.wav``     the full console's render (every processor, final params)
 ``spectrogram.png`` mid/side spectrograms of the mix, the estimate and their
@@ -33,10 +35,10 @@ import numpy as np
 from mixjax import files
 from mixjax import graph as graph_lib
 from mixjax import plots
-from mixjax.processors import PROCESSORS
+from mixjax.processors import PROCESSORS, REGISTRY
 
-RESULT_FILES = ("graph.json", "graph.png", "graph.svg", "estimate.wav", "console.wav",
-                "spectrogram.png", "losses.csv", "report.md")
+RESULT_FILES = ("graph.json", "graph.png", "graph.svg", "processors.png", "estimate.wav",
+                "console.wav", "spectrogram.png", "losses.csv", "report.md")
 """The files ``write_results`` writes (besides ``MARKER``)."""
 
 MARKER = "mixjax-run.json"
@@ -180,38 +182,16 @@ def losses_csv(result) -> str:
 # ---------------------------------------------------------------------------
 
 
-def describe_node(node: dict) -> str:
-  """A few words on a graph.json processor node's settings (``"-18 dB, 4.0:1, 12 ms"``)."""
-  p = node["params"]
+def describe_node(node: dict, sample_rate: int) -> str:
+  """A graph.json processor node in an engineer's words: what it does at its dry/wet.
 
-  def num(key, fmt, index=None):
-    value = p.get(key)
-    if index is not None and isinstance(value, list):
-      value = value[index]
-    return "?" if value is None else format(value, fmt)
-
-  kind = node["type"]
-  if kind == "eq":
-    gains = np.asarray([g for g in p["gain_db"] if g is not None], float)
-    freqs = np.asarray(p["frequency_hz"], float)[:len(gains)]
-    i_max, i_min = int(np.argmax(gains)), int(np.argmin(gains))
-    return (f"{gains[i_max]:+.1f} dB at {freqs[i_max]:.0f} Hz, "
-            f"{gains[i_min]:+.1f} dB at {freqs[i_min]:.0f} Hz")
-  if kind in ("compressor", "noisegate"):
-    return (f"threshold {num('threshold_db', '.1f')} dB, ratio {num('ratio', '.2f')}, "
-            f"knee {num('knee_db', '.1f')} dB, {num('time_constant_ms', '.1f')} ms")
-  if kind == "imager":
-    return f"side {num('side_gain_db', '+.1f')} dB"
-  if kind == "gain_pan":
-    return f"gain {num('gain_db', '+.1f')} dB, pan {num('pan', '+.2f')}"
-  if kind == "delay":
-    gains = np.asarray(p["tap_gain_db"], float)
-    delays = np.asarray(p["delay_ms"], float)
-    c, m = np.unravel_index(int(np.nanargmax(gains)), gains.shape)
-    return f"loudest tap {delays[c, m]:.0f} ms ({'LR'[c]}, {gains[c, m]:+.1f} dB)"
-  if kind == "reverb":
-    return f"T60 mid {num('t60_mid_ms', '.0f')} ms, side {num('t60_side_ms', '.0f')} ms"
-  return ""
+  ``"EQ: +3.1 dB at 5.4 kHz (Q 1.2), −2.0 dB at 3.3 kHz (54 % wet)"``; the
+  numbers come from the node's ``effective`` entry (computed from ``raw`` for
+  an older graph.json without it) and the processor's ``describe``.
+  """
+  module = REGISTRY[node["type"]]
+  effective = graph_lib.node_effective(node, sample_rate)
+  return f"{module.LABEL}: {module.describe(effective)} ({100 * effective['wet']:.0f} % wet)"
 
 
 def _table(header, rows) -> list[str]:
@@ -249,8 +229,8 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
       [t, f"{counts[t]} of {total_per_type}", f"{result.pruning_ratio_per_type[t]:.3f}"]
       for t in PROCESSORS])
   lines += ["", "## The graph", "", "![the pruned mixing graph](graph.png)", "",
-            "Surviving processors in chain order (dry/wet weight, main settings); "
-            "every setting is in `graph.json`.", ""]
+            "Surviving processors in chain order, each by what it does at its dry/wet "
+            "(levels in dB re the input; every setting is in `graph.json`):", ""]
   by_owner = {}
   for node in graph["nodes"]:
     if node["type"] in PROCESSORS:
@@ -259,7 +239,9 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
     for owner in owners:
       chain = by_owner.get((level, owner), [])
       lines.append(f"- **{level} {owner}**: " + ("dry (no processor)" if not chain else "; ".join(
-          f"{n['type']} {100 * n['drywet']:.0f}% ({describe_node(n)})" for n in chain)))
+          describe_node(n, graph["sample_rate"]) for n in chain)))
+  lines += ["", "![EQ curves and compressor/gate static curves at their dry/wet]"
+            "(processors.png)", ""]
   lines += ["", "## Spectrograms", "", "![mid/side spectrograms](spectrogram.png)", ""]
   steps = len(np.asarray(result.history.get("step", ())))
   accepted = sum(bool(t.accepted) for t in result.trials)
@@ -277,6 +259,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
       ["graph.json", "the pruned graph: processors, settings, exact parameters "
        "(`mixjax render graph.json SONG --out x.wav` re-renders it)"],
       ["graph.png, graph.svg", "the drawing above"],
+      ["processors.png", "each kept EQ's curve and compressor's or gate's static curve"],
       ["estimate.wav", "the pruned graph's render of the whole song"],
       ["console.wav", "the full console's render (every processor, final parameters)"],
       ["spectrogram.png", "the spectrograms above"],
@@ -336,6 +319,7 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
 
   graph = graph_lib.save_graph(result, paths["graph.json"])
   plots.draw_graph(graph, paths["graph.png"], paths["graph.svg"])
+  plots.plot_processors(graph, paths["processors.png"])
   estimate = result.render(song)
   files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
   full = result.console.render_song(result.params, song.padded_tracks(result.console.max_tracks))

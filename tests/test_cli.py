@@ -143,7 +143,7 @@ def test_search_writes_every_file(plain_out):
   assert [t["name"] for t in graph["tracks"]] == ["bass", "kick", "lead"]
   assert graph["groups"] == ["rhythm", "lead"] and graph["sample_rate"] == SR
 
-  for name in ("graph.png", "spectrogram.png"):
+  for name in ("graph.png", "processors.png", "spectrogram.png"):
     with open(os.path.join(plain_out, name), "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   svg = ElementTree.parse(os.path.join(plain_out, "graph.svg")).getroot()
@@ -170,7 +170,8 @@ def test_search_writes_every_file(plain_out):
   with open(os.path.join(plain_out, "report.md")) as f:
     text = f.read()
   for part in ("# mixjax search: plain", "## Losses", "## Pruning", "ρ = ", "![the pruned "
-               "mixing graph](graph.png)", "(spectrogram.png)", "## Time", "console fit",
+               "mixing graph](graph.png)", "(processors.png)", "(spectrogram.png)", "% wet)",
+               "## Time", "console fit",
                "device: cpu", "## Settings", "| crop_seconds | 1.5 |", "kick, lead"):
     assert part in text, part
 

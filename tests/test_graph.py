@@ -16,6 +16,7 @@ import pytest
 import mixjax
 from mixjax import graph as graph_lib
 from mixjax import plots
+from mixjax import report
 from mixjax.processors import PROCESSORS, REGISTRY
 
 SR = 8000
@@ -88,7 +89,10 @@ def test_only_surviving_processors_are_nodes(graph, searched):
 def test_nodes(graph, searched):
   _, result = searched
   for node in graph["nodes"]:
-    assert list(node) == ["id", "type", "level", "owner", "drywet", "params", "raw"]
+    keys = ["id", "type", "level", "owner", "drywet", "params", "raw"]
+    if node["type"] in PROCESSORS:
+      keys.insert(6, "effective")
+    assert list(node) == keys
     assert node["id"] == graph_lib.node_id(node["level"], node["owner"], node["type"])
     if node["type"] not in PROCESSORS:
       assert node["drywet"] is None and node["params"] == {} and node["raw"] == {}
@@ -110,6 +114,29 @@ def test_nodes(graph, searched):
     if proc in ("compressor", "noisegate", "imager", "gain_pan"):  # cheap to run eagerly
       for key, value in REGISTRY[proc].controls(node_params, sample_rate=SR).items():
         assert node["params"][key] == pytest.approx(float(value), rel=1e-6, abs=1e-6), key
+    # what the node does at its dry/wet: the processor's effective, from the exact parameters
+    assert node["effective"] == REGISTRY[proc].effective(
+        jax.tree.map(np.asarray, node_params), node["drywet"], sample_rate=SR)
+    assert node["effective"]["wet"] == round(node["drywet"], 4)
+
+
+def test_effective_survives_the_file_and_older_files_get_it_from_raw(tmp_path, graph):
+  path = str(tmp_path / "graph.json")
+  graph_lib.save_graph(graph, path)
+  loaded = graph_lib.load_graph(path)
+  assert loaded == json.loads(json.dumps(graph)) and graph_lib.with_effective(loaded) is loaded
+  older = edited(graph, lambda g: [n.pop("effective", None) for n in g["nodes"]])
+  with open(path, "w") as f:
+    json.dump(older, f)
+  older = graph_lib.load_graph(path)  # a graph.json written before "effective" still reads
+  assert not any("effective" in n for n in older["nodes"])
+  filled = graph_lib.with_effective(older)
+  assert filled["nodes"] == graph["nodes"] and filled is not older
+  assert not any("effective" in n for n in older["nodes"])  # the argument is not changed
+  for node in older["nodes"]:
+    if node["type"] in PROCESSORS:
+      assert graph_lib.node_effective(node, SR) == next(
+          n["effective"] for n in graph["nodes"] if n["id"] == node["id"])
 
 
 def test_edges_follow_the_signal(graph, searched):
@@ -186,6 +213,7 @@ def edited(graph, edit):
      r"raw 'drywet_logit' must be finite numbers of shape \(\)"),
     (lambda g: g["tracks"][0].update(group="nowhere"), r"needs a 'name' and a 'group'"),
     (lambda g: g["edges"].append(["output", "nowhere"]), r"does not join two nodes"),
+    (lambda g: g["nodes"][1].update(effective=[1, 2]), r"'effective' must be an object"),
 ])
 def test_damaged_graphs_are_refused(tmp_path, graph, edit, match):
   path = str(tmp_path / "graph.json")
@@ -242,3 +270,36 @@ def test_pictures(tmp_path, graph, searched):
   assert sorted(os.listdir(tmp_path)) == ["graph.png", "graph.svg", "spec.png"]
   with pytest.raises(ValueError, match=r"must both be \[2, n\]"):
     plots.plot_spectrograms(song.mix, song.mix[:, :100], SR, spec)
+
+
+def test_processor_curves(tmp_path, graph):
+  path = str(tmp_path / "processors.png")
+  assert any(n["type"] in plots.CURVE_TYPES for n in graph["nodes"])
+  plots.plot_processors(graph, path)
+  older = edited(graph, lambda g: [n.pop("effective", None) for n in g["nodes"]])
+  plots.plot_processors(older, str(tmp_path / "older.png"))  # computed from raw
+  bare = edited(graph, lambda g: g.update(nodes=[n for n in g["nodes"]
+                                                 if n["type"] not in plots.CURVE_TYPES]))
+  plots.plot_processors(bare, str(tmp_path / "none.png"))  # says that none is kept
+  for name in ("processors.png", "older.png", "none.png"):
+    with open(tmp_path / name, "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  assert sorted(os.listdir(tmp_path)) == ["none.png", "older.png", "processors.png"]
+
+
+def test_report_describes_each_node_by_its_effect(graph, searched):
+  song, result = searched
+  for node in graph["nodes"]:
+    if node["type"] in PROCESSORS:
+      module = REGISTRY[node["type"]]
+      text = report.describe_node(node, SR)
+      assert text == (f"{module.LABEL}: {module.describe(node['effective'])} "
+                      f"({100 * node['drywet']:.0f} % wet)")
+      older = {k: v for k, v in node.items() if k != "effective"}
+      assert report.describe_node(older, SR) == text
+  markdown = report.report_markdown(result, graph, song_label="tiny", n_samples=N,
+                                    device="cpu")
+  assert "(processors.png)" in markdown and "| processors.png |" in markdown
+  kept = [n for n in graph["nodes"] if n["type"] in PROCESSORS]
+  assert sum(line.count("% wet)") for line in markdown.splitlines()
+             if line.startswith("- **")) == len(kept)

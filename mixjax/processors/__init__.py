@@ -1,6 +1,6 @@
 """The seven differentiable processors, one module each, in console order.
 
-Every processor module exposes the same five pure functions:
+Every processor module exposes the same pure functions:
 
 * ``init(key) -> params``: a dict of float32 arrays, each entry drawn
   i.i.d. N(0, 0.01²) in its unconstrained domain (grafx
@@ -16,6 +16,13 @@ Every processor module exposes the same five pure functions:
 * ``context_samples(*, sample_rate) -> (before, after)``: how many input
   samples before and after an output sample it depends on (the console
   renders long songs in blocks with this much context).
+* ``effective(params, wet, *, sample_rate) -> dict``: what a node does at
+  its dry/wet weight ``wet`` (the console outputs ``w · apply(x) + (1 - w) · x``),
+  in physical units, JSON-ready: an EQ's curve and bands, a compressor's or
+  gate's static curve, a delay's audible taps, a reverb's T60 and level, ...
+  (NumPy, outside any trace; graph.json stores it per node).
+* ``describe(effective) -> str``: that action in a few words for report.md;
+  ``LABEL`` names the processor there.
 
 The console ``vmap``s these over all nodes of a level.
 """

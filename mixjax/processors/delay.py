@@ -66,7 +66,11 @@ import numpy as np
 
 from mixjax import dsp
 from mixjax import units
+from mixjax.processors import _effective
 from mixjax.processors import _init
+
+LABEL = "delay"
+"""The processor's name in reports."""
 
 SEGMENT_SECONDS = 0.1
 """Length of one delay segment (s): each tap's delay lies in its own segment."""
@@ -275,3 +279,74 @@ def penalties(params, x, y, *, sample_rate: int):
   """
   del x, y, sample_rate
   return {"radii": jnp.sum((1.0 - _radius(params["delay_z"]))**2)}
+
+
+# ---------------------------------------------------------------------------
+# Effective action at a dry/wet weight
+# ---------------------------------------------------------------------------
+
+MIN_TAP_DB = -40.0
+"""``effective`` drops taps quieter than this (dB re the input)."""
+
+CHANNEL_NAMES = ("left", "right")
+"""Keys of the per-channel tap lists in ``effective``."""
+
+
+def effective(params, wet: float, *, sample_rate: int) -> dict:
+  r"""The audible taps of the node at dry/wet ``w``, per channel.
+
+  The node's impulse response per channel is ``(1 - w) δ + w h_c``. Each tap
+  is reported with its delay and its broadband gain ``20 log10 (w ‖r‖₂)``
+  (``r`` its coloured response: for white noise, the tap's level re the
+  input); the dry path is the tap at 0 ms, gain ``20 log10(1 - w)``, merged
+  with a wet tap at 0 samples (``‖(1 - w) δ + w r‖₂``).
+
+  Returns:
+    A JSON-ready dict: ``left``, ``right``: each ``{delay_ms: [...],
+    gain_db: [...]}``, the taps at or above ``min_tap_db`` = -40 dB in order of
+    delay;
+    ``min_tap_db``; ``wet``.
+  """
+  params = _effective.numpy_params(params)
+  c = jax.device_get(_effective.jitted(controls, sample_rate)(params))
+  ir = np.asarray(_effective.jitted(impulse_response, sample_rate)(params), np.float64)
+  n = segment_length(sample_rate)
+  result = {"wet": _effective.number(wet, 4), "min_tap_db": MIN_TAP_DB}
+  for channel, name in enumerate(CHANNEL_NAMES):
+    segments = ir[channel].reshape(NUM_SEGMENTS, n)
+    delays = np.asarray(c["delay_samples"][channel])
+    amplitudes = wet * np.sqrt(np.sum(segments**2, axis=-1))
+    direct = np.zeros(n)
+    direct[0] = 1.0 - wet
+    if delays[0] == 0:
+      direct = direct + wet * segments[0]
+      amplitudes[0] = 0.0
+    taps = [(0, float(np.sqrt(np.sum(direct**2))))]
+    taps += [(int(d), float(a)) for d, a in zip(delays, amplitudes) if a > 0]
+    audible = [(d, a) for d, a in sorted(taps) if _effective.gain_db(a) >= MIN_TAP_DB]
+    result[name] = {
+        "delay_ms": _effective.numbers([1000.0 * d / sample_rate for d, _ in audible]),
+        "gain_db": _effective.numbers([_effective.gain_db(a) for _, a in audible])}
+  return result
+
+
+def describe(effective_dict: dict, *, max_taps: int = 4) -> str:
+  """``"dry −6.7 dB; 120 ms −9.1 dB (L+R), 340 ms −15.0 dB (L); 2 more taps"``."""
+  taps = {}
+  for name, short in zip(CHANNEL_NAMES, "LR"):
+    channel = effective_dict[name]
+    for delay_ms, gain_db in zip(channel["delay_ms"], channel["gain_db"]):
+      taps.setdefault((delay_ms, gain_db), []).append(short)
+  direct = [(k, v) for k, v in taps.items() if k[0] == 0]
+  echoes = sorted(((k, v) for k, v in taps.items() if k[0] > 0), key=lambda kv: -kv[0][1])
+  words = []
+  for (_, gain), sides in direct:
+    words.append(f"direct {_effective.db(gain)}" + ("" if len(sides) == 2 else f" ({sides[0]})"))
+  shown = sorted(echoes[:max_taps], key=lambda kv: kv[0][0])
+  echo_words = [f"{delay:.0f} ms {_effective.db(gain)} ({'+'.join(sides)})"
+                for (delay, gain), sides in shown]
+  if len(echoes) > max_taps:
+    echo_words.append(f"{len(echoes) - max_taps} quieter taps")
+  words.append(", ".join(echo_words) if echo_words else
+               f"no tap above {_effective.db(effective_dict['min_tap_db'], '.0f')}")
+  return "; ".join(words)

@@ -77,9 +77,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mixjax import dsp
 from mixjax import units
+from mixjax.processors import _effective
 from mixjax.processors import _init
 
 PARAM_SHAPES = {
@@ -294,3 +296,114 @@ def process(params, x, log_gain_fn: LogGainFn, *, sample_rate: int):
   log_energy = log_envelope(x, s.alpha, sample_rate=sample_rate)
   log_gain = log_gain_fn(log_energy, s.threshold, s.ratio, s.knee_width)
   return jnp.exp(log_gain) * x
+
+
+# ---------------------------------------------------------------------------
+# Effective action at a dry/wet weight
+# ---------------------------------------------------------------------------
+
+INPUT_LEVELS_DB = np.arange(-80.0, 0.5, 1.0)
+"""Input RMS levels of the static curve in ``effective`` (dB)."""
+
+PROBE_OFFSETS_DB = (6.0, 12.0, 24.0)
+"""How far past the threshold (above it for the compressor, below it for the gate)
+``effective`` reports the gain."""
+
+SLOPE_SPAN_DB = 10.0
+"""``effective`` measures the static curve's slope over this span past the knee."""
+
+
+def static_gain_db(params, wet: float, input_rms_db, log_gain_fn: LogGainFn, *,
+                   sample_rate: int) -> np.ndarray:
+  r"""Steady-state gain (dB) of the node at dry/wet ``w`` for steady inputs.
+
+  A steady input of RMS level ``L`` dB (``e = mean_c x² = 10^{L/10}``, e.g.
+  ``L = A cos``, ``R = A sin`` with ``e = A²/2``) settles the detector at
+  ``G = ln((1 - α^N) e + 10^{-5})`` (the truncated smoother's DC gain is
+  ``1 - α^N``), and the node's output is
+
+  .. math::  y = \big(w\, e^{G_y - G} + 1 - w\big)\, x .
+
+  Note that ``G`` is a log *energy* but ``e^{G_y - G}`` scales the
+  *amplitude*: past the knee the output level rises by ``2/R - 1`` dB per dB
+  for the compressor (and ``2R - 1`` below the gate's knee) at ``w = 1``.
+
+  Args:
+    params: the node's parameters.
+    wet: its dry/wet weight ``w``.
+    input_rms_db: input levels ``L`` (any shape).
+    log_gain_fn: ``compressor_log_gain`` or ``expander_log_gain``.
+    sample_rate: Hz (sets ``N``).
+
+  Returns:
+    float64 gains in dB, the shape of ``input_rms_db``.
+  """
+  s = jax.device_get(settings(_effective.numpy_params(params)))
+  energy = 10.0 ** (np.asarray(input_rms_db, np.float64) / 10.0)
+  smoother_gain = 1.0 - float(s.alpha) ** smoother_taps(sample_rate)
+  log_energy = np.log(smoother_gain * energy + ENERGY_FLOOR)
+  log_gain = np.asarray(log_gain_fn(log_energy, s.threshold, s.ratio, s.knee_width), np.float64)
+  return _effective.gain_db(wet * np.exp(log_gain) + (1.0 - wet))
+
+
+def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -> dict:
+  """The static curve of a compressor or gate at dry/wet ``w`` (``static_gain_db``).
+
+  Returns:
+    A JSON-ready dict: ``input_rms_db`` ``[81]`` (-80 to 0 dB) and
+    ``gain_db`` ``[81]``, the static curve; ``threshold_db``, ``knee_db``,
+    ``ratio`` (the nominal settings, as ``controls``); ``time_constant_ms``
+    (the detector's one time constant: attack = release);
+    ``probe_input_rms_db`` and ``probe_gain_db`` ``[3]``: the gain at 6, 12 and
+    24 dB past the threshold (above it for the compressor, below it for the
+    gate); ``slope``: output dB per
+    input dB over the 10 dB past the knee (1: no action; below 1 compresses;
+    above 1 expands); ``max_reduction_db``: ``20 log10(1 - w)``, the most the
+    node can lower the level (its dry path stays); ``wet``: ``w``.
+  """
+  c = jax.device_get(_effective.jitted(controls, sample_rate)(_effective.numpy_params(params)))
+  threshold_db, knee_db = float(c["threshold_db"]), float(c["knee_db"])
+  direction = 1.0 if log_gain_fn is compressor_log_gain else -1.0
+
+  def gain(levels):
+    return static_gain_db(params, wet, np.asarray(levels, np.float64), log_gain_fn,
+                          sample_rate=sample_rate)
+
+  probes = threshold_db + direction * np.asarray(PROBE_OFFSETS_DB)
+  knee_end = threshold_db + direction * knee_db / 2
+  past = knee_end + direction * SLOPE_SPAN_DB
+  g_knee, g_past = gain([knee_end, past])
+  return {
+      "wet": _effective.number(wet, 4),
+      "input_rms_db": _effective.numbers(INPUT_LEVELS_DB, 1),
+      "gain_db": _effective.numbers(gain(INPUT_LEVELS_DB)),
+      "threshold_db": _effective.number(threshold_db),
+      "knee_db": _effective.number(knee_db),
+      "ratio": _effective.number(c["ratio"], 3),
+      "time_constant_ms": _effective.number(c["time_constant_ms"], 3),
+      "probe_input_rms_db": _effective.numbers(probes),
+      "probe_gain_db": _effective.numbers(gain(probes)),
+      "slope": _effective.number(1.0 + (g_past - g_knee) / (past - knee_end), 3),
+      "max_reduction_db": _effective.number(_effective.gain_db(1.0 - wet)),
+  }
+
+
+def describe(effective_dict: dict) -> str:
+  """``"threshold −26.1 dB RMS, ≈1.7:1: −3.7 dB at 6 dB over, −5.5 dB at 12 dB over, at most
+  −6.7 dB; attack = release 2.6 ms"``."""
+  e = effective_dict
+  gate = e["probe_input_rms_db"][0] < e["threshold_db"]
+  slope = e["slope"]
+  if gate:
+    action = f"expands 1:{slope:.1f}" if slope > 1.005 else "no expansion"
+  elif slope <= 0:
+    action = f"output falls as input rises (slope {slope:.2f})".replace("-", "\u2212")
+  else:
+    action = f"≈{1 / slope:.1f}:1"
+  where = "under" if gate else "over"
+  probes = ", ".join(
+      f"{_effective.db(gain)} at {abs(level - e['threshold_db']):.0f} dB {where}"
+      for level, gain in list(zip(e["probe_input_rms_db"], e["probe_gain_db"]))[:2])
+  return (f"threshold {_effective.db(e['threshold_db'], '.1f')} RMS, {action}: {probes}, "
+          f"at most {_effective.db(e['max_reduction_db'])}; attack = release "
+          f"{e['time_constant_ms']:.2g} ms")

@@ -31,10 +31,15 @@ References:
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from mixjax import dsp
 from mixjax import units
+from mixjax.processors import _effective
 from mixjax.processors import _init
+
+LABEL = "EQ"
+"""The processor's name in reports."""
 
 N_MAGNITUDE_BINS = 1024
 """Number of log-magnitude parameters (grafx ``num_magnitude_bins``)."""
@@ -101,3 +106,203 @@ def penalties(params, x, y, *, sample_rate: int) -> dict:
   """Gain-staging regulariser ``|ln(mean x² + ε) - ln(mean y² + ε)|`` on the wet output."""
   del params, sample_rate
   return {"gain_staging": dsp.gain_staging(x, y)}
+
+
+# ---------------------------------------------------------------------------
+# Effective action at a dry/wet weight
+# ---------------------------------------------------------------------------
+
+RESPONSE_FFT = 8 * (N_TAPS + 1)
+"""FFT size of the dense response grid (16384: 8 points per EQ bin)."""
+
+CURVE_POINTS = 240
+"""Points of the log-frequency curve in ``effective``."""
+
+LOWEST_HZ = 20.0
+"""Lowest frequency of the curve and of the bands (Hz)."""
+
+BAND_THRESHOLD_DB = 1.0
+"""A band is a stretch of the curve more than this far from 0 dB."""
+
+MAX_BANDS = 8
+"""At most this many bands (the largest by |gain|) in ``effective``."""
+
+SMOOTHING_OCTAVES = 1 / 6
+"""Width of the fractional-octave smoothing that the bands are read from."""
+
+RIPPLE_NOTE_DB = 3.0
+"""``describe`` mentions the narrow ripple when it exceeds this (dB)."""
+
+
+def octave_smoothed_db(frequency_hz, power, *, octaves: float = SMOOTHING_OCTAVES):
+  """``10 log10`` of the mean of ``power`` over ``[f · 2^{-o/2}, f · 2^{o/2}]`` at each ``f``.
+
+  Args:
+    frequency_hz: ``[n]`` increasing, evenly spaced frequencies.
+    power: ``[n]`` squared magnitudes at them.
+    octaves: the window's width ``o`` in octaves.
+
+  Returns:
+    ``[n]`` smoothed level in dB (floored as ``_effective.gain_db``).
+  """
+  total = np.concatenate([[0.0], np.cumsum(np.asarray(power, np.float64))])
+  low = np.searchsorted(frequency_hz, frequency_hz * 2 ** (-octaves / 2), "left")
+  high = np.searchsorted(frequency_hz, frequency_hz * 2 ** (octaves / 2), "right")
+  return _effective.gain_db(np.sqrt((total[high] - total[low]) / (high - low)))
+
+
+def effective_response(params, wet: float, *, sample_rate: int, n_fft: int = RESPONSE_FFT):
+  r"""The node's complex response at the bins ``k · sample_rate / n_fft``, ``k = 0 … n_fft/2``.
+
+  .. math::  E(f) = w\, H(f) + (1 - w), \qquad
+             H(f) = \sum_n h[n]\, e^{-j 2\pi f (n - 1023) / f_s},
+
+  with ``h`` the node's FIR (``fir``) and the phase taken about its centre tap.
+  ``H`` is nearly real (the periodic Hann window is not exactly symmetric about
+  tap 1023), so the complex sum is kept.
+
+  Returns:
+    ``(frequency_hz [n_fft/2 + 1], response complex128 [n_fft/2 + 1])``.
+  """
+  h = np.asarray(fir(_effective.numpy_params(params)), np.float64)
+  k = np.arange(n_fft // 2 + 1)
+  response = np.fft.rfft(h, n_fft) * np.exp(2j * np.pi * k * (N_TAPS // 2) / n_fft)
+  return k * (sample_rate / n_fft), wet * response + (1.0 - wet)
+
+
+def _pooled_curve(frequency_hz, gain_db, curve_hz):
+  """The dense curve on the log grid: in each grid point's cell the gain of largest
+  magnitude (so a peak narrower than the grid still shows); interpolated where a
+  cell holds no dense point."""
+  ratio = np.sqrt(curve_hz[1] / curve_hz[0])
+  edges = np.searchsorted(frequency_hz, np.concatenate([curve_hz / ratio, curve_hz[-1:] * ratio]))
+  curve = np.interp(curve_hz, frequency_hz, gain_db)
+  for i in range(len(curve_hz)):
+    cell = gain_db[edges[i]:edges[i + 1]]
+    if cell.size:
+      curve[i] = cell[np.argmax(np.abs(cell))]
+  return curve
+
+
+def _bands(frequency_hz, gain_db):
+  """Stretches where ``|gain| > 1 dB`` with one sign, as bands (see ``effective``)."""
+  outside = np.abs(gain_db) > BAND_THRESHOLD_DB
+  sign = np.sign(gain_db) * outside
+  bands, start = [], None
+  for i in range(len(gain_db) + 1):
+    if start is not None and (i == len(gain_db) or sign[i] != sign[start]):
+      stretch = slice(start, i)
+      peak = start + int(np.argmax(np.abs(gain_db[stretch])))
+      gain = gain_db[peak]
+      half = np.abs(gain_db) >= np.abs(gain) / 2
+      low = peak
+      while low > start and half[low - 1]:
+        low -= 1
+      high = peak
+      while high < i - 1 and half[high + 1]:
+        high += 1
+      at_bottom, at_top = start == 0, i == len(gain_db)
+      if at_bottom and at_top:
+        kind = "broadband"
+      elif at_bottom:
+        kind = "low shelf"
+      elif at_top:
+        kind = "high shelf"
+      else:
+        kind = "boost" if gain > 0 else "cut"
+      width = frequency_hz[high] - frequency_hz[low]
+      band = {"kind": kind, "frequency_hz": _effective.number(frequency_hz[peak], 1),
+              "gain_db": _effective.number(gain),
+              "low_hz": _effective.number(frequency_hz[low], 1),
+              "high_hz": _effective.number(frequency_hz[high], 1),
+              "q": (_effective.number(frequency_hz[peak] / width) if kind in ("boost", "cut")
+                    and width > 0 else None)}
+      bands.append(band)
+      start = None
+    if start is None and i < len(gain_db) and outside[i]:
+      start = i
+  return bands
+
+
+BAND_KEYS = ("kind", "frequency_hz", "gain_db", "low_hz", "high_hz", "q")
+"""The columns of the ``bands`` table of ``effective``."""
+
+
+def band_list(effective_dict: dict) -> list[dict]:
+  """The ``bands`` of an ``effective`` dict as rows, ``[{kind, frequency_hz, ...}, ...]``."""
+  columns = effective_dict["bands"]
+  return [dict(zip(BAND_KEYS, row)) for row in zip(*(columns[k] for k in BAND_KEYS))]
+
+
+def effective(params, wet: float, *, sample_rate: int) -> dict:
+  """What the EQ does at dry/wet ``w``: the curve of ``|w H + (1 - w)|`` and its main bands.
+
+  Returns:
+    A JSON-ready dict:
+
+    * ``frequency_hz``, ``gain_db`` ``[240]``: the effective curve on a log
+      grid from 20 Hz to Nyquist; each point is the gain of largest magnitude
+      within its cell of the dense grid (``effective_response``).
+    * ``smoothed_gain_db`` ``[240]``: the same curve smoothed over 1/6 octave
+      (``octave_smoothed_db``, in power): the EQ's broad strokes.
+    * ``ripple_db``: the largest ``|gain − smoothed|`` above 20 Hz: how far
+      narrow peaks and notches stray from the broad strokes.
+    * ``bands``: the stretches of the smoothed curve above 20 Hz more than 1 dB
+      from 0 dB with one sign, the ``MAX_BANDS`` largest by |gain| in order
+      of frequency, as a table of columns (``band_list`` turns it into rows)
+      ``{kind, frequency_hz, gain_db, low_hz, high_hz, q}``: ``kind`` is
+      ``boost``/``cut``, or ``low shelf``/``high shelf``/``broadband`` when the
+      stretch reaches 20 Hz and/or Nyquist; ``frequency_hz`` and ``gain_db``
+      its extremum; ``low_hz``/``high_hz`` where the gain falls to half the
+      extremum's (in dB) around it; ``q = frequency / (high − low)`` (null for
+      shelves).
+    * ``n_bands``: how many such stretches there are in all.
+    * ``max_boost_db``, ``max_cut_db``: extremes of the dense curve above 20 Hz.
+    * ``wet``: ``w``.
+  """
+  frequency_hz, response = effective_response(params, wet, sample_rate=sample_rate)
+  gain_db = _effective.gain_db(response)
+  smoothed_db = octave_smoothed_db(frequency_hz, np.abs(response)**2)
+  keep = frequency_hz >= LOWEST_HZ
+  frequency_hz, gain_db, smoothed_db = frequency_hz[keep], gain_db[keep], smoothed_db[keep]
+  curve_hz = np.geomspace(LOWEST_HZ, sample_rate / 2, CURVE_POINTS)
+  curve = _pooled_curve(frequency_hz, gain_db, curve_hz)
+  bands = _bands(frequency_hz, smoothed_db)
+  largest = sorted(bands, key=lambda b: -abs(b["gain_db"]))[:MAX_BANDS]
+  return {
+      "wet": _effective.number(wet, 4),
+      "frequency_hz": _effective.numbers(curve_hz, 1),
+      "gain_db": _effective.numbers(curve),
+      "smoothed_gain_db": _effective.numbers(np.interp(curve_hz, frequency_hz, smoothed_db)),
+      "ripple_db": _effective.number(np.abs(gain_db - smoothed_db).max()),
+      "bands": {key: [b[key] for b in sorted(largest, key=lambda b: b["frequency_hz"])]
+                for key in BAND_KEYS},
+      "n_bands": len(bands),
+      "max_boost_db": _effective.number(max(gain_db.max(), 0.0)),
+      "max_cut_db": _effective.number(min(gain_db.min(), 0.0)),
+  }
+
+
+def describe(effective_dict: dict, *, max_bands: int = 3) -> str:
+  """``"+3.1 dB at 5.4 kHz (Q 1.2), −2.0 dB at 3.3 kHz (Q 4.0)"``: the largest bands."""
+  bands = sorted(band_list(effective_dict), key=lambda b: -abs(b["gain_db"]))
+  ripple = effective_dict["ripple_db"]
+  ripple_words = [f"narrow ripple ±{ripple:.1f} dB"] if ripple > RIPPLE_NOTE_DB else []
+  if not bands:
+    return ", ".join([f"flat (within ±{BAND_THRESHOLD_DB:.0f} dB)"] + ripple_words)
+  words = []
+  for band in bands[:max_bands]:
+    gain, kind = _effective.db(band["gain_db"]), band["kind"]
+    if kind == "broadband":
+      words.append(f"{gain} broadband")
+    elif kind == "low shelf":
+      words.append(f"low shelf {gain} below {_effective.hz(band['high_hz'])}")
+    elif kind == "high shelf":
+      words.append(f"high shelf {gain} above {_effective.hz(band['low_hz'])}")
+    else:
+      q = "" if band["q"] is None else f" (Q {band['q']:.{0 if band['q'] >= 10 else 1}f})"
+      words.append(f"{gain} at {_effective.hz(band['frequency_hz'])}{q}")
+  more = effective_dict["n_bands"] - min(len(bands), max_bands)
+  if more > 0:
+    words.append(f"{more} smaller band{'s' if more > 1 else ''}")
+  return ", ".join(words + ripple_words)

@@ -25,9 +25,14 @@ References:
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from mixjax import units
+from mixjax.processors import _effective
 from mixjax.processors import _init
+
+LABEL = "gain/pan"
+"""The processor's name in reports."""
 
 PARAM_SHAPES = {"log_gain": (2,)}
 """Name and shape of every parameter (left, right)."""
@@ -78,3 +83,31 @@ def penalties(params, x, y, *, sample_rate: int) -> dict:
   """No regulariser."""
   del params, x, y, sample_rate
   return {}
+
+
+def effective(params, wet: float, *, sample_rate: int) -> dict:
+  """Channel gains at dry/wet ``w``: ``w e^{g_c} + 1 - w``, read as gain and pan.
+
+  Returns:
+    A JSON-ready dict: ``left_gain_db``, ``right_gain_db``, their mean
+    ``gain_db``, ``pan = (a_R - a_L) / (a_R + a_L)`` of the effective linear
+    gains ``a_c`` (-1 left, 0 centre, +1 right), and ``wet``.
+  """
+  del sample_rate
+  gains = wet * np.exp(np.asarray(params["log_gain"], np.float64)) + (1.0 - wet)
+  left_db, right_db = _effective.gain_db(gains)
+  return {
+      "wet": _effective.number(wet, 4),
+      "left_gain_db": _effective.number(left_db),
+      "right_gain_db": _effective.number(right_db),
+      "gain_db": _effective.number((left_db + right_db) / 2),
+      "pan": _effective.number((gains[1] - gains[0]) / (gains[1] + gains[0]), 3),
+  }
+
+
+def describe(effective_dict: dict) -> str:
+  """``"+3.1 dB, pan 20 % right"``."""
+  pan = effective_dict["pan"]
+  side = "right" if pan > 0 else "left"
+  where = "centre" if abs(pan) < 0.005 else f"{100 * abs(pan):.0f} % {side}"
+  return f"{_effective.db(effective_dict['gain_db'])}, pan {where}"

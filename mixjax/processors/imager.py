@@ -18,9 +18,14 @@ References:
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from mixjax import units
+from mixjax.processors import _effective
 from mixjax.processors import _init
+
+LABEL = "imager"
+"""The processor's name in reports."""
 
 PARAM_SHAPES = {"log_gain": (1,)}
 """Name and shape of every parameter."""
@@ -65,3 +70,22 @@ def penalties(params, x, y, *, sample_rate: int) -> dict:
   """No regulariser."""
   del params, x, y, sample_rate
   return {}
+
+
+def effective(params, wet: float, *, sample_rate: int) -> dict:
+  """Side gain at dry/wet ``w``: the mid is kept, the side scaled by ``w e^g + 1 - w``.
+
+  Returns:
+    A JSON-ready dict: ``side_gain_db`` (> 0 wider, < 0 narrower) and ``wet``.
+  """
+  del sample_rate
+  side = wet * np.exp(float(np.asarray(params["log_gain"], np.float64).reshape(-1)[0])) + 1 - wet
+  return {"wet": _effective.number(wet, 4),
+          "side_gain_db": _effective.number(_effective.gain_db(side))}
+
+
+def describe(effective_dict: dict) -> str:
+  """``"side +3.0 dB (wider)"``."""
+  side = effective_dict["side_gain_db"]
+  width = "unchanged" if abs(side) < 0.05 else ("wider" if side > 0 else "narrower")
+  return f"side {_effective.db(side)} ({width})"

@@ -27,8 +27,17 @@ init = dynamics.init
 controls = dynamics.controls
 penalties = dynamics.penalties
 context_samples = dynamics.context_samples
+describe = dynamics.describe
+
+LABEL = "gate"
+"""The processor's name in reports."""
 
 
 def apply(params, x, *, sample_rate: int):
   """Gate ``x: [2, n]`` (float32) into ``[2, n]``; ``sample_rate`` in Hz sets the smoother length."""
   return dynamics.process(params, x, dynamics.expander_log_gain, sample_rate=sample_rate)
+
+
+def effective(params, wet: float, *, sample_rate: int) -> dict:
+  """The static curve at dry/wet ``wet`` (``dynamics.effective``)."""
+  return dynamics.effective(params, wet, dynamics.expander_log_gain, sample_rate=sample_rate)

@@ -53,7 +53,11 @@ import numpy as np
 
 from mixjax import dsp
 from mixjax import units
+from mixjax.processors import _effective
 from mixjax.processors import _init
+
+LABEL = "reverb"
+"""The processor's name in reports."""
 
 IR_SECONDS = 2.0
 """Length of the impulse response (s)."""
@@ -204,3 +208,74 @@ def penalties(params, x, y, *, sample_rate: int):
   """Gain staging ``|ln(mean x² + ε) − ln(mean y² + ε)|`` (``dsp.gain_staging``)."""
   del params, sample_rate
   return {"gain_staging": dsp.gain_staging(x, y)}
+
+
+# ---------------------------------------------------------------------------
+# Effective action at a dry/wet weight
+# ---------------------------------------------------------------------------
+
+T60_FIT_DB = (-5.0, -25.0)
+"""The stretch of the Schroeder curve that ``schroeder_t60_ms`` fits (a T20)."""
+
+
+def schroeder_t60_ms(energy, sample_rate: int) -> float:
+  r"""Reverberation time from an impulse response's energy ``e[t]`` (Schroeder 1965).
+
+  The backward-integrated energy ``S(t) = Σ_{τ ≥ t} e[τ]`` in dB re ``S(0)``
+  is fitted by a line (least squares) where it lies between -5 and -25 dB,
+  and ``T60 = -60 / slope``. A response cut short of its decay (here 2 s)
+  bends ``S`` down at the end, so a T60 much longer than the response reads
+  short.
+
+  Args:
+    energy: ``[n]`` squared impulse response (e.g. averaged over channels).
+    sample_rate: Hz.
+
+  Returns:
+    T60 in ms.
+  """
+  energy = np.asarray(energy, np.float64)
+  tail = np.cumsum(energy[::-1])[::-1]
+  decay_db = 10.0 * np.log10(np.maximum(tail / tail[0], 1e-300))
+  upper, lower = T60_FIT_DB
+  fit = (decay_db <= upper) & (decay_db >= lower)
+  if fit.sum() < 2:
+    fit = decay_db >= lower
+  seconds = np.arange(len(energy))[fit] / sample_rate
+  slope = np.polyfit(seconds, decay_db[fit], 1)[0]
+  return 1000.0 * -60.0 / min(slope, -1e-9)
+
+
+def effective(params, wet: float, *, sample_rate: int) -> dict:
+  """The reverb's decay and level at dry/wet ``w``.
+
+  Returns:
+    A JSON-ready dict: ``t60_ms`` (``schroeder_t60_ms`` of the rendered
+    response averaged over left and right), ``t60_mid_ms``/``t60_side_ms``
+    (of its mid and side), ``wet_level_db`` ``20 log10 w`` (the response has
+    unit energy, so this is the reverb's level re the input for white noise),
+    ``dry_level_db`` ``20 log10(1 - w)``, ``side_to_mid_db`` (the response's
+    side energy re its mid energy: its width), and ``wet``.
+  """
+  ir = np.asarray(_effective.jitted(impulse_response, sample_rate)(
+      _effective.numpy_params(params)), np.float64)
+  mid, side = (ir[0] + ir[1]) / 2, (ir[0] - ir[1]) / 2
+  return {
+      "wet": _effective.number(wet, 4),
+      "t60_ms": _effective.number(schroeder_t60_ms(np.mean(ir**2, axis=0), sample_rate), 1),
+      "t60_mid_ms": _effective.number(schroeder_t60_ms(mid**2, sample_rate), 1),
+      "t60_side_ms": _effective.number(schroeder_t60_ms(side**2, sample_rate), 1),
+      "wet_level_db": _effective.number(_effective.gain_db(wet)),
+      "dry_level_db": _effective.number(_effective.gain_db(1.0 - wet)),
+      "side_to_mid_db": _effective.number(
+          _effective.gain_db(np.sqrt(np.sum(side**2) / max(np.sum(mid**2), 1e-300)))),
+  }
+
+
+def describe(effective_dict: dict) -> str:
+  """``"T60 1.2 s, wet −6.0 dB, dry −6.0 dB"``."""
+  e = effective_dict
+  t60 = e["t60_ms"]
+  t60_text = f"{t60:.0f} ms" if t60 < 1000 else f"{t60 / 1000:.1f} s"
+  return (f"T60 {t60_text}, wet {_effective.db(e['wet_level_db'])}, "
+          f"dry {_effective.db(e['dry_level_db'])}")
