@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mixjax import console as console_lib
+from mixjax import validation
 from mixjax.graph_search.config import SearchConfig
 from mixjax.processors import PROCESSORS, REGISTRY
 
@@ -128,5 +129,6 @@ class SearchResult:
     for level in ("groups", "tracks"):
       for entry in graph[level]:
         chain = " -> ".join(f"{p['type']}({p['drywet']:.2f})" for p in entry["processors"])
-        lines.append(f"  {level[:-1]} {entry['name']}: {chain or '(dry)'}")
+        lines.append(f"  {validation.owner_label(level[:-1], entry['name'])}: "
+                     f"{chain or '(dry)'}")
     return "\n".join(lines)
