@@ -182,7 +182,8 @@ def test_search_writes_every_file(plain_out):
                "| trial_batch | auto (1 on CPU, 4 on GPU and TPU) |",
                "| full console (every processor) |", "the console fit (10 steps)",
                "1 pruning rounds with 10 fine-tune steps each (20 steps in all)",
-               "The two losses are not measured at the same point"):
+               "The two losses are not measured at the same point",
+               "counts the interrupted runs up to their last checkpoint"):
     assert part in text, part
   settings = text[text.index("## Settings"):text.index("## Files")]
   assert "'hybrid'" not in settings and "('eq'" not in settings, settings  # no Python reprs
@@ -584,6 +585,8 @@ def test_demo_writes_the_results_folder_and_the_comparison(tmp_path, capsys):
   with open(os.path.join(out, "report.md")) as f:
     text = f.read()
   assert "## Ground truth" in text and "| node | processor | in the truth | found |" in text
+  assert "| group 1 |" in text or "| group 2 |" in text  # synthetic groups: "group 1", ...
+  assert "group group" not in text and "group group" not in stdout
   graph_lib.load_graph(os.path.join(out, "graph.json"))
 
 
