@@ -41,7 +41,9 @@ SONG is a folder in one of two layouts:
 Every file is made stereo and resampled to --sample-rate.
 
 The search checkpoints into DIR/checkpoint after the console fit and after
-every pruning round; if it is interrupted, run the same command with --resume."""
+every pruning round; if it is interrupted, run the same command with --resume
+(Ctrl-C prints it). One search at a time writes into DIR: another one is
+refused while it runs."""
 
 RENDER_HELP = """Renders a saved graph (the graph.json of a search) on a song's dry tracks
 and writes the stereo result as a 32-bit float WAV. The song folder is read

@@ -35,7 +35,8 @@ class SearchResult:
       L_min, accepted).
     round_losses: whole-song loss of the graph at the start of each round.
     seconds: wall time per phase (``console_fit``, ``trials``, ``finetune``,
-      ``total``).
+      ``total``: the whole search, loading the song excepted). After a resume
+      each counts the interrupted runs too, up to their last checkpoint.
     compilations: programs compiled by this search per jitted function (at
       most 1 each; 0 when an earlier search compiled them).
     track_names, group_names, track_groups: the song's, for reading.

@@ -164,14 +164,17 @@ def search(song, config: SearchConfig | None = None, *, seed: int = 0,
     checkpoint_dir: where to checkpoint after the console fit and after
       every pruning round (None: no checkpoints).
     resume: continue from the checkpoint in ``checkpoint_dir`` if there is
-      one; the result equals that of an uninterrupted run.
+      one (else start from the beginning); the result equals that of an
+      uninterrupted run.
 
   Returns:
     A ``SearchResult``.
 
   Raises:
-    ValueError: the song is shorter than one crop, or the checkpoint belongs
-      to another run.
+    ValueError: the song is shorter than one crop, a crop leaves too few
+      samples for the loss, or the checkpoint belongs to another run.
+    SearchInterrupted: (a ``KeyboardInterrupt``) on Ctrl-C; it says what the
+      checkpoint holds.
   """
   return search_batch([song], config, seeds=[seed], optimizer=optimizer, progress=progress,
                       checkpoint_dir=checkpoint_dir, resume=resume)[0]
