@@ -312,15 +312,18 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   for level, owners in (("group", groups), ("track", [t["name"] for t in graph["tracks"]])):
     for owner in owners:
       chain = by_owner.get((level, owner), [])
-      lines.append(f"- **{validation.owner_label(level, owner)}**: " + ("dry (no processor)" if not chain else "; ".join(
-          f"{n['type']} {100 * n['drywet']:.0f}% ({describe_node(n)})" for n in chain)))
+      described = "; ".join(f"{n['type']} {100 * n['drywet']:.0f}% ({describe_node(n)})"
+                            for n in chain)
+      lines.append(f"- **{validation.owner_label(level, owner)}**: "
+                   + (described or "dry (no processor)"))
   lines += ["", "## Spectrograms", "", "![mid/side spectrograms](spectrogram.png)", ""]
   steps = len(np.asarray(result.history.get("step", ())))
   accepted = sum(bool(t.accepted) for t in result.trials)
   lines += ["## Time", ""]
   lines += _table(["phase", "seconds"], [[k.replace("_", " "), f"{v:.1f}"]
                                          for k, v in result.seconds.items()])
-  lines += ["", "Wall time of the whole search, loading and compiling included in the total. "
+  lines += ["", "Wall time of the search; the total includes compiling and the final "
+            "evaluation, not loading the song. "
             "A search resumed after an interruption counts the interrupted runs up to their "
             "last checkpoint (work after it was done again, and is counted once).", ""]
   lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
