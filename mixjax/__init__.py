@@ -28,6 +28,7 @@ _EXPORTS = {
     "Song": "mixjax.data",
     "enable_compilation_cache": "mixjax.cache",
     "load_song": "mixjax.loading",
+    "load_tracks": "mixjax.loading",
     "loss": "mixjax.loss",
     "processors": "mixjax.processors",
     "search": "mixjax.graph_search",
@@ -64,6 +65,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
   from mixjax.graph_search import search as search
   from mixjax.graph_search import search_batch as search_batch
   from mixjax.loading import load_song as load_song
+  from mixjax.loading import load_tracks as load_tracks
   from mixjax.processors import PROCESSORS as PROCESSORS
   from mixjax.synthetic import GroundTruth as GroundTruth
   from mixjax.synthetic import synthetic_song as synthetic_song

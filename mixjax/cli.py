@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import warnings
@@ -40,7 +41,9 @@ SONG is a folder in one of two layouts:
 Every file is made stereo and resampled to --sample-rate.
 
 The search checkpoints into DIR/checkpoint after the console fit and after
-every pruning round; if it is interrupted, run the same command with --resume."""
+every pruning round; if it is interrupted, run the same command with --resume
+(Ctrl-C prints it). One search at a time writes into DIR: another one is
+refused while it runs."""
 
 RENDER_HELP = """Renders a saved graph (the graph.json of a search) on a song's dry tracks
 and writes the stereo result as a 32-bit float WAV. The song folder is read
@@ -189,25 +192,42 @@ def _config_from_args(args):
   return base.replace(**changes)
 
 
-def _check_length(song, config, what: str) -> None:
+def _check_settings(song, config, what: str) -> None:
+  """Every check of the settings against the song that the search would make later."""
   from mixjax.graph_search import run
   run.check_song_length(song, config, name=what,
                         fix="a shorter --crop-seconds (and --warmup-seconds)")
+  run.check_loss_window(config, song.sample_rate,
+                        fix="a longer --crop-seconds or a shorter --warmup-seconds")
 
 
-def _load_song(path: str, *, sample_rate: int, command: str):
-  """``load_song`` with its warnings printed as one-line notes."""
+def _load_song(path: str, *, sample_rate: int, command: str, tracks_only: bool = False):
+  """``load_song`` (or ``load_tracks``) with its warnings printed as one-line notes.
+
+  Returns:
+    ``(song, notes)``: the notes as printed, for report.md.
+  """
   from mixjax import loading
+  load = loading.load_tracks if tracks_only else loading.load_song
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", loading.LoadWarning)
-    song = loading.load_song(path, sample_rate=sample_rate)
+    song = load(path, sample_rate=sample_rate)
+  notes = []
   for warning in caught:
     if issubclass(warning.category, loading.LoadWarning):
+      notes.append(str(warning.message))
       print(f"mixjax {command}: note: {warning.message}", file=sys.stderr)
     else:
       warnings.showwarning(warning.message, warning.category, warning.filename,
                            warning.lineno)
-  return song
+  return song, notes
+
+
+def _notes_markdown(notes: list[str]) -> str | None:
+  """The loading notes as a report.md section (None when there are none)."""
+  if not notes:
+    return None
+  return "\n".join(["## Notes from loading the song", "", *[f"- {n}" for n in notes]])
 
 
 def _prepare_output(out: str, *, fingerprint: str, overwrite: bool) -> None:
@@ -269,13 +289,16 @@ def _settings(args, config) -> dict:
 
 
 def _search(args) -> int:
+  from mixjax import folder_lock
   from mixjax import loading
   from mixjax import report
+  from mixjax.graph_search import checkpoint as checkpoint_lib
 
   config = _config_from_args(args)
   found = loading.find_song_files(args.song)
-  song = _load_song(args.song, sample_rate=args.sample_rate, command="search")
-  _check_length(song, config, args.song)
+  song, notes = _load_song(args.song, sample_rate=args.sample_rate, command="search")
+  _check_settings(song, config, args.song)
+  folder_lock.check_free(args.out)
   fingerprint = report.files_fingerprint(found.mix, song.track_names)
   label = os.path.basename(os.path.normpath(os.path.abspath(args.song)))
   checkpoint_dir = os.path.join(args.out, CHECKPOINT_DIR)
@@ -283,26 +306,29 @@ def _search(args) -> int:
   if not foreign:
     _check_checkpoint(checkpoint_dir, song, config, args.seed, resume=args.resume,
                       overwrite=args.overwrite)
-  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
   # -- the input is valid: from here on, files are written ------------------
-  import mixjax
-  mixjax.enable_compilation_cache()
-  os.makedirs(args.out, exist_ok=True)
-  settings = _settings(args, config)
-  report.write_marker(args.out, fingerprint=fingerprint, song=label,
-                      track_names=song.track_names, status="searching", settings=settings)
-  print(f"mixjax {mixjax.__version__} on {report.default_device()}: {label}, "
-        f"{song.n_tracks} tracks in {song.n_groups} groups, {song.seconds:.1f} s at "
-        f"{song.sample_rate} Hz ({found.layout} layout)")
-  if args.resume and os.path.isdir(checkpoint_dir) and os.listdir(checkpoint_dir):
-    print(f"resuming from {checkpoint_dir}")
-  result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress,
-                         checkpoint_dir=checkpoint_dir, resume=args.resume)
-  print(result.summary())
-  print(f"writing the results (the whole song rendered twice, pictures) to {args.out} ...",
-        flush=True)
-  report.write_results(result, song, args.out, fingerprint=fingerprint, song_label=label,
-                       settings=settings)
+  with folder_lock.hold(args.out):
+    _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+    import mixjax
+    mixjax.enable_compilation_cache()
+    settings = _settings(args, config)
+    report.write_marker(args.out, fingerprint=fingerprint, song=label,
+                        track_names=song.track_names, status="searching", settings=settings)
+    print(f"mixjax {mixjax.__version__} on {report.default_device()}: {label}, "
+          f"{song.n_tracks} tracks in {song.n_groups} groups, {song.seconds:.1f} s at "
+          f"{song.sample_rate} Hz ({found.layout} layout)")
+    if args.resume:
+      if os.path.exists(os.path.join(checkpoint_dir, checkpoint_lib.FILENAME)):
+        print(f"resuming from {checkpoint_dir}")
+      else:
+        print(f"no checkpoint in {checkpoint_dir}; starting from the beginning")
+    result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress,
+                           checkpoint_dir=checkpoint_dir, resume=args.resume)
+    print(result.summary())
+    print(f"writing the results (the whole song rendered twice, pictures) to {args.out} ...",
+          flush=True)
+    report.write_results(result, song, args.out, fingerprint=fingerprint, song_label=label,
+                         settings=settings, notes=_notes_markdown(notes))
   print(f"wrote {', '.join(report.RESULT_FILES)} to {args.out}")
   return 0
 
@@ -316,12 +342,13 @@ def _render(args) -> int:
     raise ValueError(f"--out {args.out} is a folder; give a file name ending in .wav.")
   import mixjax
   graph = graph_lib.load_graph(args.graph)
-  song = _load_song(args.song, sample_rate=graph["sample_rate"], command="render")
+  tracks, _ = _load_song(args.song, sample_rate=graph["sample_rate"], command="render",
+                         tracks_only=True)
   mixjax.enable_compilation_cache()
-  audio = graph_lib.render_graph(graph, song)
-  files.write_wav(args.out, audio, song.sample_rate)
-  print(f"rendered {graph_lib.processor_count(graph)} processors on {song.n_tracks} tracks "
-        f"({song.seconds:.1f} s at {song.sample_rate} Hz) to {args.out}")
+  audio = graph_lib.render_graph(graph, tracks)
+  files.write_wav(args.out, audio, tracks.sample_rate)
+  print(f"rendered {graph_lib.processor_count(graph)} processors on {tracks.n_tracks} tracks "
+        f"({tracks.seconds:.1f} s at {tracks.sample_rate} Hz) to {args.out}")
   return 0
 
 
@@ -329,9 +356,8 @@ def _demo(args) -> int:
   import jax
 
   import mixjax
-  from mixjax import files
+  from mixjax import folder_lock
   from mixjax import report
-  from mixjax.synthetic import recovery_scores
 
   if args.groups > args.tracks:
     raise ValueError(f"--groups ({args.groups}) cannot exceed --tracks ({args.tracks}).")
@@ -340,9 +366,24 @@ def _demo(args) -> int:
   song, truth = mixjax.synthetic_song(
       jax.random.key(args.seed), n_tracks=args.tracks, n_groups=args.groups,
       seconds=args.seconds, sample_rate=args.sample_rate)
-  _check_length(song, config, "the synthetic song (--seconds)")
+  _check_settings(song, config, "the synthetic song (--seconds)")
+  folder_lock.check_free(args.out)
   fingerprint = report.song_fingerprint(song)
-  _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+  report.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+  with folder_lock.hold(args.out):
+    _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+    _demo_search(args, config, song, truth, fingerprint)
+  print(f"wrote {', '.join(report.RESULT_FILES)}, target.wav, dry_sum.wav to {args.out}")
+  return 0
+
+
+def _demo_search(args, config, song, truth, fingerprint) -> None:
+  """The demo's search, its comparison with the ground truth, and its results folder."""
+  import mixjax
+  from mixjax import files
+  from mixjax import report
+  from mixjax import validation
+  from mixjax.synthetic import recovery_scores
 
   print(f"mixjax {mixjax.__version__} on {report.default_device()}")
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "
@@ -354,7 +395,7 @@ def _demo(args) -> int:
   def name(node):
     level, index, processor = node
     names = song.track_names if level == "track" else song.group_names
-    return f"{level} {names[index]}", processor
+    return validation.owner_label(level, names[index]), processor
 
   rows = []
   for node in sorted(truth.alive_nodes() | result.alive_nodes()):
@@ -379,8 +420,6 @@ def _demo(args) -> int:
                        settings=_settings(args, config))
   files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
   files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(), song.sample_rate)
-  print(f"wrote {', '.join(report.RESULT_FILES)}, target.wav, dry_sum.wav to {args.out}")
-  return 0
 
 
 def _collect(args) -> int:
@@ -411,10 +450,17 @@ def _collect(args) -> int:
   return 0
 
 
+def _version() -> str:
+  from mixjax import __version__
+  return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(
       prog="mixjax", description="Reverse-engineer music mixing graphs (JAX). "
       "Run 'mixjax COMMAND --help' for a command's options.")
+  parser.add_argument("--version", action="version", version=f"mixjax {_version()}",
+                      help="print mixjax's version and exit")
   sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
   search = sub.add_parser("search", help="search a song folder for its mixing graph",
@@ -487,8 +533,23 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _interrupted_message(args, argv: list[str], interrupt: KeyboardInterrupt) -> str:
+  """What Ctrl-C left behind, and how to go on."""
+  if args.command == "collect":
+    return ("interrupted; finished songs and the interrupted batch's checkpoint are kept: run "
+            "the same command again to resume")
+  if args.command != "search":
+    return "interrupted"
+  again = shlex.join(["mixjax", *argv, *([] if args.resume else ["--resume"])])
+  if getattr(interrupt, "saved_round", None) is None:
+    return (f"interrupted before the first checkpoint (written when the console fit ends); "
+            f"nothing to resume: run the same command to start again")
+  return f"interrupted; {interrupt.saved}. Resume with: {again}"
+
+
 def main(argv=None) -> int:
   parser = build_parser()
+  argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
   try:
     args = parser.parse_args(argv)
   except SystemExit as exit_:
@@ -499,8 +560,9 @@ def main(argv=None) -> int:
     message = " ".join(str(error).split())
     print(f"mixjax {args.command}: error: {message}", file=sys.stderr)
     return 2
-  except KeyboardInterrupt:
-    print(f"mixjax {args.command}: interrupted", file=sys.stderr)
+  except KeyboardInterrupt as interrupt:
+    print(f"mixjax {args.command}: {_interrupted_message(args, argv, interrupt)}",
+          file=sys.stderr)
     return 130
 
 

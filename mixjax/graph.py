@@ -425,8 +425,9 @@ def render_graph(graph: dict, song) -> np.ndarray:
 
   Args:
     graph: from ``load_graph`` or ``graph_to_json``.
-    song: a ``Song`` at the graph's sample rate with the graph's tracks (matched
-      by name; their order may differ). The routing into subgroups is the
+    song: a ``Song``, or the ``Tracks`` of ``loading.load_tracks`` (no mix
+      needed), at the graph's sample rate with the graph's tracks (matched by
+      name; their order may differ). The routing into subgroups is the
       graph's, whatever the song's grouping.
 
   Returns:

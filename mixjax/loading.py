@@ -42,6 +42,7 @@ the file and says what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -81,7 +82,7 @@ class SongFiles(NamedTuple):
 
   Attributes:
     layout: ``"plain"`` or ``"medleydb"``.
-    mix: path of the mix.
+    mix: path of the mix (None when the folder has none and none was needed).
     tracks: paths of the dry tracks, in track order.
     track_names: one name per track.
     track_groups: the subgroup index of every track (None: a group of its own),
@@ -114,11 +115,12 @@ def _stem(filename: str) -> str:
   return os.path.splitext(filename)[0]
 
 
-def find_song_files(path: str) -> SongFiles:
+def find_song_files(path: str, *, need_mix: bool = True) -> SongFiles:
   """Finds the mix, the tracks and the grouping of a song folder (no audio read).
 
   Args:
     path: a song folder in the plain or the MedleyDB layout (module docstring).
+    need_mix: refuse a folder without a mix (False: ``mix`` is None then).
 
   Returns:
     A ``SongFiles``.
@@ -141,9 +143,9 @@ def find_song_files(path: str) -> SongFiles:
       raise ValueError(
           f"{path} holds {len(metadata)} MedleyDB metadata files ({', '.join(metadata)}); "
           f"keep one song per folder.")
-    return _medleydb_files(path, metadata[0])
+    return _medleydb_files(path, metadata[0], need_mix)
   if "tracks" in entries or any(_stem(e) == "mix" for e in entries):
-    return _plain_files(path, entries)
+    return _plain_files(path, entries, need_mix)
   raw_dirs = [e for e in entries if e.endswith("_RAW") and os.path.isdir(os.path.join(path, e))]
   if raw_dirs:
     prefix = raw_dirs[0][:-len("_RAW")]
@@ -156,11 +158,11 @@ def find_song_files(path: str) -> SongFiles:
       f"<Song>{METADATA_SUFFIX} (MedleyDB layout); see 'Your own song' in the README.")
 
 
-def _plain_files(path: str, entries: list[str]) -> SongFiles:
+def _plain_files(path: str, entries: list[str], need_mix: bool) -> SongFiles:
   mixes = [e for e in entries
            if _stem(e) == "mix" and os.path.splitext(e)[1] and
            os.path.isfile(os.path.join(path, e))]
-  if not mixes:
+  if not mixes and need_mix:
     raise ValueError(
         f"{path} has no mix file; put the finished stereo mix next to tracks/ as "
         f"mix.wav (or mix.flac, ...).")
@@ -196,7 +198,7 @@ def _plain_files(path: str, entries: list[str]) -> SongFiles:
   else:
     track_groups, group_names = (None,) * len(files), tuple(names)
   return SongFiles(
-      layout="plain", mix=os.path.join(path, mixes[0]),
+      layout="plain", mix=os.path.join(path, mixes[0]) if mixes else None,
       tracks=tuple(os.path.join(tracks_dir, f) for f in files), track_names=tuple(names),
       track_groups=track_groups, group_names=group_names)
 
@@ -274,7 +276,7 @@ def _groups_from_mapping(mapping, files: list[str], groups_path: str):
   return tuple(track_groups), tuple(group_names)
 
 
-def _medleydb_files(path: str, metadata_name: str) -> SongFiles:
+def _medleydb_files(path: str, metadata_name: str, need_mix: bool) -> SongFiles:
   prefix = metadata_name[:-len(METADATA_SUFFIX)]
   metadata_path = os.path.join(path, metadata_name)
   try:
@@ -292,7 +294,7 @@ def _medleydb_files(path: str, metadata_name: str) -> SongFiles:
   mix_name = meta.get("mix_filename") or f"{prefix}_MIX.wav"
   raw_dir = os.path.join(path, str(raw_dir_name))
   mix = os.path.join(path, str(mix_name))
-  if not os.path.isfile(mix):
+  if not os.path.isfile(mix) and need_mix:
     raise ValueError(
         f"{mix} is missing: the MedleyDB metadata {metadata_name} names it as the mix; "
         f"add the mix file.")
@@ -344,7 +346,7 @@ def _medleydb_files(path: str, metadata_name: str) -> SongFiles:
            else n for n in names]
   _check_unique_names(names, files, raw_dir)
   return SongFiles(
-      layout="medleydb", mix=mix, tracks=tuple(os.path.join(raw_dir, f) for f in files),
+      layout="medleydb", mix=mix if os.path.isfile(mix) else None, tracks=tuple(os.path.join(raw_dir, f) for f in files),
       track_names=tuple(names), track_groups=tuple(track_groups),
       group_names=tuple(group_names))
 
@@ -395,14 +397,15 @@ def read_audio(path: str, *, sample_rate: int) -> np.ndarray:
   return np.ascontiguousarray(audio.T, dtype=np.float32)
 
 
-def _aligned(audio: np.ndarray, n_samples: int, *, path: str, sample_rate: int) -> np.ndarray:
+def _aligned(audio: np.ndarray, n_samples: int, *, path: str, sample_rate: int,
+             reference: str = "the mix") -> np.ndarray:
   """``audio`` padded with silence or cropped to ``n_samples`` (a warning if > 1 s off)."""
   difference_s = (audio.shape[-1] - n_samples) / sample_rate
   if abs(difference_s) > LENGTH_WARNING_SECONDS:
-    action = "cropped to the mix" if difference_s > 0 else "padded with silence at the end"
+    action = f"cropped to {reference}" if difference_s > 0 else "padded with silence at the end"
     warnings.warn(
         f"{path} is {abs(difference_s):.1f} s {'longer' if difference_s > 0 else 'shorter'} "
-        f"than the mix; {action}.", LoadWarning, stacklevel=3)
+        f"than {reference}; {action}.", LoadWarning, stacklevel=4)
   if audio.shape[-1] >= n_samples:
     return audio[:, :n_samples]
   return np.pad(audio, [(0, 0), (0, n_samples - audio.shape[-1])])
@@ -438,15 +441,75 @@ def load_song(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Song:
     raise ValueError(
         f"{found.mix} is silent, so there is nothing to match; check that it is the "
         f"finished mix.")
-  n_samples = mix.shape[-1]
-  tracks = np.zeros((len(found.tracks), 2, n_samples), np.float32)
-  for i, track_path in enumerate(found.tracks):
-    audio = read_audio(track_path, sample_rate=sample_rate)
-    tracks[i] = _aligned(audio, n_samples, path=track_path, sample_rate=sample_rate)
-    if float(np.max(np.abs(tracks[i]))) <= SILENCE_PEAK:
-      warnings.warn(
-          f"{track_path} is silent; it stays in the song (the search will prune its "
-          f"processors).", LoadWarning, stacklevel=2)
+  tracks = _read_tracks(found.tracks, mix.shape[-1], sample_rate=sample_rate,
+                        reference="the mix", silent_note="the search will prune its processors")
   return Song(tracks=tracks, mix=mix, track_groups=found.track_groups,
               sample_rate=sample_rate, track_names=found.track_names,
               group_names=found.group_names)
+
+
+def _read_tracks(paths, n_samples: int | None, *, sample_rate: int, reference: str,
+                 silent_note: str) -> np.ndarray:
+  """``float32[T, 2, n]``: every track read and aligned to ``n_samples`` (None: the longest)."""
+  audio = [read_audio(p, sample_rate=sample_rate) for p in paths]
+  if n_samples is None:
+    n_samples = max(a.shape[-1] for a in audio)
+  tracks = np.zeros((len(paths), 2, n_samples), np.float32)
+  for i, (track_path, x) in enumerate(zip(paths, audio)):
+    tracks[i] = _aligned(x, n_samples, path=track_path, sample_rate=sample_rate,
+                         reference=reference)
+    if float(np.max(np.abs(tracks[i]))) <= SILENCE_PEAK:
+      warnings.warn(f"{track_path} is silent; it stays in the song ({silent_note}).",
+                    LoadWarning, stacklevel=3)
+  return tracks
+
+
+@dataclasses.dataclass(frozen=True)
+class Tracks:
+  """A song folder's dry tracks without its mix: all that rendering a graph needs.
+
+  Attributes:
+    tracks: ``float32[n_tracks, 2, n]`` at ``sample_rate``.
+    track_names: one name per track.
+    sample_rate: Hz.
+  """
+  tracks: np.ndarray
+  track_names: tuple
+  sample_rate: int
+
+  @property
+  def n_tracks(self) -> int:
+    return self.tracks.shape[0]
+
+  @property
+  def n_samples(self) -> int:
+    return self.tracks.shape[-1]
+
+  @property
+  def seconds(self) -> float:
+    return self.n_samples / self.sample_rate
+
+
+def load_tracks(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tracks:
+  """Loads the dry tracks of a song folder; its mix may be missing or silent.
+
+  For rendering a saved graph on a song's tracks (``graph.render_graph``), e.g.
+  on other takes of the same tracks. The tracks are aligned as ``load_song``
+  aligns them: to the mix's length when the folder has a mix file (whatever it
+  holds), else to the longest track.
+
+  Raises:
+    ValueError: as ``load_song``, except for a missing or silent mix.
+
+  Warns:
+    LoadWarning: for every silent track and every track whose length differs
+      from the mix's (or the longest track's) by more than ``LENGTH_WARNING_SECONDS``.
+  """
+  sample_rate = validation.check_sample_rate(sample_rate, where="load_tracks")
+  found = find_song_files(path, need_mix=False)
+  n_samples = None if found.mix is None else read_audio(
+      found.mix, sample_rate=sample_rate).shape[-1]
+  tracks = _read_tracks(found.tracks, n_samples, sample_rate=sample_rate,
+                        reference="the longest track" if n_samples is None else "the mix",
+                        silent_note="it renders silence")
+  return Tracks(tracks=tracks, track_names=tuple(found.track_names), sample_rate=sample_rate)

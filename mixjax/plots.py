@@ -342,31 +342,31 @@ def _log_frequency_ticks(low_hz: float, high_hz: float):
   return np.log10(ticks), labels
 
 
-def plot_spectrograms(target, estimate, sample_rate: int, path: str) -> None:
-  """Mid and side log-magnitude spectrograms of the target, the estimate and their difference.
+def plot_spectrograms(mix, estimate, sample_rate: int, path: str) -> None:
+  """Mid and side log-magnitude spectrograms of the mix, the estimate and their difference.
 
   Six panels: rows mid ``(L + R) / 2`` and side ``(L - R) / 2``; columns the
-  target, the estimate and the difference signal ``target - estimate``, all on
+  mix, the estimate and the difference signal ``mix - estimate``, all on
   one colour scale (dB re full scale, the top ``SPECTROGRAM_RANGE_DB`` below
   the loudest bin), time in seconds, frequency in Hz on a log axis. Each
-  difference panel is titled with its energy relative to the target's.
+  difference panel is titled with its energy relative to the mix's.
 
   Args:
-    target: ``[2, n]`` the mix.
+    mix: ``[2, n]`` the mix the search matched.
     estimate: ``[2, n]`` the render to compare.
     sample_rate: Hz.
     path: where to write the PNG.
   """
-  target = np.asarray(target, np.float32)
+  mix = np.asarray(mix, np.float32)
   estimate = np.asarray(estimate, np.float32)
-  if target.shape != estimate.shape or target.ndim != 2 or target.shape[0] != 2:
+  if mix.shape != estimate.shape or mix.ndim != 2 or mix.shape[0] != 2:
     raise ValueError(
-        f"plot_spectrograms: target and estimate must both be [2, n], got {target.shape} "
+        f"plot_spectrograms: mix and estimate must both be [2, n], got {mix.shape} "
         f"and {estimate.shape}.")
   n_fft = 2 ** int(round(math.log2(0.064 * sample_rate)))  # about 64 ms
-  n = target.shape[-1]
+  n = mix.shape[-1]
   hop = max(n_fft // 4, int(math.ceil((n - n_fft) / MAX_FRAMES)) if n > n_fft else 1)
-  signals = {"target": target, "estimate": estimate, "difference": target - estimate}
+  signals = {"mix": mix, "estimate": estimate, "difference": mix - estimate}
   rows = {"mid": lambda x: (x[0] + x[1]) / 2, "side": lambda x: (x[0] - x[1]) / 2}
 
   # Resample each spectrum onto log-spaced frequencies, so a plain image has a log axis.
@@ -400,8 +400,8 @@ def plot_spectrograms(target, estimate, sample_rate: int, path: str) -> None:
       title = f"{col} — {row}"
       if col == "difference":
         error = np.sum(rows[row](signals["difference"]) ** 2)
-        reference = np.sum(rows[row](target) ** 2)
-        title += f" ({10 * math.log10((error + 1e-20) / (reference + 1e-20)):+.1f} dB re target)"
+        reference = np.sum(rows[row](mix) ** 2)
+        title += f" ({10 * math.log10((error + 1e-20) / (reference + 1e-20)):+.1f} dB re mix)"
       ax.set_title(title, fontsize=10)
       if r == 1:
         ax.set_xlabel("time (s)")

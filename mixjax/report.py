@@ -35,6 +35,7 @@ import numpy as np
 from mixjax import files
 from mixjax import graph as graph_lib
 from mixjax import plots
+from mixjax import validation
 from mixjax.processors import PROCESSORS, REGISTRY
 
 RESULT_FILES = ("graph.json", "graph.png", "graph.svg", "processors.png", "estimate.wav",
@@ -194,6 +195,58 @@ def describe_node(node: dict, sample_rate: int) -> str:
   return f"{module.LABEL}: {module.describe(effective)} ({100 * effective['wet']:.0f} % wet)"
 
 
+NONE_SETTINGS = {"trial_batch": "auto (1 on CPU, 4 on GPU and TPU)",
+                 "max_tracks": "the song's", "max_groups": "the song's"}
+"""What ``None`` means for the ``SearchConfig`` settings that may be None."""
+
+
+def setting_text(name: str, value) -> str:
+  """A ``SearchConfig`` setting as report.md shows it: ``hybrid``, ``eq, gain_pan``, ``0.01``."""
+  if value is None:
+    return NONE_SETTINGS.get(name, "none")
+  if isinstance(value, bool):
+    return "yes" if value else "no"
+  if isinstance(value, (tuple, list)):
+    return ", ".join(setting_text(name, v) for v in value)
+  if isinstance(value, float):
+    return f"{value:g}"
+  return str(value)
+
+
+def _loss_rows(result) -> list[list[str]]:
+  """The rows of report.md's loss table: what renders the song, its loss, after which fitting."""
+  c = result.config
+  fit = f"the console fit ({c.console_steps} steps)"
+  if c.rounds:
+    pruned_after = (f"the console fit, then {c.rounds} pruning rounds with {c.finetune_steps} "
+                    f"fine-tune steps each ({c.console_steps + c.rounds * c.finetune_steps} "
+                    f"steps in all)")
+  else:
+    pruned_after = fit + " (no pruning round: the full console)"
+  return [
+      ["plain sum of the dry tracks", f"{result.loss_sum:.4f}", "no fitting"],
+      ["full console (every processor)", f"{result.loss_console:.4f}", fit],
+      ["pruned graph (estimate.wav)", f"{result.loss_pruned:.4f}", pruned_after],
+  ]
+
+
+def _loss_explanation(result) -> str:
+  """What the console and pruned losses compare, in words, with the loss at each round's start."""
+  if not result.config.rounds:
+    return "No pruning round ran: the pruned graph is the full console."
+  c = result.config
+  starts = ", ".join(f"{loss:.4f}" for loss in result.round_losses)
+  return (
+      f"The two losses are not measured at the same point: the full console's right after "
+      f"its fit, the pruned graph's after {c.rounds * c.finetune_steps} more steps of "
+      f"fine-tuning. A pruning round removes a processor only if the loss without it stays "
+      f"within τ = {c.tolerance:g} of the lowest loss so far, and the fine-tuning that follows "
+      f"keeps lowering the loss, so the pruned graph can end below the full console although "
+      f"it has fewer processors: a like-for-like full console would have had those steps too. "
+      f"The whole-song loss of the graph at the start of each round (round 1: the full "
+      f"console after its fit): {starts}.")
+
+
 def _table(header, rows) -> list[str]:
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -216,18 +269,19 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   ])
   lines += ["", "## Losses", "",
             "Whole-song multi-resolution loss (lower is closer to the mix):", ""]
-  lines += _table(["what renders the song", "loss"], [
-      ["plain sum of the dry tracks", f"{result.loss_sum:.4f}"],
-      ["full console (every processor)", f"{result.loss_console:.4f}"],
-      ["pruned graph (estimate.wav)", f"{result.loss_pruned:.4f}"],
-  ])
+  lines += _table(["what renders the song", "loss", "measured after"],
+                  _loss_rows(result))
+  lines += ["", _loss_explanation(result)]
   total_per_type = (len(result.track_names) + n_groups)
+  types = [t for t in PROCESSORS if t in result.config.processors]  # the console's types
   lines += ["", "## Pruning", "",
-            f"ρ = {result.pruning_ratio:.3f}: {sum(counts.values())} of "
-            f"{total_per_type * len(PROCESSORS)} processors kept.", ""]
+            f"ρ = {result.pruning_ratio:.3f}: {sum(counts[t] for t in types)} of "
+            f"{total_per_type * len(types)} processors kept"
+            + ("." if len(types) == len(PROCESSORS) else
+               f" (the console holds {', '.join(types)} only)."), ""]
   lines += _table(["type", "kept", "ρ"], [
       [t, f"{counts[t]} of {total_per_type}", f"{result.pruning_ratio_per_type[t]:.3f}"]
-      for t in PROCESSORS])
+      for t in types])
   lines += ["", "## The graph", "", "![the pruned mixing graph](graph.png)", "",
             "Surviving processors in chain order, each by what it does at its dry/wet "
             "(levels in dB re the input; every setting is in `graph.json`):", ""]
@@ -238,8 +292,9 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   for level, owners in (("group", groups), ("track", [t["name"] for t in graph["tracks"]])):
     for owner in owners:
       chain = by_owner.get((level, owner), [])
-      lines.append(f"- **{level} {owner}**: " + ("dry (no processor)" if not chain else "; ".join(
-          describe_node(n, graph["sample_rate"]) for n in chain)))
+      lines.append(f"- **{validation.owner_label(level, owner)}**: " + (
+          "; ".join(describe_node(n, graph["sample_rate"]) for n in chain)
+          or "dry (no processor)"))
   lines += ["", "![EQ curves and compressor/gate static curves at their dry/wet]"
             "(processors.png)", ""]
   lines += ["", "## Spectrograms", "", "![mid/side spectrograms](spectrogram.png)", ""]
@@ -248,11 +303,15 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   lines += ["## Time", ""]
   lines += _table(["phase", "seconds"], [[k.replace("_", " "), f"{v:.1f}"]
                                          for k, v in result.seconds.items()])
-  lines += ["", f"{steps} optimisation steps, {len(result.trials)} pruning trials "
+  lines += ["", "Wall time of the search; the total includes compiling and the final "
+            "evaluation, not loading the song. "
+            "A search resumed after an interruption counts the interrupted runs up to their "
+            "last checkpoint (work after it was done again, and is counted once).", ""]
+  lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
             f"({accepted} accepted); device: {device}; mixjax {mixjax.__version__}.", ""]
   lines += ["## Settings", "", f"seed {result.seed}", ""]
   lines += _table(["setting", "value"], [
-      [f.name, repr(getattr(result.config, f.name))]
+      [f.name, setting_text(f.name, getattr(result.config, f.name))]
       for f in dataclasses.fields(result.config)])
   lines += ["", "## Files", ""]
   lines += _table(["file", "what it holds"], [

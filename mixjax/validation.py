@@ -85,3 +85,9 @@ def check_names(names, *, what: str, count: int, default_prefix: str) -> tuple[s
     if not isinstance(name, str) or not name:
       raise ValueError(f"{what}[{i}] must be a non-empty string, got {name!r}.")
   return names
+
+
+def owner_label(level: str, name: str) -> str:
+  """How a track or group is named in text: ``"group drums"``, ``"track kick"``, and a
+  default name as it is (``"group 1"``, not ``"group group 1"``)."""
+  return name if name.startswith(f"{level} ") else f"{level} {name}"

@@ -8,7 +8,11 @@ generated song folders of one shape (3 tracks in 2 groups, 2 s, searched at
 import csv
 import json
 import os
+import shlex
 import shutil
+import signal as signals
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
@@ -18,6 +22,7 @@ import yaml
 
 import mixjax
 from mixjax import cli
+from mixjax import folder_lock
 from mixjax import graph as graph_lib
 from mixjax import report
 from mixjax.loading import load_song
@@ -172,8 +177,17 @@ def test_search_writes_every_file(plain_out):
   for part in ("# mixjax search: plain", "## Losses", "## Pruning", "ρ = ", "![the pruned "
                "mixing graph](graph.png)", "(processors.png)", "(spectrogram.png)", "% wet)",
                "## Time", "console fit",
-               "device: cpu", "## Settings", "| crop_seconds | 1.5 |", "kick, lead"):
+               "device: cpu", "## Settings", "| crop_seconds | 1.5 |", "kick, lead",
+               "| sampler | hybrid |",
+               "| processors | eq, compressor, noisegate, imager, gain_pan, delay, reverb |",
+               "| trial_batch | auto (1 on CPU, 4 on GPU and TPU) |",
+               "| full console (every processor) |", "the console fit (10 steps)",
+               "1 pruning rounds with 10 fine-tune steps each (20 steps in all)",
+               "The two losses are not measured at the same point",
+               "counts the interrupted runs up to their last checkpoint"):
     assert part in text, part
+  settings = text[text.index("## Settings"):text.index("## Files")]
+  assert "'hybrid'" not in settings and "('eq'" not in settings, settings  # no Python reprs
 
   with open(os.path.join(plain_out, report.MARKER)) as f:
     marker = json.load(f)
@@ -198,6 +212,135 @@ def test_render_command(songs, plain_out, tmp_path, capsys):
   again, _ = sf.read(target, dtype="float32")
   estimate, _ = sf.read(os.path.join(plain_out, "estimate.wav"), dtype="float32")
   np.testing.assert_allclose(again, estimate, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("mix", ["missing", "silent"])
+def test_render_needs_only_the_tracks(songs, plain_out, tmp_path, capsys, mix):
+  song = str(tmp_path / "other-take")
+  shutil.copytree(songs["plain"], song)
+  if mix == "missing":
+    os.remove(os.path.join(song, "mix.wav"))
+  else:
+    write(os.path.join(song, "mix.wav"), np.zeros((int(SECONDS * SR), 2)), SR, "PCM_16")
+  target = str(tmp_path / "again.wav")
+  code, _, err = run(capsys, "render", os.path.join(plain_out, "graph.json"), song,
+                     "--out", target)
+  assert code == 0, err
+  again, _ = sf.read(target, dtype="float32")
+  estimate, _ = sf.read(os.path.join(plain_out, "estimate.wav"), dtype="float32")
+  np.testing.assert_allclose(again, estimate, atol=1e-6, rtol=0)
+
+
+def test_version(capsys):
+  code, out, _ = run(capsys, "--version")
+  assert code == 0 and out.strip() == f"mixjax {mixjax.__version__}"
+
+
+def test_a_second_search_into_a_held_folder_is_refused(songs, plain_out, tmp_path, capsys):
+  out = str(tmp_path / "busy")
+  shutil.copytree(plain_out, out)
+  listing = {n: os.path.getmtime(os.path.join(out, n)) for n in os.listdir(out)}
+  with folder_lock.hold(out):  # as a first search running into the folder does
+    code, _, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS)
+    assert_one_line_error(code, err, "search", f"{out} is in use by another mixjax run "
+                          f"(process {os.getpid()})")
+    code, _, err = run(capsys, "demo", "--out", out, "--tracks", "3", "--groups", "2",
+                       "--seconds", "2", *TINY_ARGS)
+    assert_one_line_error(code, err, "demo", "is in use by another mixjax run")
+  assert {n: os.path.getmtime(os.path.join(out, n)) for n in os.listdir(out)} == listing
+
+
+def test_the_lock_of_a_killed_search_does_not_block_resume(songs, plain_out, tmp_path, capsys):
+  out = str(tmp_path / "killed")
+  shutil.copytree(plain_out, out)
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from mixjax import folder_lock\n"
+       "with folder_lock.hold(sys.argv[1]):\n  print('held', flush=True); time.sleep(600)", out],
+      stdout=subprocess.PIPE, text=True,
+      env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(mixjax.__file__))))
+  try:
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(ValueError, match="in use by another mixjax run"):
+      folder_lock.check_free(out)
+  finally:
+    holder.send_signal(signals.SIGKILL)
+    holder.wait()
+  assert os.path.exists(os.path.join(out, folder_lock.LOCK_FILE))  # left behind
+  code, stdout, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS, "--resume")
+  assert code == 0, err
+  assert "resuming from" in stdout
+  assert not os.path.exists(os.path.join(out, folder_lock.LOCK_FILE))
+
+
+def test_resume_without_a_checkpoint_says_so_and_notes_reach_the_report(songs, plain_out,
+                                                                        tmp_path, capsys):
+  song = str(tmp_path / "song")
+  shutil.copytree(songs["plain"], song)
+  write(f"{song}/tracks/kick.wav", signal(60, 16000, channels=1, seconds=0.5), 16000, "PCM_16")
+  out = str(tmp_path / "no-checkpoint")
+  shutil.copytree(plain_out, out)
+  shutil.rmtree(os.path.join(out, "checkpoint"))
+  code, stdout, err = run(capsys, "search", song, "--out", out, *TINY_ARGS, "--resume")
+  assert code == 0, err
+  checkpoint_dir = os.path.join(out, "checkpoint")
+  assert f"no checkpoint in {checkpoint_dir}; starting from the beginning" in stdout
+  note = f"{song}/tracks/kick.wav is 1.5 s shorter than the mix; padded with silence at the end."
+  assert note in err
+  with open(os.path.join(out, "report.md")) as f:
+    text = f.read()
+  assert "## Notes from loading the song" in text and f"- {note}" in text
+
+
+def test_ctrl_c_says_what_was_saved_and_how_to_resume(songs, tmp_path, capsys, monkeypatch):
+  from mixjax.graph_search import run as run_lib
+  out = str(tmp_path / "interrupted")
+  original = run_lib._BatchSearch.prune
+
+  def stop(*args, **kwargs):
+    raise KeyboardInterrupt  # Ctrl-C in round 1, after the console fit's checkpoint
+
+  monkeypatch.setattr(run_lib._BatchSearch, "prune", stop)
+  code, _, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS)
+  assert code == 130
+  lines = err.strip().splitlines()
+  assert len(lines) == 1, err
+  checkpoint_dir = os.path.join(out, "checkpoint")
+  command = shlex.join(["mixjax", "search", songs["plain"], "--out", out, *TINY_ARGS,
+                        "--resume"])
+  assert lines[0] == (f"mixjax search: interrupted; {checkpoint_dir} holds the console fit and "
+                      f"0 of 1 pruning rounds. Resume with: {command}")
+  assert not os.path.exists(os.path.join(out, folder_lock.LOCK_FILE))  # let go
+  monkeypatch.setattr(run_lib._BatchSearch, "prune", original)
+  code, stdout, err = run(capsys, *shlex.split(command)[1:])
+  assert code == 0, err
+  assert f"resuming from {checkpoint_dir}" in stdout
+
+
+def test_ctrl_c_before_the_first_checkpoint(songs, tmp_path, capsys, monkeypatch):
+  from mixjax.graph_search import run as run_lib
+
+  def stop(*args, **kwargs):
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(run_lib._BatchSearch, "fit", stop)
+  code, _, err = run(capsys, "search", songs["plain"], "--out", tmp_path / "early", *TINY_ARGS)
+  assert code == 130
+  assert err.strip() == ("mixjax search: interrupted before the first checkpoint (written when "
+                         "the console fit ends); nothing to resume: run the same command to "
+                         "start again")
+
+
+def test_no_steps_and_no_rounds(songs, tmp_path, capsys):
+  out = str(tmp_path / "nothing")
+  code, stdout, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS,
+                          "--steps", "0", "--rounds", "0")
+  assert code == 0, err
+  with open(os.path.join(out, "losses.csv")) as f:
+    assert list(csv.DictReader(f)) == []
+  with open(os.path.join(out, "report.md")) as f:
+    text = f.read()
+  assert "0 optimisation steps, 0 pruning trials" in text
+  assert "No pruning round ran: the pruned graph is the full console." in text
 
 
 def test_search_medleydb_layout(songs, tmp_path, capsys):
@@ -345,6 +488,9 @@ def test_foreign_output_folder(songs, tmp_path, capsys):
     (["--tolerance", "-0.1"], "argument --tolerance: must be 0 or more"),
     (["--crop-seconds", "1.5", "--warmup-seconds", "2"],
      "--warmup-seconds (2) must be shorter than --crop-seconds (1.5)"),
+    (["--crop-seconds", "0.01", "--warmup-seconds", "0.005"],
+     "leaves 40 samples at 8000 Hz to score, but the loss's largest FFT (4096) needs at least "
+     "2049 (0.256 s); use a longer --crop-seconds or a shorter --warmup-seconds"),
 ])
 def test_bad_options(songs, tmp_path, capsys, options, message):
   out = str(tmp_path / "out")
@@ -440,6 +586,8 @@ def test_demo_writes_the_results_folder_and_the_comparison(tmp_path, capsys):
   with open(os.path.join(out, "report.md")) as f:
     text = f.read()
   assert "## Ground truth" in text and "| node | processor | in the truth | found |" in text
+  assert "| group 1 |" in text or "| group 2 |" in text  # synthetic groups: "group 1", ...
+  assert "group group" not in text and "group group" not in stdout
   graph_lib.load_graph(os.path.join(out, "graph.json"))
 
 

@@ -10,6 +10,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 
 import jax
+import matplotlib.axes
 import numpy as np
 import pytest
 
@@ -255,11 +256,18 @@ def test_unique_names_are_required(searched):
 # -- pictures ---------------------------------------------------------------------
 
 
-def test_pictures(tmp_path, graph, searched):
+def test_pictures(tmp_path, graph, searched, monkeypatch):
   song, result = searched
   png, svg, spec = (str(tmp_path / n) for n in ("graph.png", "graph.svg", "spec.png"))
   plots.draw_graph(graph, png, svg)
+  titles = []
+  set_title = matplotlib.axes.Axes.set_title
+  monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
+                      lambda ax, label, *a, **k: titles.append(label) or set_title(ax, label, *a, **k))
   plots.plot_spectrograms(song.mix, result.render(song), SR, spec)
+  assert titles[:3] == ["mix — mid", "estimate — mid", titles[2]]  # the README's word: mix
+  assert titles[2].startswith("difference — mid (") and titles[2].endswith(" dB re mix)")
+  assert not any("target" in t for t in titles), titles
   for path in (png, spec):
     with open(path, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"

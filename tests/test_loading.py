@@ -172,6 +172,27 @@ def test_lengths_are_aligned_to_the_mix(tmp_path):
   np.testing.assert_allclose(song.tracks[2, 0], sine(110, SECONDS, SR)[:, 0], atol=1e-4)
 
 
+def test_load_tracks_needs_no_mix(tmp_path):
+  root = plain_song(tmp_path / "song")
+  song = load_song(root, sample_rate=SR)
+  write(os.path.join(root, "mix.wav"), np.zeros((int(SECONDS * SR), 2)))  # silent mix
+  tracks = loading.load_tracks(root, sample_rate=SR)
+  assert tracks.track_names == song.track_names and tracks.sample_rate == SR
+  np.testing.assert_array_equal(tracks.tracks, song.tracks)
+  os.remove(os.path.join(root, "mix.wav"))  # no mix: aligned to the longest track
+  write(os.path.join(root, "tracks", "lead.wav"), sine(330, SECONDS + 1.5, SR))
+  with pytest.warns(LoadWarning) as record:
+    tracks = loading.load_tracks(root, sample_rate=SR)
+  messages = sorted(str(w.message) for w in record)
+  assert len(messages) == 2 and all(
+      f"{name}.wav is 1.5 s shorter than the longest track; padded with silence" in m
+      for name, m in zip(("bass", "kick"), messages)), messages
+  assert tracks.n_samples == int((SECONDS + 1.5) * SR) and tracks.n_tracks == 3
+  assert loading.find_song_files(root, need_mix=False).mix is None
+  with pytest.raises(ValueError, match="has no mix file"):
+    load_song(root, sample_rate=SR)
+
+
 def test_silent_track_is_kept_and_reported(tmp_path):
   root = plain_song(tmp_path)
   write(os.path.join(root, "tracks", "silence.wav"), np.zeros((int(SECONDS * SR), 2)))

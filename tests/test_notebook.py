@@ -1,8 +1,13 @@
 """notebooks/quickstart.ipynb runs top to bottom (tiny settings), so it never rots."""
 
+import importlib.util
 import json
 import os
 import pathlib
+import subprocess
+import sys
+
+import pytest
 
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 
@@ -19,3 +24,49 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
   index = [json.loads(l) for l in (tmp_path / "notebook-collection" / "index.jsonl").read_text().splitlines()]
   assert len(index) == 2 and all(r["status"] == "done" for r in index)
   assert os.path.exists(tmp_path / "notebook-collection" / "summary.md")
+
+
+def install_cell() -> str:
+  """The notebook's first code cell: installs mixjax where it is not importable."""
+  cells = json.loads(NOTEBOOK.read_text())["cells"]
+  return "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+
+
+def run_install_cell(monkeypatch, *, installed: bool):
+  """Runs the install cell with pip replaced by a recorder; returns the commands."""
+  real_find_spec = importlib.util.find_spec
+  monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: (
+      real_find_spec(name, *args) if installed or name != "mixjax" else None))
+  commands = []
+  monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: commands.append(command))
+  exec(compile(install_cell(), "install cell", "exec"), {"__name__": "__main__"})  # noqa: S102
+  return commands
+
+
+def test_install_cell_does_nothing_where_mixjax_is_importable(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  assert run_install_cell(monkeypatch, installed=True) == []
+
+
+def test_install_cell_installs_an_uploaded_wheel(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.delenv("MIXJAX_REPOSITORY", raising=False)
+  (tmp_path / "mixjax-0.1.0-py3-none-any.whl").write_bytes(b"")
+  assert run_install_cell(monkeypatch, installed=False) == [
+      [sys.executable, "-m", "pip", "install", "-q", "mixjax-0.1.0-py3-none-any.whl"]]
+
+
+def test_install_cell_installs_from_a_git_url(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setenv("MIXJAX_REPOSITORY", "https://example.org/me/mixjax")
+  assert run_install_cell(monkeypatch, installed=False) == [
+      [sys.executable, "-m", "pip", "install", "-q", "git+https://example.org/me/mixjax"]]
+
+
+def test_install_cell_says_exactly_what_to_do(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.delenv("MIXJAX_REPOSITORY", raising=False)
+  with pytest.raises(SystemExit, match=r"upload a wheel built with `python -m pip wheel "
+                     r"--no-deps -w dist \.`.*or set REPOSITORY to mixjax's git URL"):
+    run_install_cell(monkeypatch, installed=False)
+  assert "python -m pip wheel --no-deps -w dist ." in install_cell()

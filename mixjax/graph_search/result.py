@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mixjax import console as console_lib
+from mixjax import validation
 from mixjax.graph_search.config import SearchConfig
 from mixjax.processors import PROCESSORS, REGISTRY
 
@@ -34,7 +35,8 @@ class SearchResult:
       L_min, accepted).
     round_losses: whole-song loss of the graph at the start of each round.
     seconds: wall time per phase (``console_fit``, ``trials``, ``finetune``,
-      ``total``).
+      ``total``: the whole search, loading the song excepted). After a resume
+      each counts the interrupted runs too, up to their last checkpoint.
     compilations: programs compiled by this search per jitted function (at
       most 1 each; 0 when an earlier search compiled them).
     track_names, group_names, track_groups: the song's, for reading.
@@ -128,5 +130,6 @@ class SearchResult:
     for level in ("groups", "tracks"):
       for entry in graph[level]:
         chain = " -> ".join(f"{p['type']}({p['drywet']:.2f})" for p in entry["processors"])
-        lines.append(f"  {level[:-1]} {entry['name']}: {chain or '(dry)'}")
+        lines.append(f"  {validation.owner_label(level[:-1], entry['name'])}: "
+                     f"{chain or '(dry)'}")
     return "\n".join(lines)

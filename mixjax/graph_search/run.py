@@ -51,6 +51,32 @@ from mixjax.processors import PROCESSORS
 HISTORY_KEYS = ("step", "phase", "loss", "regularizer", "sparsity", "total")
 
 
+class SearchInterrupted(KeyboardInterrupt):
+  """A search stopped by Ctrl-C; ``saved`` says in words what its checkpoint holds.
+
+  Attributes:
+    checkpoint_dir: the search's checkpoint folder (None: it had none).
+    saved_round: the progress the checkpoint holds: None nothing, 0 the console
+      fit, r the console fit and r pruning rounds.
+    rounds: the pruning rounds of the whole search.
+  """
+
+  def __init__(self, checkpoint_dir: str | None, saved_round: int | None, rounds: int):
+    self.checkpoint_dir, self.saved_round, self.rounds = checkpoint_dir, saved_round, rounds
+    super().__init__(self.saved)
+
+  @property
+  def saved(self) -> str:
+    if self.checkpoint_dir is None:
+      return "nothing was saved (the search had no checkpoint_dir)"
+    if self.saved_round is None:
+      return (f"nothing was saved yet ({self.checkpoint_dir} is written when the console fit "
+              f"ends)")
+    done = "the console fit" + (
+        f" and {self.saved_round} of {self.rounds} pruning rounds" if self.rounds else "")
+    return f"{self.checkpoint_dir} holds {done}"
+
+
 def _compile_counts() -> dict:
   """Programs compiled so far by the jitted functions of a search."""
   return {"fit": fit_lib.run_steps._cache_size(),
@@ -58,6 +84,15 @@ def _compile_counts() -> dict:
           "trial_loss": incremental_lib.song_loss._cache_size(),
           "trial_cache": incremental_lib.cache_render._cache_size(),
           "trial_rebase": incremental_lib.rebase._cache_size()}
+
+
+def _stack_history(chunks: list, *, n_songs: int) -> dict:
+  """The logged steps of every fit dispatch, joined: ``step`` and ``phase`` ``[steps]``,
+  the losses ``[n_songs, steps]`` (empty, with these shapes, when no step ran)."""
+  if chunks:
+    return {k: np.concatenate([h[k] for h in chunks], axis=-1) for k in HISTORY_KEYS}
+  return {k: np.zeros(0, np.int64) if k in ("step", "phase") else np.zeros((n_songs, 0), np.float32)
+          for k in HISTORY_KEYS}
 
 
 def _check_songs(songs, config: SearchConfig) -> None:
@@ -70,6 +105,7 @@ def _check_songs(songs, config: SearchConfig) -> None:
         f"resample them (load_song(..., sample_rate=...)) or batch them separately.")
   for i, song in enumerate(songs):
     check_song_length(song, config, name=f"song {i}" if len(songs) > 1 else "the song")
+  check_loss_window(config, songs[0].sample_rate)
 
 
 def check_song_length(song, config: SearchConfig, *, name: str = "the song",
@@ -83,6 +119,24 @@ def check_song_length(song, config: SearchConfig, *, name: str = "the song",
     raise ValueError(
         f"{name} is {song.seconds:.2f} s long, shorter than one training crop "
         f"({config.crop_seconds:g} s); use a longer song or {fix}.")
+
+
+def check_loss_window(config: SearchConfig, sample_rate: int, *,
+                      fix: str = "a longer crop_seconds or a shorter omit_seconds") -> None:
+  """Raises a one-line ValueError if a crop leaves too few scored samples for the loss.
+
+  A crop is scored on its last ``crop − omit`` samples, which must hold one
+  frame of the largest FFT (``max(fft_sizes) // 2 + 1`` samples, as the loss
+  checks). ``fix`` says which setting to change (the CLI names its flags).
+  """
+  kept = config.crop_samples(sample_rate) - config.omit_samples(sample_rate)
+  fft = max(config.fft_sizes)
+  needed = fft // 2 + 1
+  if kept < needed:
+    raise ValueError(
+        f"a {config.crop_seconds:g} s crop less its {config.omit_seconds:g} s warm-up leaves "
+        f"{kept} samples at {sample_rate} Hz to score, but the loss's largest FFT ({fft}) needs "
+        f"at least {needed} ({needed / sample_rate:.3f} s); use {fix}.")
 
 
 def _song_mesh(n_songs: int):
@@ -110,14 +164,17 @@ def search(song, config: SearchConfig | None = None, *, seed: int = 0,
     checkpoint_dir: where to checkpoint after the console fit and after
       every pruning round (None: no checkpoints).
     resume: continue from the checkpoint in ``checkpoint_dir`` if there is
-      one; the result equals that of an uninterrupted run.
+      one (else start from the beginning); the result equals that of an
+      uninterrupted run.
 
   Returns:
     A ``SearchResult``.
 
   Raises:
-    ValueError: the song is shorter than one crop, or the checkpoint belongs
-      to another run.
+    ValueError: the song is shorter than one crop, a crop leaves too few
+      samples for the loss, or the checkpoint belongs to another run.
+    SearchInterrupted: (a ``KeyboardInterrupt``) on Ctrl-C; it says what the
+      checkpoint holds.
   """
   return search_batch([song], config, seeds=[seed], optimizer=optimizer, progress=progress,
                       checkpoint_dir=checkpoint_dir, resume=resume)[0]
@@ -306,7 +363,7 @@ class _BatchSearch:
                   for t, c in zip(self.tables, self.consoles)],
         "l_min": [float("inf")] * n, "trials": [[] for _ in range(n)],
         "round_losses": [[] for _ in range(n)], "history": [],
-        "seconds": {"console_fit": 0.0, "trials": 0.0, "finetune": 0.0},
+        "seconds": {"console_fit": 0.0, "trials": 0.0, "finetune": 0.0, "total": 0.0},
         "loss_sum": [float("nan")] * n, "loss_console": [float("nan")] * n,
     }
 
@@ -343,23 +400,10 @@ class _BatchSearch:
   def seeds_padded(self, s: int) -> int:
     return self.seeds[s] if s < len(self.seeds) else self.seeds[0]
 
-  def run(self, checkpoint_dir: str | None, resume: bool) -> list[SearchResult]:
+  def fit_and_prune(self, run: dict, save) -> None:
+    """The console fit (unless ``run`` is past it), then the remaining pruning rounds;
+    ``save()`` after the fit and after every round."""
     config = self.config
-    compiled_before = _compile_counts()
-    stamp = None
-    if checkpoint_dir:
-      stamp = checkpoint_lib.fingerprint_batch(self.songs, config, self.seeds)
-    t_start = time.perf_counter()
-    run = checkpoint_lib.load(checkpoint_dir, stamp) if (checkpoint_dir and resume) else None
-    if run is None:
-      run = self.new_run()
-    else:
-      run["state"] = self.put(run["state"])
-
-    def save():
-      if checkpoint_dir:
-        checkpoint_lib.save(checkpoint_dir, run, stamp)
-
     if run["next_round"] < 0:
       compiling = self.compile_ahead(run)
       t0 = time.perf_counter()
@@ -389,15 +433,46 @@ class _BatchSearch:
       save()
     rounds.close()
 
+  def run(self, checkpoint_dir: str | None, resume: bool) -> list[SearchResult]:
+    config = self.config
+    compiled_before = _compile_counts()
+    stamp = None
+    if checkpoint_dir:
+      stamp = checkpoint_lib.fingerprint_batch(self.songs, config, self.seeds)
+    t_start = time.perf_counter()
+    run = checkpoint_lib.load(checkpoint_dir, stamp) if (checkpoint_dir and resume) else None
+    if run is None:
+      run = self.new_run()
+      saved_round = None  # what the checkpoint on disk holds (None: nothing of this run)
+    else:
+      run["state"] = self.put(run["state"])
+      saved_round = run["next_round"]
+    # Seconds of the earlier (interrupted) runs, up to their last checkpoint.
+    earlier_seconds = float(run["seconds"].get("total", 0.0))
+
+    def elapsed() -> float:
+      return earlier_seconds + time.perf_counter() - t_start
+
+    def save():
+      nonlocal saved_round
+      if checkpoint_dir:
+        run["seconds"]["total"] = elapsed()
+        checkpoint_lib.save(checkpoint_dir, run, stamp)
+        saved_round = run["next_round"]
+
+    try:
+      self.fit_and_prune(run, save)
+    except KeyboardInterrupt as interrupt:
+      raise SearchInterrupted(checkpoint_dir, saved_round, config.rounds) from interrupt
+
     if config.rounds:
       params = run["state"].params
       loss_pruned = [float(v[0]) for v in self.evaluate(params, [[f] for f in run["flags"]])]
     else:
       loss_pruned = run["loss_console"]
-    seconds = dict(run["seconds"], total=time.perf_counter() - t_start)
+    seconds = dict(run["seconds"], total=elapsed())
     compilations = {k: v - compiled_before[k] for k, v in _compile_counts().items()}
-    history = {k: np.concatenate([h[k] for h in run["history"]], axis=-1) if run["history"]
-               else np.zeros(0) for k in HISTORY_KEYS}
+    history = _stack_history(run["history"], n_songs=len(self.tables))
     state = jax.device_get(run["state"])
     return [self.result(s, run, state, history, loss_pruned[s], seconds, compilations)
             for s in range(self.n_real)]

@@ -5,13 +5,16 @@ whole-song loss compile once for the file.
 """
 
 import dataclasses
+import types
 
 import jax
 import numpy as np
 import pytest
 
 import mixjax
+from mixjax import report
 from mixjax.graph_search import checkpoint
+from mixjax.graph_search import run as run_lib
 from mixjax.processors import PROCESSORS
 from mixjax.synthetic import gain_pan_params
 
@@ -118,12 +121,17 @@ def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monk
       raise KeyboardInterrupt
 
   monkeypatch.setattr(checkpoint, "save", save_then_die)
+  # The interrupted run's clock runs 1000 s per reading: its time must reach the total.
+  clock = iter(range(0, 10**9, 1000))
+  monkeypatch.setattr(run_lib, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
   with pytest.raises(KeyboardInterrupt):
     mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"))
-  monkeypatch.setattr(checkpoint, "save", original)
+  monkeypatch.undo()
   resumed = mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"),
                           resume=True)
   assert resumed.trials == full.trials
+  assert resumed.seconds["total"] > 1000 > full.seconds["total"]  # the interrupted run counts
+  assert resumed.seconds["total"] >= sum(v for k, v in resumed.seconds.items() if k != "total")
   assert resumed.loss_pruned == full.loss_pruned
   np.testing.assert_array_equal(resumed.history["loss"], full.history["loss"])
   for a, b in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(full.params)):
@@ -136,6 +144,36 @@ def test_resume_refuses_another_runs_checkpoint(song, tmp_path):
   with pytest.raises(ValueError, match="another run"):
     mixjax.search(song, TINY.replace(rounds=0), seed=1, progress=False,
                   checkpoint_dir=str(tmp_path), resume=True)
+
+
+def test_no_steps_at_all(song):
+  """console_steps=0 and rounds=0: the initial console, measured; nothing to index."""
+  result = mixjax.search(song, TINY.replace(console_steps=0, rounds=0), seed=0, progress=False)
+  assert result.history["loss"].shape == (0,) and result.history["step"].shape == (0,)
+  assert np.isfinite(result.loss_console) and result.loss_pruned == result.loss_console
+  assert result.pruning_ratio == 0 and result.trials == []
+
+
+def test_any_subset_of_processors_searches_and_reports(song, tmp_path):
+  config = TINY.replace(processors=("gain_pan", "eq"))
+  result = mixjax.search(song, config, seed=0, progress=False)
+  assert set(result.pruning_ratio_per_type) == {"eq", "gain_pan"}
+  assert set(t for _, _, t in result.alive_nodes()) <= {"eq", "gain_pan"}
+  report.write_results(result, song, str(tmp_path))
+  text = (tmp_path / "report.md").read_text()
+  kept = sum(result.processor_counts().values())
+  assert f"{kept} of {2 * (song.n_tracks + song.n_groups)} processors kept (the console holds " \
+         f"eq, gain_pan only)." in text
+  pruning = text[text.index("## Pruning"):text.index("## The graph")]
+  assert "| eq |" in pruning and "| gain_pan |" in pruning and "| reverb |" not in pruning
+  assert "| processors | eq, gain_pan |" in text
+
+
+def test_crop_too_short_for_the_loss_is_refused(song):
+  with pytest.raises(ValueError, match=r"leaves 800 samples at 8000 Hz to score, but the "
+                     r"loss's largest FFT \(4096\) needs at least 2049"):
+    mixjax.search(song, TINY.replace(crop_seconds=0.2, omit_seconds=0.1, eval_hop_seconds=0.1),
+                  progress=False)
 
 
 def test_song_shorter_than_a_crop_is_refused(song):
