@@ -246,13 +246,13 @@ def _check_checkpoint(checkpoint_dir: str, song, config, seed: int, *, resume: b
     return
   stamp = checkpoint_lib.fingerprint_batch([song], config, [seed])
   if resume:
-    checkpoint_lib.load(checkpoint_dir, stamp)  # raises for another run's checkpoint
+    checkpoint_lib.check(checkpoint_dir, stamp)  # raises for another run's checkpoint
     return
   marker = report.read_marker(os.path.dirname(checkpoint_dir))
   if overwrite or marker is None or marker.get("status") != "searching":
     return  # nothing interrupted (a finished run keeps its last checkpoint)
   try:
-    resumable = checkpoint_lib.load(checkpoint_dir, stamp) is not None
+    resumable = checkpoint_lib.check(checkpoint_dir, stamp)
   except ValueError:
     resumable = False  # another run's: starting over is the only way
   if resumable:

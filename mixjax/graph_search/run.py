@@ -348,9 +348,11 @@ class _BatchSearch:
     compiled_before = _compile_counts()
     stamp = None
     if checkpoint_dir:
-      stamp = checkpoint_lib.fingerprint_batch(self.songs, config, self.seeds)
+      stamp = checkpoint_lib.fingerprint_batch(self.songs, config, self.seeds, self.optimizer)
     t_start = time.perf_counter()
-    run = checkpoint_lib.load(checkpoint_dir, stamp) if (checkpoint_dir and resume) else None
+    run = None
+    if checkpoint_dir and resume and checkpoint_lib.check(checkpoint_dir, stamp):
+      run = checkpoint_lib.load(checkpoint_dir, stamp, template=self.new_run())
     if run is None:
       run = self.new_run()
     else:
