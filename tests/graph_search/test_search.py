@@ -8,6 +8,7 @@ import dataclasses
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 import mixjax
@@ -136,6 +137,19 @@ def test_resume_refuses_another_runs_checkpoint(song, tmp_path):
   with pytest.raises(ValueError, match="another run"):
     mixjax.search(song, TINY.replace(rounds=0), seed=1, progress=False,
                   checkpoint_dir=str(tmp_path), resume=True)
+
+
+def test_resume_refuses_a_checkpoint_of_another_optimizer(song, tmp_path):
+  mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+                checkpoint_dir=str(tmp_path))
+  with pytest.raises(ValueError, match="another run"):  # refused before anything is fitted
+    mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+                  optimizer=optax.adamw(TINY.learning_rate / 10, weight_decay=0.0),
+                  checkpoint_dir=str(tmp_path), resume=True)
+  # The same (default) optimizer resumes: nothing is left to do.
+  again = mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+                        checkpoint_dir=str(tmp_path), resume=True)
+  assert again.history["loss"].shape == (TINY.console_steps,)
 
 
 def test_song_shorter_than_a_crop_is_refused(song):
