@@ -185,7 +185,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-@pytest.mark.slow  # three processes, each compiling the search: 653 s here at load average 20
+@pytest.mark.slow  # three processes, each compiling the search: 297-653 s on 2 busy cores
 def test_two_hosts_search_every_song_once_with_the_results_of_one(dataset, tmp_path):
   import subprocess
   import sys
