@@ -396,7 +396,8 @@ def run_searches(songs, config, *, seed: int, mode: str) -> list:
   import mixjax
   progress = sys.stderr.isatty()
   if mode == "batch":
-    results = mixjax.search_batch(songs, config, seeds=[seed] * len(songs), progress=progress)
+    results = mixjax.search_batch(songs, config, seeds=[seed] * len(songs), progress=progress,
+                                  songs_per_call=len(songs))  # one vmapped program
     for result in results:  # a batch has one wall time: share it out
       result.seconds = dict(result.seconds, total=result.seconds["total"] / len(songs))
     return results

@@ -61,15 +61,18 @@ the ground truth."""
 COLLECT_HELP = """Searches every song of a data set for its mixing graph, many songs at once:
 finds every song folder under DATASET_DIR (plain or MedleyDB layout, as for
 'mixjax search'), groups the songs into shape buckets (track and group counts
-up to a power of two, length up to a multiple of --bucket-seconds), and
-searches each bucket in batches of --batch-size songs (vmap over songs,
-sharded over all local devices). Writes one results folder per song (the
-files of 'mixjax search'), index.jsonl (one line per song: name, status,
-losses, pruning ratio, seconds) and summary.md into --out.
+up the ladder 1, 2, 3, 4, 6, 8, 12, 16, ..., length up to a multiple of
+--bucket-seconds), and searches each bucket in batches of --batch-size songs
+(sharing compiled programs). A song's result depends on the
+song, --seed, --sample-rate and the search settings only, never on the batch
+size or the host count. Writes one results folder per song (the files of
+'mixjax search'), index.jsonl (one line per song: name, status, losses,
+pruning ratio, seconds) and summary.md into --out.
 
-Run the same command again to resume: finished songs are skipped and an
-interrupted batch continues from its checkpoint. A song that cannot be read
-is recorded in index.jsonl with its error; the others go on.
+Run the same command again to resume: songs finished with the same settings
+are skipped and an interrupted batch continues from its checkpoint. A song
+that cannot be read or searched is recorded in index.jsonl with its error;
+the others go on.
 
 Several hosts: run the same command on every host with --distributed; each
 host takes its own slice of the songs."""
@@ -266,13 +269,13 @@ def _check_checkpoint(checkpoint_dir: str, song, config, seed: int, *, resume: b
     return
   stamp = checkpoint_lib.fingerprint_batch([song], config, [seed])
   if resume:
-    checkpoint_lib.load(checkpoint_dir, stamp)  # raises for another run's checkpoint
+    checkpoint_lib.check(checkpoint_dir, stamp)  # raises for another run's checkpoint
     return
   marker = report.read_marker(os.path.dirname(checkpoint_dir))
   if overwrite or marker is None or marker.get("status") != "searching":
     return  # nothing interrupted (a finished run keeps its last checkpoint)
   try:
-    resumable = checkpoint_lib.load(checkpoint_dir, stamp) is not None
+    resumable = checkpoint_lib.check(checkpoint_dir, stamp)
   except ValueError:
     resumable = False  # another run's: starting over is the only way
   if resumable:

@@ -3,17 +3,27 @@
 ``collect(dataset_dir, out_dir)`` finds every song folder (plain or MedleyDB
 layout), groups the songs into *shape buckets* (track count, group count and
 length rounded up, so that a handful of compiled programs cover a data set),
-searches each bucket in batches with ``search_batch`` (``vmap`` over songs,
-sharded over the local devices), and writes one results folder per song
+searches each bucket in batches with ``search_batch`` (the songs of a batch
+share compiled programs), and writes one results folder per song
 (the files of ``mixjax search``) plus ``index.jsonl`` (one line per song:
 name, status, losses, ρ, seconds) and ``summary.md``.
 
-It resumes: finished songs are skipped, an interrupted batch continues from
-its checkpoint, and a song that fails to load is recorded with its error
-while the others go on.
+It resumes: a song counts as done when the index records it as finished
+under the same identity (its seed, the sample rate, every search setting and
+the optimizer), so re-running at another ``--sample-rate`` or with other
+settings searches every song again; an interrupted batch continues from its
+checkpoint (its folder is named after its songs' identities). A song that
+fails to load or to search is recorded with its error while the others go
+on: a batch that fails is searched again one song at a time.
+
+A song's result does not depend on the batch size or the host count: its
+seed comes from its name and the base seed, and ``search_batch`` pads it to
+its own bucket (``graph_search.buckets``).
 
 Several hosts: start every host with ``jax.distributed`` set up (see the
-README); each takes its own slice of the song list.
+README); each takes its own slice of the song list and writes its own
+``index-host<i>.jsonl``; every host reads all index files, so a song finished
+by any host (with any host count) is not searched again.
 """
 
 from __future__ import annotations
@@ -34,6 +44,9 @@ from mixjax import files
 from mixjax import loading
 from mixjax import report
 from mixjax.graph_search import SearchConfig, search_batch
+from mixjax.graph_search import buckets as buckets_lib
+from mixjax.graph_search import checkpoint as checkpoint_lib
+from mixjax.graph_search import fit as fit_lib
 
 INDEX = "index.jsonl"
 SUMMARY = "summary.md"
@@ -97,11 +110,9 @@ def scan(dataset_dir: str) -> tuple[list[SongEntry], list[dict]]:
 
 
 def bucket_of(entry: SongEntry, *, bucket_seconds: float) -> tuple[int, int, float]:
-  """The padded shape of a song: tracks and groups up to a power of two, length up to a multiple."""
-  def up2(n, least):
-    return max(least, 1 << (max(n, 1) - 1).bit_length())
-
-  return (up2(entry.n_tracks, 4), up2(entry.n_groups, 2),
+  """The padded shape of a song: its track and group bucket (``buckets.padded_count``) and
+  its length up to a multiple of ``bucket_seconds``."""
+  return (buckets_lib.padded_count(entry.n_tracks), buckets_lib.padded_count(entry.n_groups),
           math.ceil(entry.seconds / bucket_seconds) * bucket_seconds)
 
 
@@ -125,17 +136,32 @@ def index_name() -> str:
   return INDEX
 
 
+def _read_records(path: str) -> dict:
+  records = {}
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      line = line.strip()
+      if line:
+        record = json.loads(line)
+        records[record["name"]] = record
+  return records
+
+
 def read_index(out_dir: str) -> dict:
-  """``{name: record}`` from an existing index (last record per song wins)."""
-  path = os.path.join(out_dir, index_name())
-  index = {}
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      for line in f:
-        line = line.strip()
-        if line:
-          record = json.loads(line)
-          index[record["name"]] = record
+  """``{name: record}`` from the existing index files (last record per song wins).
+
+  This host's index comes first; the other hosts' (``index.jsonl`` and
+  ``index-host<i>.jsonl``) add the songs it does not list, so a song finished
+  by another host, or with another host count, is known here.
+  """
+  own = os.path.join(out_dir, index_name())
+  index = _read_records(own) if os.path.exists(own) else {}
+  if os.path.isdir(out_dir):
+    for name in sorted(os.listdir(out_dir)):
+      path = os.path.join(out_dir, name)
+      if path != own and (name == INDEX or (name.startswith("index-host") and name.endswith(".jsonl"))):
+        for song, record in _read_records(path).items():
+          index.setdefault(song, record)
   return index
 
 
@@ -163,14 +189,37 @@ def summary_markdown(index: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
-def _batch_id(bucket, entries, config: SearchConfig, seed: int) -> str:
-  text = repr((bucket, [e.name for e in entries], sorted(dataclasses.asdict(config).items()), seed))
-  return hashlib.sha1(text.encode()).hexdigest()[:16]
+def song_seed(seed: int, name: str) -> int:
+  """The seed of song ``name``: a hash of the base seed and the name (31 bits).
+
+  It depends on nothing else (not the batch, the host count or the other
+  songs of the data set).
+  """
+  digest = hashlib.sha256(f"{int(seed)}:{name}".encode("utf-8")).digest()
+  return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def song_identity(name: str, *, seed: int, sample_rate: int, config: SearchConfig,
+                  optimizer) -> str:
+  """A hash of everything that changes a song's result: its name and seed, the sample
+  rate, every search setting and the optimizer (``checkpoint.describe``)."""
+  text = repr((name, seed, sample_rate, sorted(dataclasses.asdict(config).items()),
+               checkpoint_lib.describe(optimizer)))
+  return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _batch_id(identities: list[str]) -> str:
+  return hashlib.sha256(repr(identities).encode("utf-8")).hexdigest()[:16]
+
+
+def _error_line(error: Exception) -> str:
+  lines = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = None,
             batch_size: int = 8, sample_rate: int = 30000, seed: int = 0,
-            bucket_seconds: float = 30.0, progress: bool = True) -> dict:
+            bucket_seconds: float = 30.0, progress: bool = True, optimizer=None) -> dict:
   """Searches every song of ``dataset_dir``; see the module docstring.
 
   Args:
@@ -178,16 +227,20 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
     out_dir: results folder (one sub-folder per song, ``index.jsonl``,
       ``summary.md``).
     config: search settings (default: the paper's).
-    batch_size: songs searched at once (rounded up to the device count).
+    batch_size: songs loaded and searched per ``search_batch`` call (they
+      share compiled programs; the result of a song does not depend on it).
     sample_rate: search rate; every file is resampled to it.
-    seed: song ``i`` of a batch uses ``seed + its index in the data set``.
-    bucket_seconds: lengths are padded up to a multiple of this.
+    seed: the base seed; a song's seed is ``song_seed(seed, its name)``.
+    bucket_seconds: lengths are padded up to a multiple of this (to share
+      compiled programs; it changes no result).
     progress: show progress bars.
+    optimizer: an Optax transformation (default: ``search``'s).
 
   Returns:
     ``{name: record}`` as written to ``index.jsonl``.
   """
   config = SearchConfig() if config is None else config
+  optimizer = fit_lib.default_optimizer(config) if optimizer is None else optimizer
   os.makedirs(out_dir, exist_ok=True)
   entries, errors = scan(dataset_dir)
   if jax.process_count() > 1:  # multi-host: each host takes its own slice
@@ -195,12 +248,36 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
   index = read_index(out_dir)
   for record in errors:
     index[record["name"]] = record
-  order = {e.name: i for i, e in enumerate(entries)}
+  seeds = {e.name: song_seed(seed, e.name) for e in entries}
+  identity = {e.name: song_identity(e.name, seed=seeds[e.name], sample_rate=sample_rate,
+                                    config=config, optimizer=optimizer) for e in entries}
+
+  def is_done(entry):
+    record = index.get(entry.name, {})
+    return record.get("status") == "done" and record.get("identity") == identity[entry.name]
+
   batches = plan_batches(entries, batch_size=batch_size, bucket_seconds=bucket_seconds)
-  todo = [(b, es) for b, es in batches if any(index.get(e.name, {}).get("status") != "done" for e in es)]
-  n_done = sum(1 for e in entries if index.get(e.name, {}).get("status") == "done")
+  todo = [(b, [e for e in es if not is_done(e)]) for b, es in batches]
+  todo = [(b, es) for b, es in todo if es]
+  n_done = sum(1 for e in entries if is_done(e))
   bar = tqdm(total=len(entries), initial=n_done, unit="song", desc="collect", disable=not progress)
   t_start, finished = time.perf_counter(), 0
+
+  def record_error(entry, error):
+    index[entry.name] = {"name": entry.name, "path": entry.path, "status": "error",
+                         "error": _error_line(error), "seed": seeds[entry.name],
+                         "identity": identity[entry.name]}
+
+  def search(group, songs, pad_samples):
+    """Searches ``songs`` (of the entries ``group``) in one batch, checkpointed."""
+    checkpoint_dir = os.path.join(out_dir, CHECKPOINTS,
+                                  _batch_id([identity[e.name] for e in group]))
+    t0 = time.perf_counter()
+    results = search_batch(songs, config, seeds=[seeds[e.name] for e in group],
+                           optimizer=optimizer, progress=progress,
+                           checkpoint_dir=checkpoint_dir, resume=True, pad_samples=pad_samples)
+    return results, (time.perf_counter() - t0) / len(songs), checkpoint_dir
+
   for bucket, batch in todo:
     songs, loaded = [], []
     for entry in batch:
@@ -208,31 +285,43 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
         songs.append(loading.load_song(entry.path, sample_rate=sample_rate))
         loaded.append(entry)
       except ValueError as error:
-        index[entry.name] = {"name": entry.name, "path": entry.path, "status": "error",
-                             "error": str(error)}
+        record_error(entry, error)
     write_index(out_dir, index)
     if songs:
-      tracks, groups, seconds = bucket
-      batch_config = config.replace(max_tracks=max(tracks, config.max_tracks or 0),
-                                    max_groups=max(groups, config.max_groups or 0))
-      seeds = [seed + order[e.name] for e in loaded]
-      checkpoint_dir = os.path.join(out_dir, CHECKPOINTS, _batch_id(bucket, loaded, batch_config, seed))
-      t0 = time.perf_counter()
-      results = search_batch(songs, batch_config, seeds=seeds, progress=progress,
-                             checkpoint_dir=checkpoint_dir, resume=True,
-                             pad_samples=int(round(seconds * sample_rate)))
-      per_song = (time.perf_counter() - t0) / len(songs)
-      for entry, song, result in zip(loaded, songs, results):
-        report.write_results(result, song, os.path.join(out_dir, entry.name), song_label=entry.name)
-        index[entry.name] = {
-            "name": entry.name, "path": entry.path, "status": "done",
-            "loss_sum": result.loss_sum, "loss_console": result.loss_console,
-            "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
-            "pruning_ratio_per_type": result.pruning_ratio_per_type, "seconds": per_song,
-            "tracks": song.n_tracks, "groups": song.n_groups,
-        }
-      write_index(out_dir, index)
-      files.remove_tree(checkpoint_dir)
+      pad_samples = int(round(bucket[2] * sample_rate))
+      try:
+        runs = [(loaded, songs, search(loaded, songs, pad_samples))]
+      except Exception as error:  # pylint: disable=broad-except
+        files.remove_tree(os.path.join(out_dir, CHECKPOINTS,
+                                       _batch_id([identity[e.name] for e in loaded])))
+        runs = []
+        if len(loaded) == 1:
+          record_error(loaded[0], error)
+        else:  # one song's failure must not stop the others: search them one at a time
+          for entry, song in zip(loaded, songs):  # (a song's result does not depend on its batch)
+            try:
+              runs.append(([entry], [song], search([entry], [song], pad_samples)))
+            except Exception as single_error:  # pylint: disable=broad-except
+              record_error(entry, single_error)
+              write_index(out_dir, index)
+      for group, group_songs, (results, per_song, checkpoint_dir) in runs:
+        for entry, song, result in zip(group, group_songs, results):
+          try:
+            report.write_results(result, song, os.path.join(out_dir, entry.name),
+                                 song_label=entry.name)
+          except Exception as error:  # pylint: disable=broad-except
+            record_error(entry, error)
+            continue
+          index[entry.name] = {
+              "name": entry.name, "path": entry.path, "status": "done",
+              "loss_sum": result.loss_sum, "loss_console": result.loss_console,
+              "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
+              "pruning_ratio_per_type": result.pruning_ratio_per_type, "seconds": per_song,
+              "tracks": song.n_tracks, "groups": song.n_groups, "seed": seeds[entry.name],
+              "sample_rate": sample_rate, "identity": identity[entry.name],
+          }
+        write_index(out_dir, index)
+        files.remove_tree(checkpoint_dir)
     finished += len(batch)
     bar.update(len(batch))
     rate = finished / (time.perf_counter() - t_start) * 3600

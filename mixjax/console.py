@@ -281,6 +281,10 @@ def _apply_chain(processors, logits, on, x, *, sample_rate, active=None):
 
   Returns:
     ``([nodes, 2, n] outputs, {penalty: scalar summed over the on nodes})``.
+
+  Raises:
+    ValueError: (while tracing) a processor returns a penalty that is not
+      in ``PENALTY_NAMES``.
   """
   penalties = {name: jnp.zeros((), x.dtype) for name in PENALTY_NAMES}
   for name in PROCESSORS:
@@ -294,6 +298,11 @@ def _apply_chain(processors, logits, on, x, *, sample_rate, active=None):
       terms = jax.vmap(penalize)(params, u, wet)
       w = jax.nn.sigmoid(logit)[:, None, None]
       mixed = jnp.where(mask[:, None, None], w * wet + (1 - w) * u, u)
+      unknown = sorted(set(terms) - set(PENALTY_NAMES))
+      if unknown:  # raised while tracing: a penalty must never be dropped silently
+        raise ValueError(
+            f"processor {name!r} returns the penalties {unknown}, which are not in "
+            f"PENALTY_NAMES {PENALTY_NAMES}; add them there (and a weight in the loss).")
       sums = {k: jnp.sum(jnp.where(mask, v, 0.0)) for k, v in terms.items()}
       return mixed, {k: sums.get(k, jnp.zeros((), u.dtype)) for k in PENALTY_NAMES}
 

@@ -1,15 +1,18 @@
 """``mixjax collect``: a data set searched in batches, resumable, robust to broken songs.
 
-Songs of 3 tracks in 2 groups, 2 s at 8 kHz (padded to the bucket: 4 tracks).
+Songs of 3 tracks in 2 groups, 2 s at 8 kHz (their bucket: 3 tracks, 2 groups).
 """
 
 import json
 import os
+import shutil
 
 import jax
 import numpy as np
+import optax
 import pytest
 
+import mixjax
 from mixjax import cli
 from mixjax import collect as collect_lib
 from mixjax import files
@@ -59,9 +62,10 @@ def test_collect_resumes_after_a_kill_and_records_broken_songs(dataset, tmp_path
   def save_then_die(directory, progress, stamp):
     original_save(directory, progress, stamp)
     saves["n"] += 1
-    if saves["n"] == 3:  # batch 1: console fit, round 1; batch 2: console fit
+    if saves["n"] == 5:  # batch 1: song0 and song1 (console fit, round 1 each); batch 2: console fit
       raise KeyboardInterrupt
 
+  real_search_batch = collect_lib.search_batch
   monkeypatch.setattr(checkpoint, "save", save_then_die)
   assert cli.main(["collect", dataset, "--out", out, *ARGS]) == 130
   index = read_index(out)
@@ -70,9 +74,29 @@ def test_collect_resumes_after_a_kill_and_records_broken_songs(dataset, tmp_path
   assert index["broken"]["status"] == "error" and "mix.wav" in index["broken"]["error"]
   monkeypatch.setattr(checkpoint, "save", original_save)
 
+  # Another sample rate is another run: no song counts as done, no checkpoint is resumed,
+  # and a batch that fails is tried song by song, each failure recorded, none aborting.
+  other = str(tmp_path / "other-rate")
+  shutil.copytree(out, other)
+  calls = []
+
+  def fail(songs, *args, **kwargs):
+    calls.append(kwargs["seeds"])
+    assert not os.path.exists(os.path.join(kwargs["checkpoint_dir"], checkpoint.FILENAME))
+    raise RuntimeError("out of memory\n(details)")
+
+  monkeypatch.setattr(collect_lib, "search_batch", fail)
+  assert cli.main(["collect", dataset, "--out", other, *ARGS, "--sample-rate", "9000"]) == 0
+  seeds = {f"song{i}": collect_lib.song_seed(0, f"song{i}") for i in range(3)}
+  assert calls == [[seeds["song0"], seeds["song1"]], [seeds["song0"]], [seeds["song1"]],
+                   [seeds["song2"]]]
+  other_index = read_index(other)
+  for i in range(3):
+    assert other_index[f"song{i}"]["status"] == "error"
+    assert other_index[f"song{i}"]["error"] == "RuntimeError: out of memory"
+
   # Resume: the finished songs are not searched again; song2 continues from its checkpoint.
   searched = []
-  real_search_batch = collect_lib.search_batch
 
   def spy(songs, *args, **kwargs):
     searched.append([s.n_tracks for s in songs])
@@ -108,8 +132,97 @@ def test_collect_rejects_a_folder_without_songs(tmp_path, capsys):
 
 def test_buckets_and_batches_are_deterministic():
   entries = [collect_lib.SongEntry(f"s{i}", f"/s{i}", n, g, sec)
-             for i, (n, g, sec) in enumerate([(3, 2, 10), (5, 3, 50), (4, 1, 29), (16, 5, 31)])]
-  assert collect_lib.bucket_of(entries[0], bucket_seconds=30) == (4, 2, 30)
-  assert collect_lib.bucket_of(entries[1], bucket_seconds=30) == (8, 4, 60)
+             for i, (n, g, sec) in enumerate([(3, 2, 10), (5, 3, 50), (3, 2, 29), (16, 5, 31)])]
+  assert collect_lib.bucket_of(entries[0], bucket_seconds=30) == (3, 2, 30)
+  assert collect_lib.bucket_of(entries[1], bucket_seconds=30) == (6, 3, 60)
+  assert collect_lib.bucket_of(entries[3], bucket_seconds=30) == (16, 6, 60)
   batches = collect_lib.plan_batches(entries, batch_size=2, bucket_seconds=30)
   assert [[e.name for e in b] for _, b in batches] == [["s0", "s2"], ["s1"], ["s3"]]
+
+
+def test_a_songs_seed_and_identity_depend_on_the_song_and_the_settings_only():
+  assert collect_lib.song_seed(0, "a") == collect_lib.song_seed(0, "a")
+  assert len({collect_lib.song_seed(s, n) for s in (0, 1) for n in ("a", "b")}) == 4
+  config = mixjax.SearchConfig.quick()
+  adam = optax.adamw(1e-2, weight_decay=0.0)
+  base = dict(seed=1, sample_rate=8000, config=config, optimizer=adam)
+  same = collect_lib.song_identity("a", **base)
+  assert same == collect_lib.song_identity("a", **dict(base, optimizer=optax.adamw(1e-2, weight_decay=0.0)))
+  changes = [dict(seed=2), dict(sample_rate=9000), dict(config=config.replace(rounds=1)),
+             dict(optimizer=optax.adamw(1e-3, weight_decay=0.0))]
+  assert len({collect_lib.song_identity("a", **dict(base, **c)) for c in changes} | {same}) == 5
+
+
+HOST_SCRIPT = r"""
+import json, sys, jax
+jax.config.update("jax_platforms", "cpu")
+dataset, out, n_hosts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if n_hosts > 1:
+  jax.distributed.initialize(coordinator_address=sys.argv[4], num_processes=n_hosts,
+                             process_id=int(sys.argv[5]))
+import mixjax
+from mixjax import collect
+config = mixjax.SearchConfig.quick(console_steps=10, finetune_steps=10, rounds=1,
+                                   crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0)
+searched = []
+real = collect.search_batch
+def spy(songs, *args, **kwargs):
+  searched.extend(kwargs["seeds"])
+  return real(songs, *args, **kwargs)
+collect.search_batch = spy
+index = collect.collect(dataset, out, config=config, batch_size=2, sample_rate=8000,
+                        progress=False)
+print("RESULT " + json.dumps({"searched": searched, "index": index}))
+if n_hosts > 1:
+  jax.distributed.shutdown()
+"""
+
+
+def _free_port() -> int:
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow  # three processes, each compiling the search: 297-653 s on 2 busy cores
+def test_two_hosts_search_every_song_once_with_the_results_of_one(dataset, tmp_path):
+  import subprocess
+  import sys
+
+  def start(out, *host):
+    return subprocess.Popen([sys.executable, "-c", HOST_SCRIPT, dataset, out, *host],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, JAX_PLATFORMS="cpu"))
+
+  def finish(process):
+    stdout, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr[-3000:]
+    line = [l for l in stdout.splitlines() if l.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+  address = f"127.0.0.1:{_free_port()}"
+  hosts = [start(str(tmp_path / "two"), "2", address, str(i)) for i in range(2)]
+  alone = finish(start(str(tmp_path / "one"), "1"))
+  two = [finish(h) for h in hosts]
+  names = [f"song{i}" for i in range(3)]
+  seed_of = {collect_lib.song_seed(0, n): n for n in names}
+  assert sorted(seed_of[s] for s in alone["searched"]) == names
+  searched = [sorted(seed_of[s] for s in host["searched"]) for host in two]
+  assert searched == [["song0", "song2"], ["song1"]]  # every song once, by its host
+  assert sorted(os.listdir(tmp_path / "two")) == sorted(
+      ["index-host0.jsonl", "index-host1.jsonl", "summary-host0.md", "summary-host1.md",
+       collect_lib.CHECKPOINTS, *names])
+  for host, mine in zip(two, searched):
+    for name in mine:
+      record, reference = host["index"][name], alone["index"][name]
+      assert record["status"] == "done" and record["seed"] == collect_lib.song_seed(0, name)
+      for key in ("loss_sum", "loss_console", "loss_pruned", "pruning_ratio",
+                  "pruning_ratio_per_type", "seed", "identity"):
+        assert record[key] == reference[key], (name, key)
+      graphs = []
+      for run in ("two", "one"):
+        with open(tmp_path / run / name / "graph.json") as f:
+          graphs.append(json.load(f))
+          del graphs[-1]["metrics"]["seconds"]  # wall times
+      assert graphs[0] == graphs[1]  # every parameter of the pruned graph

@@ -48,7 +48,10 @@ class SearchConfig:
       changes (``graph_search.incremental``; exact up to float rounding,
       and it holds every chunk's node outputs in memory). False renders
       the whole console for every trial.
-    max_tracks, max_groups: console padding (default: the song's sizes).
+    max_tracks, max_groups: console padding, the same for every song
+      (default: each song's own bucket, ``buckets.padded_count`` of its
+      track and group counts, so a song's result never depends on the
+      songs it is batched with).
     processors: the processor types in the console (default all seven, in
       chain order); the others are bypassed everywhere (the paper's Table 1
       ablation uses subsets).

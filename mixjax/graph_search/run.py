@@ -7,16 +7,21 @@ For every song (REFERENCE §5, §7):
 2. ``rounds`` times: one pruning round (trials with the sampler of that
    round), then ``finetune_steps`` steps of the surviving graph.
 
-A batch of songs is padded to shared sizes (tracks, groups, samples) and
+Every song is padded to its own bucket of track and group counts
+(``buckets``), a function of that song alone. A batch is split into parts of
+one bucket (by default one song each, ``songs_per_call``), each part
 searched in lockstep: each fit dispatch and each trial evaluation is one
-compiled call ``vmap``ped over the songs (and sharded over the local devices
-along the song axis), while each song keeps its own masks, ``L_min``,
-sampler and PRNG streams. Padding changes nothing: padded tracks and groups
-render exact zeros, a node's initial parameters do not depend on the padding,
-and each song crops and chunks within its own length. So a song's result in
-a batch equals its result alone at the same padded sizes (bit for bit in the
-tests), and its unpadded result up to float rounding in the first steps
-(Adam then amplifies rounding differences: it turns near-zero gradients into
+compiled call over the part's songs (``vmap``ped, and sharded over the local
+devices along the song axis), while each song keeps its own masks,
+``L_min``, sampler and PRNG streams. Padding changes nothing but float
+rounding: padded tracks and groups render exact zeros, a node's initial
+parameters do not depend on the padding, and each song crops and chunks
+within its own length. With one song per call, a song's padded sizes and its
+program do not depend on the batch, so its result is the same, bit for bit,
+alone, in any batch and on any number of devices
+(``tests/graph_search/test_batch.py``). At other padded sizes, in a
+``vmap``ped or sharded call, it differs by float rounding in the first
+steps, which Adam then amplifies (it turns near-zero gradients into
 full-size steps, as it does in the reference). ``search(song)`` is
 ``search_batch([song])[0]``.
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import os
 import time
 from typing import Sequence
 
@@ -39,6 +45,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from mixjax import console as console_lib
+from mixjax.graph_search import buckets as buckets_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import evaluate as evaluate_lib
 from mixjax.graph_search import fit as fit_lib
@@ -140,8 +147,9 @@ def check_loss_window(config: SearchConfig, sample_rate: int, *,
 
 
 def _song_mesh(n_songs: int):
-  """A 1-D device mesh over the song axis, or None on one device."""
-  devices = jax.local_devices()
+  """A 1-D mesh over the song axis of the first ``n_songs`` local devices (at most
+  all of them), or None for one device."""
+  devices = jax.local_devices()[:n_songs]
   if len(devices) == 1:
     return None
   return Mesh(np.array(devices), ("songs",))
@@ -184,21 +192,40 @@ def search_batch(songs: Sequence, config: SearchConfig | None = None, *,
                  seeds: Sequence[int] | None = None,
                  optimizer: optax.GradientTransformation | None = None,
                  progress: bool = True, checkpoint_dir: str | None = None,
-                 resume: bool = False, pad_samples: int | None = None) -> list[SearchResult]:
-  """Searches a batch of songs at once (``vmap`` over songs, sharded over devices).
+                 resume: bool = False, pad_samples: int | None = None,
+                 songs_per_call: int = 1) -> list[SearchResult]:
+  """Searches a batch of songs at once (sharded over the local devices).
 
-  Songs may differ in track and group counts and in length; they are padded
-  to the largest (or to ``config.max_tracks`` / ``max_groups``) and must
-  share a sample rate. Each song's result equals searching it alone with the
-  same seed at the same padded sizes (see the module docstring).
+  Each song is padded to its own bucket (``buckets.song_bucket``: track and
+  group counts up a ladder, or ``config.max_tracks`` / ``max_groups``), so
+  its result does not depend on the other songs of the batch. Songs must
+  share a sample rate. The batch is split into parts: at most
+  ``songs_per_call`` songs of one bucket, searched in lockstep (one compiled
+  call for all songs of a part, ``vmap``ped and sharded over the local
+  devices); the parts run one after the other and share their compiled
+  programs.
+
+  With ``songs_per_call=1`` (the default) every song runs alone through the
+  same single-device program whatever the batch, the bucket mates or the
+  device count, so its result equals ``search`` of that song alone, bit for
+  bit. Larger parts can fill an accelerator (or several) better, but XLA
+  rounds a ``vmap``ped or sharded program differently (measured on CPU:
+  gradients ~2e-5 apart at batch 2 and 4; a song sharded over 3 devices ends
+  with other parameters than alone), and Adam turns that into other
+  decisions; on a CPU batching gains nothing (``benchmarks/RESULTS.md``:
+  0.91-1.01x songs per hour).
 
   Args:
     songs: ``mixjax.Song`` objects.
     config: the settings (default: the paper's).
     seeds: one seed per song (default ``0, 1, 2, ...``).
-    optimizer, progress, checkpoint_dir, resume: as for ``search``.
-    pad_samples: pad every song to at least this many samples, so batches of
-      one shape bucket share one compiled program (default: the longest).
+    optimizer, progress, resume: as for ``search``.
+    checkpoint_dir: as for ``search``; when the batch splits into several
+      parts, part ``k`` checkpoints into its sub-folder ``part<k>``.
+    pad_samples: pad every song to at least this many samples, so parts of
+      one shape bucket share one compiled program (default: the longest of
+      the part). Lengths change no result.
+    songs_per_call: songs per compiled call (see above).
 
   Returns:
     One ``SearchResult`` per song, in order.
@@ -208,17 +235,42 @@ def search_batch(songs: Sequence, config: SearchConfig | None = None, *,
   seeds = list(range(len(songs))) if seeds is None else [int(s) for s in seeds]
   if len(seeds) != len(songs):
     raise ValueError(f"search_batch: {len(songs)} songs but {len(seeds)} seeds.")
+  if not isinstance(songs_per_call, int) or songs_per_call < 1:
+    raise ValueError(f"search_batch: songs_per_call must be a positive integer, got "
+                     f"{songs_per_call!r}.")
   _check_songs(songs, config)
   optimizer = fit_lib.default_optimizer(config) if optimizer is None else optimizer
-  search_ = _BatchSearch(songs, config, seeds, optimizer, progress, pad_samples=pad_samples)
-  return search_.run(checkpoint_dir, resume)
+  parts = plan_parts(songs, config, songs_per_call=songs_per_call)
+  results = [None] * len(songs)
+  for k, (bucket, members) in enumerate(parts):
+    part_dir = checkpoint_dir
+    if checkpoint_dir and len(parts) > 1:
+      part_dir = os.path.join(checkpoint_dir, f"part{k}")
+    search_ = _BatchSearch([songs[i] for i in members], config, [seeds[i] for i in members],
+                           optimizer, progress, bucket=bucket, pad_samples=pad_samples)
+    for i, result in zip(members, search_.run(part_dir, resume)):
+      results[i] = result
+  return results
+
+
+def plan_parts(songs: Sequence, config: SearchConfig, *, songs_per_call: int) -> list[tuple]:
+  """``[((max_tracks, max_groups), [song indices])]``: the parts of a batch, in a fixed order.
+
+  Songs of one bucket (in batch order), at most ``songs_per_call`` per part.
+  """
+  by_bucket: dict = {}
+  for i, song in enumerate(songs):
+    by_bucket.setdefault(buckets_lib.song_bucket(song.n_tracks, song.n_groups, config), []).append(i)
+  return [(bucket, members[j:j + songs_per_call])
+          for bucket, members in sorted(by_bucket.items())
+          for j in range(0, len(members), songs_per_call)]
 
 
 class _BatchSearch:
   """The padded, stacked arrays of a song batch and the search loop over them."""
 
   def __init__(self, songs, config: SearchConfig, seeds, optimizer, progress: bool, *,
-               pad_samples: int | None = None):
+               bucket: tuple[int, int], pad_samples: int | None = None):
     self.songs, self.config, self.seeds = songs, config, seeds
     self.optimizer, self.progress = optimizer, progress
     sr = songs[0].sample_rate
@@ -228,8 +280,7 @@ class _BatchSearch:
     self.n_real = len(songs)
     padded_songs = songs + [songs[0]] * (-len(songs) % n_devices)
     padded_seeds = seeds + [seeds[0]] * (-len(seeds) % n_devices)
-    max_tracks = config.max_tracks or max(s.n_tracks for s in songs)
-    max_groups = config.max_groups or max(s.n_groups for s in songs)
+    max_tracks, max_groups = bucket
     n = max([s.n_samples for s in songs] + [pad_samples or 0])
     consoles = [s.console(max_tracks=max_tracks, max_groups=max_groups) for s in padded_songs]
     self.tables = [prune_lib.NodeTable.of(c) for c in consoles]
@@ -438,9 +489,11 @@ class _BatchSearch:
     compiled_before = _compile_counts()
     stamp = None
     if checkpoint_dir:
-      stamp = checkpoint_lib.fingerprint_batch(self.songs, config, self.seeds)
+      stamp = checkpoint_lib.fingerprint_batch(self.songs, config, self.seeds, self.optimizer)
     t_start = time.perf_counter()
-    run = checkpoint_lib.load(checkpoint_dir, stamp) if (checkpoint_dir and resume) else None
+    run = None
+    if checkpoint_dir and resume and checkpoint_lib.check(checkpoint_dir, stamp):
+      run = checkpoint_lib.load(checkpoint_dir, stamp, template=self.new_run())
     if run is None:
       run = self.new_run()
       saved_round = None  # what the checkpoint on disk holds (None: nothing of this run)

@@ -1,15 +1,11 @@
-"""Batched songs: a padded batch of songs of different shapes, sharded over 4
-CPU devices, gives every song the result of searching it alone.
+"""A song's result is a function of that song alone: the same, bit for bit, searched
+alone, in a batch of songs of other shapes, and on one or four devices.
 
-"Alone" is at the batch's padded sizes (``max_tracks``, ``max_groups``): then
-the result is the same to the last bit, decisions and graph included. Padding
-itself changes the first steps only at float rounding level (checked on the
-loss history); over many steps Adam amplifies such differences (it rescales
-near-zero gradients to full-size steps), so an unpadded search ends close to,
-but not bit-equal with, a padded one.
-
-The check runs in a subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``
-(the device count is fixed when JAX starts).
+Each song is padded to its own bucket (``graph_search.buckets``), and a batch
+is split into parts of one song (``songs_per_call=1``), so every song runs
+through the same program. The runs are subprocesses, with
+``XLA_FLAGS=--xla_force_host_platform_device_count`` set to 1 and 4 (the
+device count is fixed when JAX starts).
 """
 
 import json
@@ -19,12 +15,16 @@ import sys
 
 import numpy as np
 
+import mixjax
+from mixjax.graph_search import buckets
+from mixjax.graph_search import run as run_lib
+
 SCRIPT = r"""
-import json, jax, numpy as np
+import json, sys, jax, numpy as np
 import mixjax
 from mixjax import synthetic
 
-assert jax.local_device_count() == 4, jax.devices()
+assert jax.local_device_count() == int(sys.argv[1]), jax.devices()
 SR = 8000
 CONFIG = mixjax.SearchConfig(
     console_steps=20, finetune_steps=10, rounds=2, reset_every=10, steps_per_dispatch=10,
@@ -39,43 +39,79 @@ def make_song(seed, n_tracks, groups, seconds):
   mix[1] *= 0.7
   return mixjax.Song(tracks, mix, groups, SR, track_names=list(names))
 
-songs = [make_song(0, 2, [0, 0], 2.0), make_song(1, 3, [0, None, 1], 2.6),
-         make_song(2, 2, [None, None], 2.2), make_song(3, 3, [0, 1, 1], 2.6)]
-seeds = [5, 6, 7, 8]
-batch = mixjax.search_batch(songs, CONFIG, seeds=seeds, progress=False)
-out = []
-padded = CONFIG.replace(max_tracks=3, max_groups=3)  # the batch's padded sizes
-for song, seed, b in zip(songs, seeds, batch):
-  alone = mixjax.search(song, padded, seed=seed, progress=False)
-  unpadded = mixjax.search(song, CONFIG, seed=seed, progress=False) if seed == 5 else None
-  out.append({
-      "unpadded_history": None if unpadded is None else unpadded.history["loss"][:2].tolist(),
-      "alone": [alone.loss_sum, alone.loss_console, alone.loss_pruned],
-      "batch": [b.loss_sum, b.loss_console, b.loss_pruned],
-      "alone_nodes": sorted(map(list, alone.alive_nodes())),
-      "batch_nodes": sorted(map(list, b.alive_nodes())),
-      "alone_trials": [[list(map(list, t.candidates)), t.accepted] for t in alone.trials],
-      "batch_trials": [[list(map(list, t.candidates)), t.accepted] for t in b.trials],
-      "alone_history": alone.history["loss"].tolist(),
-      "batch_history": b.history["loss"].tolist(),
-      "compilations": b.compilations,
-  })
+# Buckets (tracks, groups): (3, 2), (3, 2), (3, 2), (2, 2); lengths 2.0 to 2.6 s.
+SONGS = [make_song(0, 3, [0, None, 0], 2.0), make_song(1, 3, [0, 1, 1], 2.6),
+         make_song(2, 3, [None, 0, 0], 2.2), make_song(3, 2, [0, None], 2.6)]
+SEEDS = [5, 6, 7, 8]
+
+def summary(r):
+  return {"losses": [r.loss_sum, r.loss_console, r.loss_pruned], "rho": r.pruning_ratio,
+          "nodes": sorted(map(list, r.alive_nodes())),
+          "trials": [[list(map(list, t.candidates)), t.accepted, float(t.loss)] for t in r.trials],
+          "history": r.history["loss"].tolist(),
+          "params": [np.asarray(x).tolist() for x in jax.tree.leaves(r.params)],
+          "padded": [r.console.max_tracks, r.console.max_groups]}
+
+out = {}
+for mode in sys.argv[2:]:
+  if mode == "alone":
+    results = [mixjax.search(s, CONFIG, seed=k, progress=False) for s, k in zip(SONGS, SEEDS)]
+  else:  # a batch in the order given, e.g. "batch:3,0,2,1"
+    order = [int(i) for i in mode.split(":")[1].split(",")]
+    batch = mixjax.search_batch([SONGS[i] for i in order], CONFIG,
+                                seeds=[SEEDS[i] for i in order], progress=False)
+    results = [None] * len(SONGS)
+    for i, r in zip(order, batch):
+      results[i] = r
+    out[mode + ":compilations"] = batch[0].compilations
+  out[mode] = [None if r is None else summary(r) for r in results]
 print("RESULT " + json.dumps(out))
 """
 
 
-def test_sharded_batch_equals_searching_each_song_alone():
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+def run(devices: int, *modes: str) -> dict:
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
              JAX_PLATFORMS="cpu")
-  done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
-                        timeout=1800)
+  done = subprocess.run([sys.executable, "-c", SCRIPT, str(devices), *modes], env=env,
+                        capture_output=True, text=True, timeout=1800)
   assert done.returncode == 0, done.stderr[-3000:]
   line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")][-1]
-  for song in json.loads(line[len("RESULT "):]):
-    np.testing.assert_allclose(song["batch"], song["alone"], rtol=1e-6)
-    np.testing.assert_allclose(song["batch_history"], song["alone_history"], rtol=1e-6)
-    if song["unpadded_history"] is not None:
-      np.testing.assert_allclose(song["unpadded_history"], song["alone_history"][:2], rtol=1e-5)
-    assert song["batch_trials"] == song["alone_trials"]
-    assert song["batch_nodes"] == song["alone_nodes"]
-    assert all(n <= 1 for n in song["compilations"].values())
+  return json.loads(line[len("RESULT "):])
+
+
+def test_a_songs_result_is_the_same_alone_in_any_batch_and_on_any_device_count():
+  four = run(4, "batch:0,1,2,3", "alone")
+  one = run(1, "batch:2,3,0")
+  reference = four["alone"]
+  others = {"4 devices, batch of 4": four["batch:0,1,2,3"], "1 device, batch of 3": one["batch:2,3,0"]}
+  for where, results in others.items():
+    for i, (alone, other) in enumerate(zip(reference, results)):
+      if other is not None:
+        assert other == alone, f"song {i}: {where} differs from searching it alone"
+  assert [s["padded"] for s in reference] == [[3, 2], [3, 2], [3, 2], [2, 2]]
+  assert any(accepted for s in reference for _, accepted, _ in s["trials"])
+  assert all(n <= 1 for n in four["batch:0,1,2,3:compilations"].values())
+
+
+def test_the_bucket_ladder_pads_by_less_than_half():
+  assert [buckets.padded_count(n) for n in range(1, 14)] == \
+         [1, 2, 3, 4, 6, 6, 8, 8, 12, 12, 12, 12, 16]
+  for n in range(1, 200):
+    size = buckets.padded_count(n)
+    assert n <= size < 1.5 * n
+    assert buckets.padded_count(size) == size
+
+
+def test_a_batch_splits_into_parts_of_one_bucket():
+  def song(n_tracks, groups):
+    tracks = np.full((n_tracks, 2, 8000), 0.1, np.float32)
+    return mixjax.Song(tracks, tracks.sum(0), groups, 8000)
+
+  songs = [song(5, [0, 0, 1, 1, 2]), song(2, [0, 0]), song(6, [0] * 6), song(3, [0, 1, 1])]
+  config = mixjax.SearchConfig()
+  assert run_lib.plan_parts(songs, config, songs_per_call=2) == [
+      ((2, 1), [1]), ((3, 2), [3]), ((6, 1), [2]), ((6, 3), [0])]
+  assert run_lib.plan_parts(songs[:1] * 3, config, songs_per_call=2) == [
+      ((6, 3), [0, 1]), ((6, 3), [2])]
+  fixed = config.replace(max_tracks=8, max_groups=4)  # one size for every song: one bucket
+  assert run_lib.plan_parts(songs, fixed, songs_per_call=4) == [((8, 4), [0, 1, 2, 3])]

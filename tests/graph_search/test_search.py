@@ -9,6 +9,7 @@ import types
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 import mixjax
@@ -174,6 +175,19 @@ def test_crop_too_short_for_the_loss_is_refused(song):
                      r"loss's largest FFT \(4096\) needs at least 2049"):
     mixjax.search(song, TINY.replace(crop_seconds=0.2, omit_seconds=0.1, eval_hop_seconds=0.1),
                   progress=False)
+
+
+def test_resume_refuses_a_checkpoint_of_another_optimizer(song, tmp_path):
+  mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+                checkpoint_dir=str(tmp_path))
+  with pytest.raises(ValueError, match="another run"):  # refused before anything is fitted
+    mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+                  optimizer=optax.adamw(TINY.learning_rate / 10, weight_decay=0.0),
+                  checkpoint_dir=str(tmp_path), resume=True)
+  # The same (default) optimizer resumes: nothing is left to do.
+  again = mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+                        checkpoint_dir=str(tmp_path), resume=True)
+  assert again.history["loss"].shape == (TINY.console_steps,)
 
 
 def test_song_shorter_than_a_crop_is_refused(song):
