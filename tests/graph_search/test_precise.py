@@ -226,3 +226,33 @@ def test_the_return_step_evaluates_returns_exactly(song):
   losses = search.evaluate_all(params, [flags], [[flags, with_back]])[0]
   full = [search.evaluate(params, [[m]])[0][0] for m in (flags, with_back)]
   np.testing.assert_allclose(losses, full, rtol=1e-4)
+
+
+# -- the command line ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["search", "x", "--out", "y"], ["collect", "x", "--out", "y"],
+                                     ["demo"]])
+def test_the_method_option(command, capsys):
+  from mixjax import cli
+  parser = cli.build_parser()
+  assert cli._config_from_args(parser.parse_args(command)).method == "paper"
+  args = parser.parse_args(command + ["--method", "precise"])
+  assert cli._config_from_args(args).method == "precise"
+  with pytest.raises(SystemExit) as info:
+    parser.parse_args(command + ["--method", "fast"])
+  assert info.value.code == 2
+  err = capsys.readouterr().err
+  assert "argument --method: invalid choice: 'fast'" in err
+
+
+def test_seeds_batched_equal_seeds_alone(result, song):
+  """Several seeds of one song searched at once (vmap) give each seed's search alone."""
+  config = TINY.replace(method="precise")
+  batch = mixjax.search_batch([song, song], config, seeds=[0, 1], progress=False)
+  alone = mixjax.search(song, config, seed=1, progress=False)
+  for got, want in ((batch[0], result), (batch[1], alone)):
+    assert got.alive_nodes() == want.alive_nodes()
+    np.testing.assert_allclose(got.history["loss"], want.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(got.loss_pruned, want.loss_pruned, rtol=1e-5)
+    assert got.method_log == want.method_log
