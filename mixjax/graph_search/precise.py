@@ -10,7 +10,7 @@ schedule, and changes three things:
 
 1. **Sparsity during the console fit, with per-type costs** (an adaptive
    lasso on the dry/wet weights). The training objective carries
-   ``λ · c(step) · Σ_i cost_i · w_i`` from a quarter of the console fit on
+   ``λ · c(step) · Σ_i cost_i · w_i`` (pruning runs only, as the paper's) from a quarter of the console fit on
    (ramped over the next quarter) instead of only from the first pruning
    round, with ``λ = PRECISE_SPARSITY_WEIGHT``. ``cost_i`` is a prior per
    type that breaks ties toward the simpler explanation (a gain/pan is
@@ -176,7 +176,8 @@ class PreciseSearch(run_lib._BatchSearch):  # pylint: disable=protected-access
     import jax.numpy as jnp
     start = int(round(config.console_steps * SPARSITY_START_FRACTION))
     ramp = max(int(round(config.console_steps * SPARSITY_RAMP_FRACTION)), 1)
-    self.sparsity = jnp.array([start, ramp, PRECISE_SPARSITY_WEIGHT], jnp.float32)
+    weight = PRECISE_SPARSITY_WEIGHT if config.rounds else 0.0  # as the paper: pruning runs only
+    self.sparsity = jnp.array([start, ramp, weight], jnp.float32)
     padded = songs + [songs[0]] * (len(self.tables) - len(songs))
     self.track_groups = [list(s.resolved_groups()) for s in padded]
     self.priors = [type_cost_tree(t.sizes, one_track_groups(g))
