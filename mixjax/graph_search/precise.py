@@ -10,9 +10,9 @@ schedule, and changes three things:
 
 1. **Sparsity during the console fit, with per-type costs** (an adaptive
    lasso on the dry/wet weights). The training objective carries
-   ``λ · c(step) · Σ_i cost_i · w_i`` (pruning runs only, as the paper's) from a quarter of the console fit on
-   (ramped over the next quarter) instead of only from the first pruning
-   round, with ``λ = PRECISE_SPARSITY_WEIGHT``. ``cost_i`` is a prior per
+   ``λ · c(step) · Σ_i cost_i · w_i`` (in pruning runs, as the paper's)
+   from a quarter of the console fit on (ramped over the next quarter)
+   instead of only from the first pruning round, with ``λ = PRECISE_SPARSITY_WEIGHT``. ``cost_i`` is a prior per
    type that breaks ties toward the simpler explanation (a gain/pan is
    cheaper than an EQ, an EQ than a delay or a compressor, ``TYPE_COSTS``),
    ×``ONE_TRACK_GROUP_COST`` on a one-track subgroup (whose chain is in
