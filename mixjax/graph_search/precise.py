@@ -12,9 +12,10 @@ schedule, and changes three things:
    lasso on the dry/wet weights). The training objective carries
    ``λ · c(step) · Σ_i cost_i · w_i`` (in pruning runs, as the paper's)
    from a quarter of the console fit on (ramped over the next quarter)
-   instead of only from the first pruning round, with ``λ = PRECISE_SPARSITY_WEIGHT``. ``cost_i`` is a prior per
-   type that breaks ties toward the simpler explanation (a gain/pan is
-   cheaper than an EQ, an EQ than a delay or a compressor, ``TYPE_COSTS``),
+   instead of only from the first pruning round, with
+   ``λ = PRECISE_SPARSITY_WEIGHT``. ``cost_i`` is a prior per type that
+   breaks ties toward the simpler explanation (a gain/pan is cheaper than
+   an EQ, an EQ than a delay or a compressor, ``TYPE_COSTS``),
    ×``ONE_TRACK_GROUP_COST`` on a one-track subgroup (whose chain is in
    series with its track's: prefer the track), times the adaptive-lasso
    reweighting ``a / (w_i + ε)`` of the node's current weight (Zou 2006;
@@ -90,7 +91,7 @@ COMMUTES = {
     "compressor": set(),
     "noisegate": set(),
 }
-"""``COMMUTES[a]``: the types whose alive nodes a processor of type ``a`` can move across exactly."""
+"""``COMMUTES[a]``: the types whose alive nodes a type-``a`` processor can move across exactly."""
 
 
 def type_cost_tree(sizes: dict, one_track_groups) -> dict:

@@ -135,8 +135,9 @@ def test_equivalent_placements_resolve_to_one_canonical_form(track_types, group_
   before_mix = np.asarray(console.render(params, song.tracks, alive))
   after_mix = np.asarray(console.render(moved_params, song.tracks, after))
   peak = np.abs(before_mix).max()
-  # Equal up to float32 FFT rounding (the long delay and reverb convolutions), except where a zero-phase EQ's look-ahead meets the
-  # song's end (its half length): there the renders cut tails at different points.
+  # Equal up to float32 FFT rounding (the long delay and reverb convolutions), except where
+  # a zero-phase EQ's look-ahead meets the song's end (its half length): there the renders
+  # cut the tails at different points.
   edge = 1024
   np.testing.assert_allclose(after_mix[:, :-edge], before_mix[:, :-edge], atol=3e-4 * peak)
   np.testing.assert_allclose(after_mix, before_mix, atol=1e-3 * peak)
