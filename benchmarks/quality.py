@@ -32,6 +32,7 @@ Usage:
       [--sample-rate HZ] [--ablation] [--out DIR] [--max-songs N]
       [--steps N] [--finetune-steps N] [--rounds N] [--ablation-steps N]
       [--mode loop|batch] [--ablation-mode loop|batch] [--no-audible] [--seed S]
+      [--methods paper,precise]
 
   # what benchmarks/RESULTS.md "Quality" ran (about an hour on a shared 2-core CPU):
   nice python benchmarks/quality.py --ablation --max-songs 2 --out /tmp/quality
@@ -48,6 +49,10 @@ paper's; only the amount of optimisation and the rate change):
   to scale up from.
 * ``paper``: ``SearchConfig()`` at 30 kHz (6000 console steps, 12 rounds of
   500), ablation consoles of 12000 steps as in the paper (use a GPU).
+
+``--methods paper,precise`` runs every song with each search method
+(``SearchConfig.method``) on the same seed and step budget, one after the
+other, and adds a side-by-side table (``quality.md`` "Methods side by side").
 
 Searches with pruning run one song at a time (``--mode loop``): on a 2-core
 CPU that was faster than ``search_batch`` (whose songs prune in lockstep, so
@@ -414,11 +419,19 @@ def cost(song, result) -> dict:
           "trials": len(result.trials), "trials_s": sec["trials"]}
 
 
+def truth_ratio(truth: dict, n_processors: int) -> float:
+  """ρ of the true graph: 1 − distinct true ``(node, type)`` / processors in the console."""
+  nodes = truth_nodes(truth) | {node_key(e) for e in truth.get("effects", [])}
+  return 1 - len(nodes) / n_processors
+
+
 def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | None) -> dict:
   """The numbers of one searched song."""
   found = result.alive_nodes()
+  n_processors = (song.n_tracks + song.n_groups) * len(result.config.processors)
   row = {
       "dataset": entry["dataset"], "song": entry["name"], "path": entry["path"],
+      "method": result.config.method,
       "target": truth["target"] if truth else None,
       "tracks": song.n_tracks, "groups": song.n_groups, "seconds_audio": round(song.seconds, 2),
       "loss_sum": result.loss_sum, "loss_console": result.loss_console,
@@ -429,6 +442,8 @@ def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | No
       "compiled": any(v > 0 for v in result.compilations.values()),
       "cost": cost(song, result),
       "found": sorted(found),
+      "truth_ratio": truth_ratio(truth, n_processors) if truth else None,
+      "method_log": result.method_log,
   }
   if truth and truth["target"] == "console":
     true = truth_nodes(truth)
@@ -451,8 +466,9 @@ def mean(values) -> float:
 def summarise(rows: list[dict]) -> dict:
   """Means per data set (and the pooled recovery counts)."""
   out = {}
-  for dataset in dict.fromkeys(r["dataset"] for r in rows):
-    group = [r for r in rows if r["dataset"] == dataset]
+  several = len({r.get("method", "paper") for r in rows}) > 1
+  for dataset in dict.fromkeys(summary_key(r, several) for r in rows):
+    group = [r for r in rows if summary_key(r, several) == dataset]
     summary = {
         "songs": len(group),
         "loss_sum": mean(r["loss_sum"] for r in group),
@@ -488,6 +504,30 @@ def summarise(rows: list[dict]) -> dict:
       summary["extra"] = sum(p["extra"] for p in with_pedalboard)
     out[dataset] = summary
   return out
+
+
+def summary_key(row: dict, several_methods: bool) -> str:
+  """The row's data set, with its search method when a run compares methods."""
+  return f"{row['dataset']} ({row.get('method', 'paper')})" if several_methods else row["dataset"]
+
+
+def methods_table(rows: list[dict]) -> list[str]:
+  """Markdown lines: every song's methods side by side (same seed and budget)."""
+  lines = [("| data set | song | method | L console | L pruned | ρ (truth ρ) | kept | P / R "
+            "| P / R merged | effects found / extra | returned | moved | search s |"),
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+  for r in rows:
+    rec, pb, log = r.get("recovery"), r.get("pedalboard"), r.get("method_log") or {}
+    lines.append(
+        f"| {r['dataset']} | {r['song']} | {r.get('method', 'paper')} | {_f(r['loss_console'])} "
+        f"| {_f(r['loss_pruned'])} | {_f(r['pruning_ratio'], 2)} ({_f(r.get('truth_ratio'), 2)}) "
+        f"| {r['processors_kept']} "
+        f"| {(_f(rec['precision'], 2) + ' / ' + _f(rec['recall'], 2)) if rec else '–'} "
+        f"| {_merged(r.get('recovery_merged'))} "
+        f"| {(_found(pb) + ' / ' + str(pb['extra'])) if pb else '–'} "
+        f"| {len(log.get('returned', [])) if log else '–'} | {len(log.get('moved', [])) if log else '–'} "
+        f"| {r['seconds']['total']:.0f}{'*' if r['compiled'] else ''} |")
+  return lines
 
 
 def run_ablation(entries, loaded, rows, config, *, steps: int, seed: int, mode: str) -> dict:
@@ -668,10 +708,11 @@ def markdown(report: dict) -> str:
        "P | R | R audible | P / R merged | effects found | extra | search s |"),
       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ]
+  several = len({r.get("method", "paper") for r in report["songs"]}) > 1
   for r in report["songs"]:
     rec, pb = r.get("recovery"), r.get("pedalboard")
     lines.append(
-        f"| {r['dataset']} | {r['song']} | {r['tracks']}/{r['groups']} | {r['seconds_audio']:.1f} "
+        f"| {summary_key(r, several)} | {r['song']} | {r['tracks']}/{r['groups']} | {r['seconds_audio']:.1f} "
         f"| {_f(r['loss_sum'])} | {_f(r['loss_console'])} | {_f(r['loss_pruned'])} "
         f"| {_f(r['pruning_ratio'], 2)} | {_rho_types(r['pruning_ratio_per_type'])} "
         f"| {_f(rec and rec['precision'], 2)} | {_f(rec and rec['recall'], 2)} "
@@ -692,13 +733,17 @@ def markdown(report: dict) -> str:
       f"| *{_rho_types(PAPER_HYBRID['rho_per_type'])}* "
       f"| | | | | | | |")
   lines += ["", LEGEND]
+  if several:
+    lines += ["", "Methods side by side (the same songs, seed and step budget; returned: "
+              "processors that came back after a round; moved: one-track subgroup processors "
+              "moved to their track):", ""] + methods_table(report["songs"])
   lines += ["", COST_LEGEND, "",
             ("| data set | song | nodes | length s | fit s/step | tune s/step | trials | trial s "
              "| audible s | search s |"), "|---|---|---|---|---|---|---|---|---|---|"]
   for r in report["songs"]:
     c = r["cost"]
     lines.append(
-        f"| {r['dataset']} | {r['song']} | {c['nodes']} | {r['seconds_audio']:.1f} "
+        f"| {summary_key(r, several)} | {r['song']} | {c['nodes']} | {r['seconds_audio']:.1f} "
         f"| {_f(c['console_fit_s_per_step'], 2)}{'*' if r['compiled'] else ''} "
         f"| {_f(c['finetune_s_per_step'], 2)} | {c['trials']} | {c['trials_s']:.0f} "
         f"| {_f(r.get('audible_seconds'), 0)} | {r['seconds']['total']:.0f} |")
@@ -786,6 +831,9 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--no-audible", action="store_true",
                       help="skip the audible-truth recall of console-target songs")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--methods", default="paper",
+                      help="search methods to run side by side, comma-separated "
+                           "(paper, precise; default: paper)")
   parser.add_argument("--plot", default=os.path.join(REPO, "docs", "ablation.png"),
                       help="where else to save the ablation plot ('' for --out only)")
   return parser
@@ -802,6 +850,11 @@ def main(argv=None) -> int:
   sample_rate = args.sample_rate or preset["sample_rate"]
   ablation_steps = args.ablation_steps or preset["ablation_steps"]
   config = make_config(args)
+  from mixjax.graph_search.config import METHODS
+  methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+  if not methods or any(m not in METHODS for m in methods):
+    raise SystemExit(f"quality.py: --methods takes a comma-separated list of "
+                     f"{', '.join(METHODS)}, got {args.methods!r}.")
   os.makedirs(args.out, exist_ok=True)
 
   entries = song_entries(args.song_dirs, max_songs=args.max_songs)
@@ -809,7 +862,7 @@ def main(argv=None) -> int:
     raise SystemExit(f"quality.py: no songs found in {args.song_dirs}.")
 
   settings = {"preset": args.preset, "sample_rate": sample_rate, "seed": args.seed,
-              "mode": args.mode, "ablation_steps": ablation_steps if args.ablation else None,
+              "mode": args.mode, "methods": methods, "ablation_steps": ablation_steps if args.ablation else None,
               "ablation_mode": args.ablation_mode if args.ablation else None,
               **{k: getattr(config, k) for k in ("console_steps", "finetune_steps", "rounds",
                                                  "sampler", "tolerance", "reset_every",
@@ -834,22 +887,29 @@ def main(argv=None) -> int:
 
   rows = []
   datasets = list(dict.fromkeys(e["dataset"] for e in entries))
+  audible_of = {}
   for dataset in datasets:
     index = [i for i, e in enumerate(entries) if e["dataset"] == dataset]
+    batched = {}
     if args.mode == "batch":
-      results = run_searches([loaded[i] for i in index], config, seed=args.seed, mode="batch")
-    else:
-      results = None
-    for k, i in enumerate(index):
+      for method in methods:
+        results = run_searches([loaded[i] for i in index], config.replace(method=method),
+                               seed=args.seed, mode="batch")
+        batched.update({(i, method): r for i, r in zip(index, results)})
+    # Song by song, every method in turn: a partial run still compares them.
+    for i, method in itertools.product(index, methods):
       entry, song, truth = entries[i], loaded[i], truths[i]
-      result = results[k] if results else run_searches([song], config, seed=args.seed,
-                                                       mode="loop")[0]
+      result = batched.get((i, method)) or run_searches(
+          [song], config.replace(method=method), seed=args.seed, mode="loop")[0]
       audible = None
-      if truth and truth["target"] == "console" and not args.no_audible:
+      if i in audible_of:
+        audible, removal = audible_of[i]
+      elif truth and truth["target"] == "console" and not args.no_audible:
         t0 = time.perf_counter()
         audible, removal = audible_nodes(song, os.path.join(entry["path"], "truth.json"),
                                          config=config, tolerance=config.tolerance)
         entry["audible_seconds"] = time.perf_counter() - t0
+        audible_of[i] = (audible, removal)
       row = song_row(entry, song, result, truth, audible=audible)
       if audible is not None:
         row["audible_seconds"] = entry["audible_seconds"]

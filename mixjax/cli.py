@@ -153,6 +153,12 @@ def _add_search_options(parser, *, preset: str) -> None:
            "every processor alone (thorough, one trial each); 'hybrid' is drywet with brute "
            "force every 4th round (default: hybrid, the paper's)")
   group.add_argument(
+      "--method", choices=("paper", "precise"), default="paper",
+      help="'paper' (the paper's pruning, as its reference code runs it) or 'precise' "
+           "(sparsity during the console fit with per-type costs, removed processors may "
+           "return, one-track subgroups' processors moved to their track: sparser graphs; "
+           "see benchmarks/RESULTS.md) (default: paper)")
+  group.add_argument(
       "--tolerance", type=_non_negative_float, metavar="T", default=0.01,
       help="τ: a processor is pruned if the loss without it is at most the lowest loss so "
            "far + T (default: 0.01, the paper's)")
@@ -184,7 +190,7 @@ def _config_from_args(args):
         f"--warmup-seconds ({args.warmup_seconds:g}) must be shorter than --crop-seconds "
         f"({args.crop_seconds:g}).")
   changes = {
-      "sampler": args.sampler, "tolerance": args.tolerance,
+      "sampler": args.sampler, "tolerance": args.tolerance, "method": args.method,
       "crop_seconds": args.crop_seconds, "omit_seconds": args.warmup_seconds,
       "eval_hop_seconds": round(args.crop_seconds - args.warmup_seconds, 9)}
   for option, field in (("steps", "console_steps"), ("finetune_steps", "finetune_steps"),

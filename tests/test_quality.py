@@ -181,6 +181,32 @@ def test_summary_checks_and_markdown():
   assert "| console | a | 3 | 8.0 | 0.10 | 0.10 | 5 | 2 |" in text
 
 
+def test_methods_side_by_side():
+  rho = {t: 0.5 for t in quality.ABLATION_ORDER}
+  common = {"dataset": "console", "song": "a", "path": "c/a", "tracks": 2, "groups": 1,
+            "seconds_audio": 8.0, "loss_sum": 2.0, "loss_console": 0.3, "loss_pruned": 0.31,
+            "pruning_ratio_per_type": rho, "seconds": {"total": 10.0}, "compiled": False,
+            "cost": {"nodes": 3, "console_fit_s_per_step": 0.1, "finetune_s_per_step": 0.1,
+                     "trials": 5, "trials_s": 2.0}, "truth_ratio": 0.76}
+  paper = dict(common, method="paper", pruning_ratio=0.5, processors_kept=10, method_log={},
+               recovery={"precision": 0.4, "recall": 0.8, "tp": 4, "fp": 6, "fn": 1})
+  precise = dict(common, method="precise", pruning_ratio=0.7, processors_kept=6,
+                 method_log={"returned": [(1, ("track", 0, "eq"), 0.5, 0.4)], "moved": []},
+                 recovery={"precision": 0.67, "recall": 0.8, "tp": 4, "fp": 2, "fn": 1})
+  summary = quality.summarise([paper, precise])
+  assert set(summary) == {"console (paper)", "console (precise)"}
+  assert summary["console (precise)"]["precision"] == pytest.approx(0.67)
+  assert set(quality.summarise([paper])) == {"console"}  # one method: no suffix
+  lines = quality.methods_table([paper, precise])
+  assert lines[2] == "| console | a | paper | 0.300 | 0.310 | 0.50 (0.76) | 10 | 0.40 / 0.80 | – | – | – | – | 10 |"
+  assert lines[3] == "| console | a | precise | 0.300 | 0.310 | 0.70 (0.76) | 6 | 0.67 / 0.80 | – | – | 1 | 0 | 10 |"
+  truth = {"nodes": [{"level": "track", "index": 0, "processor": "eq"},
+                     {"level": "group", "index": 0, "processor": "gain_pan"}]}
+  assert quality.truth_ratio(truth, 21) == pytest.approx(1 - 2 / 21)
+  with pytest.raises(SystemExit, match="--methods"):
+    quality.main(["/nonexistent", "--methods", "paper,fast"])
+
+
 def test_find_songs(tmp_path):
   song = tmp_path / "set" / "001_song"
   (song / "tracks").mkdir(parents=True)

@@ -11,6 +11,10 @@ from mixjax.processors import PROCESSORS
 SAMPLERS = ("hybrid", "drywet", "brute")
 """Pruning samplers (DAFx-24 §3.2): hybrid is dry/wet with brute force every 4th round."""
 
+METHODS = ("paper", "precise")
+"""Search methods: the paper's Algorithm 1 as the reference runs it, or mixjax's
+sparser variant (``graph_search.precise``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
@@ -55,6 +59,11 @@ class SearchConfig:
     processors: the processor types in the console (default all seven, in
       chain order); the others are bypassed everywhere (the paper's Table 1
       ablation uses subsets).
+    method: ``"paper"`` (default: DAFx-24 Algorithm 1 exactly as the
+      reference runs it) or ``"precise"`` (``graph_search.precise``: sparsity
+      with per-type costs during the console fit, removed processors may
+      return, one-track subgroups in canonical form; sparser graphs at a
+      similar loss).
   """
   console_steps: int = 6000
   finetune_steps: int = 500
@@ -78,8 +87,12 @@ class SearchConfig:
   max_tracks: int | None = None
   max_groups: int | None = None
   processors: tuple[str, ...] = PROCESSORS
+  method: str = "paper"
 
   def __post_init__(self):
+    if self.method not in METHODS:
+      raise ValueError(
+          f"SearchConfig: method must be one of {', '.join(METHODS)}, got {self.method!r}.")
     unknown = [p for p in self.processors if p not in PROCESSORS]
     if unknown or not self.processors:
       raise ValueError(
@@ -106,9 +119,9 @@ class SearchConfig:
       raise ValueError(f"SearchConfig: tolerance must be >= 0, got {self.tolerance}.")
 
   @classmethod
-  def paper(cls) -> "SearchConfig":
-    """The paper's settings (the defaults)."""
-    return cls()
+  def paper(cls, **overrides) -> "SearchConfig":
+    """The paper's settings (the defaults), with ``overrides`` (e.g. ``method="precise"``)."""
+    return cls(**overrides)
 
   @classmethod
   def quick(cls, **overrides) -> "SearchConfig":

@@ -44,14 +44,23 @@ class FitState:
   phase_step: jax.Array
 
 
-def sparsity_sum(console: console_lib.Console, params: console_lib.ConsoleParams, alive) -> jax.Array:
-  """``Σ sigmoid(z_i)`` over the alive processor nodes."""
+def sparsity_sum(console: console_lib.Console, params: console_lib.ConsoleParams, alive,
+                 costs=None) -> jax.Array:
+  """``Σ c_i · sigmoid(z_i)`` over the alive processor nodes.
+
+  ``costs``: per-node weights ``c_i`` (a pytree shaped like the dry/wet
+  logits; the precise method's type priors and reweighting), or None for
+  the paper's plain sum (``c_i = 1``).
+  """
   exists = console.level_exists()
   total = jnp.zeros(())
   for level, logits in params.drywet_logits.items():
     for name, z in logits.items():
       on = jnp.logical_and(alive[level][name], exists[level])
-      total = total + jnp.sum(jnp.where(on, jax.nn.sigmoid(z), 0.0))
+      w = jax.nn.sigmoid(z)
+      if costs is not None:
+        w = costs[level][name] * w
+      total = total + jnp.sum(jnp.where(on, w, 0.0))
   return total
 
 
@@ -89,7 +98,7 @@ def sparsity_schedule(config: SearchConfig) -> jax.Array:
 
 
 def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: StepSettings,
-              active=None):
+              active=None, costs=None):
   """The training loss of one crop and its parts (a dict) as auxiliary output."""
   pred, penalties = console_lib.render(console, params, tracks, alive, active)
   la = loss_lib.mrstft_loss(pred, mix, sample_rate=console.sample_rate,
@@ -98,7 +107,7 @@ def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: 
                  + settings.radii_weight * penalties["radii"])
   coefficient = loss_lib.sparsity_weight(step, start_step=sparsity[0], ramp_steps=sparsity[1],
                                          weight=sparsity[2])
-  sparsity_term = coefficient * sparsity_sum(console, params, alive)
+  sparsity_term = coefficient * sparsity_sum(console, params, alive, costs)
   total = la + regularizer + sparsity_term
   return total, {"loss": la, "regularizer": regularizer, "sparsity": sparsity_term, "total": total}
 
@@ -131,7 +140,7 @@ def _adamw(learning_rate: float) -> optax.GradientTransformation:
 
 
 def _run_steps_one_song(state: FitState, console: console_lib.Console, key, tracks, mix, alive,
-                        n_samples, sparsity, active, *, settings: StepSettings,
+                        n_samples, sparsity, active, costs=None, *, settings: StepSettings,
                         optimizer: optax.GradientTransformation):
   """``settings.steps_per_call`` training steps of one song, with ``lax.scan``."""
   crop_len = settings.crop_len
@@ -142,7 +151,7 @@ def _run_steps_one_song(state: FitState, console: console_lib.Console, key, trac
     grad_fn = jax.value_and_grad(objective, has_aux=True)
     (_, parts), grads = grad_fn(state.params, console, crop(tracks, start, crop_len),
                                 crop(mix, start, crop_len), alive, state.step, sparsity,
-                                settings=settings, active=active)
+                                settings=settings, active=active, costs=costs)
     reset = jnp.logical_and(state.phase_step % settings.reset_every == 0, state.phase_step > 0)
     fresh = optimizer.init(state.params)
     opt_state = jax.tree.map(lambda f, s: jnp.where(reset, f, s), fresh, state.opt_state)
@@ -156,7 +165,8 @@ def _run_steps_one_song(state: FitState, console: console_lib.Console, key, trac
 
 @functools.partial(jax.jit, static_argnames=("settings", "optimizer"))
 def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, alive, n_samples,
-              sparsity, *, settings: StepSettings, optimizer: optax.GradientTransformation):
+              sparsity, costs=None, *, settings: StepSettings,
+              optimizer: optax.GradientTransformation):
   """``settings.steps_per_call`` training steps for a batch of songs at once.
 
   Every array argument but ``sparsity`` has a leading song axis ``S`` (``vmap``).
@@ -171,6 +181,9 @@ def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, a
     alive: alive pytrees (traced: pruning does not recompile).
     n_samples: ``int32[S]``, each song's true length.
     sparsity: ``sparsity_schedule(config)``, shared.
+    costs: per-node sparsity costs (pytrees like the dry/wet logits, song
+      axis first; traced, so changing them does not recompile), or None for
+      the paper's unweighted sum (a separate program).
     settings: ``step_settings(config, sample_rate)`` (static);
       optimizer: a static Optax transformation.
 
@@ -179,8 +192,11 @@ def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, a
   """
   one_song = functools.partial(_run_steps_one_song, settings=settings, optimizer=optimizer)
   active = console_lib.active_types(alive)  # over all songs: dead types are skipped
-  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))(
-      state, console, key, tracks, mix, alive, n_samples, sparsity, active)
+  if costs is None:
+    return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))(
+        state, console, key, tracks, mix, alive, n_samples, sparsity, active)
+  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None, 0))(
+      state, console, key, tracks, mix, alive, n_samples, sparsity, active, costs)
 
 
 def start_phase(state: FitState, optimizer: optax.GradientTransformation) -> FitState:

@@ -41,6 +41,10 @@ class SearchResult:
       most 1 each; 0 when an earlier search compiled them).
     track_names, group_names, track_groups: the song's, for reading.
     config, seed: what ran.
+    method_log: what the search method did besides the trials (precise
+      method: ``returned``, the processors that came back after a round, as
+      ``(round, (level, index, type), loss before, loss after)``; ``moved``,
+      the canonical moves ``(group, track, type)``); empty for the paper's.
   """
   params: Any
   alive: dict
@@ -60,6 +64,7 @@ class SearchResult:
   track_groups: list
   config: SearchConfig
   seed: int
+  method_log: dict = dataclasses.field(default_factory=dict)
 
   @property
   def sample_rate(self) -> int:

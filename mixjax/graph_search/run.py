@@ -240,13 +240,17 @@ def search_batch(songs: Sequence, config: SearchConfig | None = None, *,
                      f"{songs_per_call!r}.")
   _check_songs(songs, config)
   optimizer = fit_lib.default_optimizer(config) if optimizer is None else optimizer
+  search_class = _BatchSearch
+  if config.method == "precise":
+    from mixjax.graph_search import precise  # it builds on this module
+    search_class = precise.PreciseSearch
   parts = plan_parts(songs, config, songs_per_call=songs_per_call)
   results = [None] * len(songs)
   for k, (bucket, members) in enumerate(parts):
     part_dir = checkpoint_dir
     if checkpoint_dir and len(parts) > 1:
       part_dir = os.path.join(checkpoint_dir, f"part{k}")
-    search_ = _BatchSearch([songs[i] for i in members], config, [seeds[i] for i in members],
+    search_ = search_class([songs[i] for i in members], config, [seeds[i] for i in members],
                            optimizer, progress, bucket=bucket, pad_samples=pad_samples)
     for i, result in zip(members, search_.run(part_dir, resume)):
       results[i] = result
@@ -388,8 +392,9 @@ class _BatchSearch:
     bar = tqdm(total=n_steps, desc=label, disable=not self.progress, leave=False)
     for _ in range(n_steps // per_call):
       first = int(state.step[0])
+      costs = self.sparsity_costs(state, run["flags"])
       state, metrics = fit_lib.run_steps(self.put(state), a["console"], a["crop_key"], a["tracks"], a["mix"],
-                                         alive, a["n_samples"], self.sparsity,
+                                         alive, a["n_samples"], self.sparsity, costs,
                                          settings=self.settings, optimizer=self.optimizer)
       metrics = jax.device_get(metrics)
       run["history"].append({"step": np.arange(first, first + per_call),
@@ -399,6 +404,18 @@ class _BatchSearch:
                       alive=int(sum(f.sum() for f in run["flags"][:self.n_real])))
     bar.close()
     run["state"] = jax.block_until_ready(state)
+
+  # -- hooks of other search methods (``graph_search.precise``) ---------------
+
+  def sparsity_costs(self, state, flags):
+    """Per-node sparsity costs for the next dispatch (None: the paper's plain sum)."""
+    return None
+
+  def after_round(self, run, r: int) -> None:
+    """Called after pruning round ``r``'s trials, before its fine-tuning."""
+
+  def finish(self, run) -> None:
+    """Called after the last fine-tuning, before the pruned graph is scored."""
 
   # -- the search loop -------------------------------------------------------
 
@@ -475,6 +492,7 @@ class _BatchSearch:
     for r in rounds:
       t0 = time.perf_counter()
       self.prune(run, r)
+      self.after_round(run, r)
       run["seconds"]["trials"] += time.perf_counter() - t0
       rounds.set_postfix(alive=int(sum(f.sum() for f in run["flags"][:self.n_real])))
       t0 = time.perf_counter()
@@ -518,6 +536,7 @@ class _BatchSearch:
     except KeyboardInterrupt as interrupt:
       raise SearchInterrupted(checkpoint_dir, saved_round, config.rounds) from interrupt
 
+    self.finish(run)
     if config.rounds:
       params = run["state"].params
       loss_pruned = [float(v[0]) for v in self.evaluate(params, [[f] for f in run["flags"]])]
