@@ -226,7 +226,7 @@ def main() -> None:
   parser.add_argument("--samplers", default="hybrid,drywet,brute", help="samplers to run (default: %(default)s)")
   parser.add_argument("--seconds", type=float, default=12.0, help="synthetic song length (default: %(default)s)")
   parser.add_argument("--sample-rate", type=int, default=16000, help="search sample rate (default: %(default)s)")
-  parser.add_argument("--cost-sizes", default="4x1,16x4", help="tracks x groups for the step/evaluation costs (default: %(default)s)")
+  parser.add_argument("--cost-sizes", default="4x1,16x4,32x8", help="tracks x groups for the step/evaluation costs (default: %(default)s)")
   parser.add_argument("--cost-song-seconds", type=float, default=30.0, help="song length of the evaluation cost (default: %(default)s)")
   parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: %(default)s)")
   parser.add_argument("--skip-search", action="store_true", help="only the step/evaluation costs")
