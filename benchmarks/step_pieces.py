@@ -69,11 +69,13 @@ def pieces(tracks: int, groups: int, *, repeats: int, sample_rate: int = 30000,
   mix = jnp.asarray(song.mix)
   active = console_lib.active_types(alive)
 
-  render = jax.jit(lambda p: console_lib.render(console, p, x, alive, active)[0])
+  # Inputs are arguments, not closed-over constants: XLA would fold work on constant
+  # tracks into the program at compile time (slower compiles, optimistic run times).
+  render = jax.jit(lambda p, x, alive: console_lib.render(console, p, x, alive, active)[0])
   render_grad = jax.jit(jax.grad(
-      lambda p: jnp.mean(console_lib.render(console, p, x, alive, active)[0]**2)))
+      lambda p, x, alive: jnp.mean(console_lib.render(console, p, x, alive, active)[0]**2)))
   loss = functools.partial(loss_lib.mrstft_loss, sample_rate=sample_rate)
-  pred = render(params)
+  pred = render(params, x, alive)
   loss_fwd = jax.jit(loss)
   loss_grad = jax.jit(jax.value_and_grad(loss))
 
@@ -91,8 +93,8 @@ def pieces(tracks: int, groups: int, *, repeats: int, sample_rate: int = 30000,
                              settings=settings, optimizer=optimizer)
 
   row = {"tracks": tracks, "groups": groups}
-  for name, fn in [("render_fwd", lambda: render(params)),
-                   ("render_fwd_bwd", lambda: render_grad(params)),
+  for name, fn in [("render_fwd", lambda: render(params, x, alive)),
+                   ("render_fwd_bwd", lambda: render_grad(params, x, alive)),
                    ("loss_fwd", lambda: loss_fwd(pred, mix)),
                    ("loss_fwd_bwd", lambda: loss_grad(pred, mix)),
                    ("step", step)]:
