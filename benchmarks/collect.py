@@ -121,7 +121,9 @@ PAPER_TRIALS_PER_SONG = 300
 """Assumed trials per song at the paper's settings (hybrid sampler, 140 processors, 12 rounds)."""
 
 
-def paper_costs(batch: int) -> dict:
+def paper_costs(batch: int, *, tracks: int | None = None, groups: int | None = None,
+                song_seconds: float = None, sample_rate: int | None = None,
+                config_overrides: dict | None = None) -> dict:
   """Measured costs of the paper's setting for a batch of songs, and the songs/hour they imply.
 
   16 tracks, 4 groups, 30 kHz, the paper's loss and crop, random-noise songs of
@@ -130,6 +132,10 @@ def paper_costs(batch: int) -> dict:
   the backend's default). The search
   itself (12000 steps, ~300 trials per song) is hours per song on a CPU, so songs/hour is
   projected from these costs for 3-minute songs.
+
+  The keyword arguments shrink the setting (``benchmarks/accelerator.py``
+  runs it at tiny sizes in the test suite); by default the paper's 16 × 4 at
+  30 kHz on ``PAPER_COST_SONG_SECONDS`` songs.
   """
   import jax
   import numpy as np
@@ -137,15 +143,19 @@ def paper_costs(batch: int) -> dict:
   from mixjax.graph_search import fit as fit_lib
   from mixjax.graph_search import run as run_lib
 
-  p = PRESETS["paper"]
-  sr, n = p["sample_rate"], int(PAPER_COST_SONG_SECONDS * p["sample_rate"])
+  p = dict(PRESETS["paper"])
+  p.update({k: v for k, v in dict(tracks=tracks, groups=groups, sample_rate=sample_rate).items()
+            if v is not None})
+  song_seconds = PAPER_COST_SONG_SECONDS if song_seconds is None else song_seconds
+  sr, n = p["sample_rate"], int(song_seconds * p["sample_rate"])
   rng = np.random.default_rng(0)
   songs = [mixjax.Song((0.1 * rng.standard_normal((p["tracks"], 2, n))).astype(np.float32),
                        (0.1 * rng.standard_normal((2, n))).astype(np.float32),
                        [i * p["groups"] // p["tracks"] for i in range(p["tracks"])], sr)
            for _ in range(batch)]
   steps = 5
-  config = mixjax.SearchConfig(console_steps=steps, finetune_steps=steps, steps_per_dispatch=steps)
+  config = mixjax.SearchConfig(console_steps=steps, finetune_steps=steps, steps_per_dispatch=steps,
+                               **(config_overrides or {}))
   search = run_lib._BatchSearch(songs, config, list(range(batch)),  # pylint: disable=protected-access
                                 fit_lib.default_optimizer(config), False)
   run = search.new_run()

@@ -108,6 +108,11 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device: cpu (default) or cuda; timings synchronise the device",
+    )
+    p.add_argument(
         "--builder",
         choices=["auto", "grafx-prune", "local"],
         default="auto",
@@ -345,13 +350,42 @@ def song_chunks(tracks, mix, audio_len, hop):
 # --------------------------------------------------------------------------- timing
 
 
-def timed(fn, repeats, warmup):
+def to_device(obj, device):
+    """Tensors, dicts, lists and dataclasses (grafx's ``RenderData``) moved to ``device``."""
+    import dataclasses
+
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_device(o, device) for o in obj]
+    if isinstance(obj, tuple):
+        return tuple(to_device(o, device) for o in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for field in dataclasses.fields(obj):
+            setattr(obj, field.name, to_device(getattr(obj, field.name), device))
+    return obj
+
+
+def _synchronize(device):
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def timed(fn, repeats, warmup, device="cpu"):
     for _ in range(warmup):
         fn()
+    _synchronize(device)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        _synchronize(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times
 
@@ -390,6 +424,9 @@ def main(argv=None):
         args.tracks, args.groups, audio_len, args.seed, builder, construct_mixing_console, sr
     )
     build_s = time.perf_counter() - t0
+    device = torch.device(args.device)
+    console.module.to(device)
+    console.render_data = to_device(console.render_data, device)
 
     gen = torch.Generator().manual_seed(args.seed + 1)
     result = {
@@ -401,8 +438,8 @@ def main(argv=None):
     }
 
     if args.mode == "render":
-        sources = 0.1 * torch.randn(1, args.tracks, 2, crop_len, generator=gen)
-        target = 0.1 * torch.randn(1, 2, crop_len, generator=gen)
+        sources = (0.1 * torch.randn(1, args.tracks, 2, crop_len, generator=gen)).to(device)
+        target = (0.1 * torch.randn(1, 2, crop_len, generator=gen)).to(device)
         params = list(console.module.parameters())
 
         def forward():
@@ -416,15 +453,15 @@ def main(argv=None):
             loss = torch.mean((mix.view(1, 2, crop_len) - target) ** 2)
             loss.backward()
 
-        result["fwd_s"], result["fwd_times"] = timed(forward, args.repeats, args.warmup)
+        result["fwd_s"], result["fwd_times"] = timed(forward, args.repeats, args.warmup, device)
         result["fwd_bwd_s"], result["fwd_bwd_times"] = timed(
-            forward_backward, args.repeats, args.warmup
+            forward_backward, args.repeats, args.warmup, device
         )
 
     elif args.mode == "step":
-        sources = 0.1 * torch.randn(1, args.tracks, 2, crop_len, generator=gen)
-        target = 0.1 * torch.randn(1, 2, crop_len, generator=gen)
-        console.module.match_loss = MRSTFTLoss(sr=sr)
+        sources = (0.1 * torch.randn(1, args.tracks, 2, crop_len, generator=gen)).to(device)
+        target = (0.1 * torch.randn(1, 2, crop_len, generator=gen)).to(device)
+        console.module.match_loss = MRSTFTLoss(sr=sr).to(device)
         optimiser = torch.optim.AdamW(
             params=console.module.parameters(), lr=LR, weight_decay=0, eps=1e-8
         )
@@ -444,7 +481,7 @@ def main(argv=None):
                 | {k: v.detach().item() for k, v in reg.items()}
             )
 
-        result["step_s"], result["step_times"] = timed(step, args.repeats, args.warmup)
+        result["step_s"], result["step_times"] = timed(step, args.repeats, args.warmup, device)
         result["first_loss"] = losses[0]
 
     else:  # evaluate
@@ -452,9 +489,9 @@ def main(argv=None):
         hop = audio_len - round(EVAL_WARMUP_SECONDS * sr)
         song = 0.1 * torch.randn(args.tracks, 2, total_len, generator=gen)
         mix_song = 0.1 * torch.randn(2, total_len, generator=gen)
-        match_loss = MRSTFTLoss(sr=sr, omit_sec=EVAL_WARMUP_SECONDS)
+        match_loss = MRSTFTLoss(sr=sr, omit_sec=EVAL_WARMUP_SECONDS).to(device)
         # pre-loaded, as the reference pre-loads its evaluation batches
-        chunks = song_chunks(song, mix_song, audio_len, hop)
+        chunks = to_device(song_chunks(song, mix_song, audio_len, hop), device)
         song_losses = []
 
         def evaluate():
@@ -467,7 +504,7 @@ def main(argv=None):
                 song_losses.append(sum(losses) / len(losses))
 
         result["evaluate_s"], result["evaluate_times"] = timed(
-            evaluate, args.repeats, args.warmup
+            evaluate, args.repeats, args.warmup, device
         )
         result["chunks"] = len(chunks)
         result["chunk_seconds"] = args.chunk_seconds
@@ -475,6 +512,11 @@ def main(argv=None):
 
     result |= {
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "device": str(device),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else "cpu"),
+        "peak_device_mb": (torch.cuda.max_memory_allocated(device) / 2**20
+                           if device.type == "cuda" else None),
         "torch": torch.__version__,
         "grafx": version("GRAFX"),
         "threads": torch.get_num_threads(),

@@ -158,16 +158,18 @@ def _print_search_row(row) -> None:
         f"{s['total']:7.1f}", flush=True)
 
 
-def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int) -> dict:
-  """mixjax's cost of one optimisation step and one whole-song evaluation at 30 kHz."""
+def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
+               sample_rate: int = 30000, config_overrides: dict | None = None) -> dict:
+  """mixjax's cost of one optimisation step and one whole-song evaluation (30 kHz by default)."""
   import jax
   import numpy as np
   import mixjax
   from mixjax.graph_search import evaluate as evaluate_lib
   from mixjax.graph_search import fit as fit_lib
 
-  sr = 30000
-  config = mixjax.SearchConfig(steps_per_dispatch=1, console_steps=1, finetune_steps=1)
+  sr = sample_rate
+  config = mixjax.SearchConfig(steps_per_dispatch=1, console_steps=1, finetune_steps=1,
+                               **(config_overrides or {}))
   rng = np.random.default_rng(0)
   n = int(song_seconds * sr)
   song = mixjax.Song((0.1 * rng.standard_normal((tracks, 2, n))).astype(np.float32),
@@ -198,7 +200,8 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int) -
   def evaluate():
     out = evaluate_lib.song_loss(batch(params), consoles, pad(tracks_), pad(mix), masks,
                                  np.asarray(starts, np.int32), np.array([len(starts)], np.int32),
-                                 chunk_len=chunk_len, omit_seconds=1.0, fft_sizes=(512, 1024, 4096))
+                                 chunk_len=chunk_len, omit_seconds=config.omit_seconds,
+                                 fft_sizes=tuple(config.fft_sizes))
     jax.block_until_ready(out)
 
   t0 = time.perf_counter()
@@ -226,7 +229,7 @@ def main() -> None:
   parser.add_argument("--samplers", default="hybrid,drywet,brute", help="samplers to run (default: %(default)s)")
   parser.add_argument("--seconds", type=float, default=12.0, help="synthetic song length (default: %(default)s)")
   parser.add_argument("--sample-rate", type=int, default=16000, help="search sample rate (default: %(default)s)")
-  parser.add_argument("--cost-sizes", default="4x1,16x4", help="tracks x groups for the step/evaluation costs (default: %(default)s)")
+  parser.add_argument("--cost-sizes", default="4x1,16x4,32x8", help="tracks x groups for the step/evaluation costs (default: %(default)s)")
   parser.add_argument("--cost-song-seconds", type=float, default=30.0, help="song length of the evaluation cost (default: %(default)s)")
   parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: %(default)s)")
   parser.add_argument("--skip-search", action="store_true", help="only the step/evaluation costs")

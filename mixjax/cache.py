@@ -31,6 +31,8 @@ def enable_compilation_cache(directory: str | None = None) -> str | None:
     return None
   os.makedirs(directory, exist_ok=True)
   jax.config.update("jax_compilation_cache_dir", directory)
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+  # Every program, however quick to compile: a second run on the same shapes
+  # then compiles nothing at all (tests/test_cache.py checks it).
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
   return directory

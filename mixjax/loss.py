@@ -280,11 +280,7 @@ def mel_magnitudes(x, *, sample_rate: int, n_fft: int):
     ``[..., 96, 1 + n // hop]`` mel magnitudes, all ``> 0``.
   """
   spec = dsp.stft(x, n_fft=n_fft, hop=n_fft // HOP_DIVISOR)
-  power = jnp.real(spec)**2 + jnp.imag(spec)**2
-  magnitude = jnp.sqrt(jnp.maximum(power, POWER_FLOOR))
-  bank = jnp.asarray(mel_filterbank(sample_rate, n_fft), dtype=magnitude.dtype)
-  # Full float32 on every backend (TPUs default to bfloat16 passes for matmuls).
-  return jnp.matmul(bank, magnitude, precision=jax.lax.Precision.HIGHEST)
+  return _floored_mel(spec, sample_rate=sample_rate, n_fft=n_fft)
 
 
 def _abs(x):
@@ -338,6 +334,74 @@ def _check_stereo_pair(pred, target, omit: int, fft_sizes) -> None:
         f"FFT size {max(fft_sizes)} needs at least {needed}.")
 
 
+def _floored_mel(spec, *, sample_rate: int, n_fft: int):
+  """``F √max(|X|², ε)`` of a ``[..., n_fft // 2 + 1, frames]`` spectrogram."""
+  power = jnp.real(spec)**2 + jnp.imag(spec)**2
+  magnitude = jnp.sqrt(jnp.maximum(power, POWER_FLOOR))
+  bank = jnp.asarray(mel_filterbank(sample_rate, n_fft), dtype=magnitude.dtype)
+  return jnp.matmul(bank, magnitude, precision=jax.lax.Precision.HIGHEST)
+
+
+def mel_spectrograms(
+    x,
+    *,
+    sample_rate: int,
+    omit_seconds: float = OMIT_SECONDS,
+    fft_sizes: tuple[int, ...] = FFT_SIZES,
+) -> tuple:
+  r"""The mel magnitudes of ``(L, R, M, S)`` of one stereo signal, per resolution.
+
+  Steps 1–4 of the module docstring, computed with two STFTs per resolution
+  instead of four: the A-weighting, the reflect padding and the STFT are
+  linear, so with ``X_L``, ``X_R`` the STFTs of the A-weighted channels,
+
+  .. math::
+    \mathrm{STFT}(h_A * (L ± R)) = X_L ± X_R,
+
+  and the mid and side spectra are sums of the channels' (equal up to
+  float32 rounding to transforming the four signals).
+
+  Args:
+    x: ``[2, n]`` stereo signal.
+    sample_rate: in Hz.
+    omit_seconds: seconds cut from the start (rounded to samples).
+    fft_sizes: STFT sizes; hop = size / 4, window = size.
+
+  Returns:
+    One ``[4, 96, frames]`` array per FFT size (signals ``L, R, M, S``).
+  """
+  omit = dsp.seconds_to_samples(omit_seconds, sample_rate)
+  weighted = a_weight(x[..., omit:], sample_rate=sample_rate)  # [2, n]
+  out = []
+  for n_fft in fft_sizes:
+    spec = dsp.stft(weighted, n_fft=n_fft, hop=n_fft // HOP_DIVISOR)  # [2, bins, frames]
+    left, right = spec[..., 0, :, :], spec[..., 1, :, :]
+    four = jnp.stack([left, right, left + right, left - right], axis=-3)
+    out.append(_floored_mel(four, sample_rate=sample_rate, n_fft=n_fft))
+  return tuple(out)
+
+
+def loss_terms_from_mels(pred_mels, target_mels) -> dict:
+  """Steps 5–6 of the module docstring, from ``mel_spectrograms`` of both.
+
+  Returns:
+    As ``mrstft_loss_terms``.
+  """
+  per_resolution = [
+      spectral_convergence(pred_mel, target_mel) + log_magnitude_distance(pred_mel, target_mel)
+      for pred_mel, target_mel in zip(pred_mels, target_mels)]
+  left, right, mid, side = jnp.mean(jnp.stack(per_resolution), axis=0)
+  lr = 0.5 * (left + right)
+  return {
+      "total": 0.5 * lr + 0.25 * mid + 0.25 * side,
+      "lr": lr,
+      "mid": mid,
+      "side": side,
+      "left": left,
+      "right": right,
+  }
+
+
 def mrstft_loss_terms(
     pred,
     target,
@@ -348,7 +412,11 @@ def mrstft_loss_terms(
 ) -> dict:
   """Per-signal A-weighted mel multi-resolution STFT losses (DAFx Table 1 terms).
 
-  See the module docstring for the definition of ``L_s``.
+  See the module docstring for the definition of ``L_s``. The prediction's
+  and the target's transforms are separate computations
+  (``mel_spectrograms``), so under ``vmap`` over predictions (a batch of
+  trial masks) the target's are computed once, and under ``grad`` the
+  target's are not differentiated.
 
   Args:
     pred: ``[2, n]`` predicted stereo mix ``x̂``.
@@ -369,25 +437,9 @@ def mrstft_loss_terms(
   """
   omit = dsp.seconds_to_samples(omit_seconds, sample_rate)
   _check_stereo_pair(pred, target, omit, fft_sizes)
-  both = jnp.stack([pred, target])[..., omit:]  # [2 (pred, target), 2, n]
-  weighted = a_weight(sum_and_difference(both), sample_rate=sample_rate)
-  per_resolution = []
-  for n_fft in fft_sizes:
-    mel = mel_magnitudes(weighted, sample_rate=sample_rate, n_fft=n_fft)
-    pred_mel, target_mel = mel[0], mel[1]  # [4, n_mels, frames]
-    per_resolution.append(
-        spectral_convergence(pred_mel, target_mel)
-        + log_magnitude_distance(pred_mel, target_mel))
-  left, right, mid, side = jnp.mean(jnp.stack(per_resolution), axis=0)
-  lr = 0.5 * (left + right)
-  return {
-      "total": 0.5 * lr + 0.25 * mid + 0.25 * side,
-      "lr": lr,
-      "mid": mid,
-      "side": side,
-      "left": left,
-      "right": right,
-  }
+  mels = functools.partial(mel_spectrograms, sample_rate=sample_rate, omit_seconds=omit_seconds,
+                           fft_sizes=fft_sizes)
+  return loss_terms_from_mels(mels(pred), mels(target))
 
 
 def mrstft_loss(
