@@ -271,10 +271,14 @@ def plan_parts(songs: Sequence, config: SearchConfig, *, songs_per_call: int) ->
 
 
 class _BatchSearch:
-  """The padded, stacked arrays of a song batch and the search loop over them."""
+  """The padded, stacked arrays of a song batch and the search loop over them.
+
+  ``bucket`` is ``(max_tracks, max_groups)`` (default: the largest of the
+  songs' own buckets, ``buckets.song_bucket``).
+  """
 
   def __init__(self, songs, config: SearchConfig, seeds, optimizer, progress: bool, *,
-               bucket: tuple[int, int], pad_samples: int | None = None):
+               bucket: tuple[int, int] | None = None, pad_samples: int | None = None):
     self.songs, self.config, self.seeds = songs, config, seeds
     self.optimizer, self.progress = optimizer, progress
     sr = songs[0].sample_rate
@@ -284,6 +288,9 @@ class _BatchSearch:
     self.n_real = len(songs)
     padded_songs = songs + [songs[0]] * (-len(songs) % n_devices)
     padded_seeds = seeds + [seeds[0]] * (-len(seeds) % n_devices)
+    if bucket is None:  # the largest of the songs' own buckets
+      sizes = [buckets_lib.song_bucket(s.n_tracks, s.n_groups, config) for s in songs]
+      bucket = (max(t for t, _ in sizes), max(g for _, g in sizes))
     max_tracks, max_groups = bucket
     n = max([s.n_samples for s in songs] + [pad_samples or 0])
     consoles = [s.console(max_tracks=max_tracks, max_groups=max_groups) for s in padded_songs]
