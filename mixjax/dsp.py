@@ -11,7 +11,6 @@ the reference pads to exactly ``signal + filter - 1`` samples (e.g.
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -321,5 +320,3 @@ def seconds_to_samples(seconds: float, sample_rate: int) -> int:
   """Round a duration to a whole number of samples."""
   return int(round(seconds * sample_rate))
 
-
-LN10 = math.log(10.0)
