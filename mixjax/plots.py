@@ -18,6 +18,7 @@ import matplotlib
 
 from mixjax import files
 from mixjax import graph as graph_lib
+from mixjax import validation
 from mixjax.processors import PROCESSORS, REGISTRY
 
 TYPE_COLOURS = {
@@ -307,8 +308,8 @@ def plot_processors(graph: dict, path: str) -> None:
         ax.tick_params(labelsize=7)
         ax.grid(True, which="major", color="#e6e6e6", lw=0.6)
         ax.set_axisbelow(True)
-        where = "track" if level == "track" else "subgroup"
-        ax.set_title(f"{where} {_shorten(owner, 24)} — {REGISTRY[node_type].LABEL}, "
+        ax.set_title(f"{validation.owner_label(level, _shorten(owner, 24))} — "
+                     f"{REGISTRY[node_type].LABEL}, "
                      f"{100 * effective['wet']:.0f} % wet", fontsize=9, color=colour,
                      fontweight="bold")
     fig.suptitle("Kept EQs and dynamics at their dry/wet (gain re the input)", fontsize=11,

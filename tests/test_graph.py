@@ -17,6 +17,7 @@ import pytest
 import mixjax
 from mixjax import graph as graph_lib
 from mixjax import plots
+from mixjax import validation
 from mixjax import report
 from mixjax.processors import PROCESSORS, REGISTRY
 
@@ -280,10 +281,17 @@ def test_pictures(tmp_path, graph, searched, monkeypatch):
     plots.plot_spectrograms(song.mix, song.mix[:, :100], SR, spec)
 
 
-def test_processor_curves(tmp_path, graph):
+def test_processor_curves(tmp_path, graph, monkeypatch):
   path = str(tmp_path / "processors.png")
   assert any(n["type"] in plots.CURVE_TYPES for n in graph["nodes"])
+  titles = []
+  set_title = matplotlib.axes.Axes.set_title
+  monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
+                      lambda ax, label, *a, **k: titles.append(label) or set_title(ax, label, *a, **k))
   plots.plot_processors(graph, path)
+  owners = {validation.owner_label(n["level"], n["owner"]) for n in graph["nodes"]
+            if n["type"] in plots.CURVE_TYPES}
+  assert {t.split(" — ")[0] for t in titles} == owners, titles  # "group rhythm", "track kick"
   older = edited(graph, lambda g: [n.pop("effective", None) for n in g["nodes"]])
   plots.plot_processors(older, str(tmp_path / "older.png"))  # computed from raw
   bare = edited(graph, lambda g: g.update(nodes=[n for n in g["nodes"]
