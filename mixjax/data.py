@@ -74,8 +74,30 @@ def _check_track_groups(track_groups, n_tracks: int) -> tuple[int | None, ...]:
   return tuple(groups)
 
 
+class TrackSizes:
+  """Sizes read off ``tracks`` (``[T, 2, n]``) and ``sample_rate``, for ``Song`` and
+  ``loading.Tracks``."""
+  tracks: np.ndarray
+  sample_rate: int
+
+  @property
+  def n_tracks(self) -> int:
+    """Number of dry tracks ``T``."""
+    return self.tracks.shape[0]
+
+  @property
+  def n_samples(self) -> int:
+    """Length ``n`` of the tracks (and of the mix)."""
+    return self.tracks.shape[-1]
+
+  @property
+  def seconds(self) -> float:
+    """Duration ``n / sample_rate`` in seconds."""
+    return self.n_samples / self.sample_rate
+
+
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
-class Song:
+class Song(TrackSizes):
   """One song: dry tracks, their subgroups and the target mix.
 
   Attributes:
@@ -137,24 +159,9 @@ class Song:
   # -- sizes ---------------------------------------------------------------
 
   @property
-  def n_tracks(self) -> int:
-    """Number of dry tracks ``T``."""
-    return self.tracks.shape[0]
-
-  @property
   def n_groups(self) -> int:
     """Number of groups, counting one per track with no subgroup."""
     return len(self.group_names)
-
-  @property
-  def n_samples(self) -> int:
-    """Length ``n`` of the tracks and the mix."""
-    return self.tracks.shape[-1]
-
-  @property
-  def seconds(self) -> float:
-    """Duration ``n / sample_rate`` in seconds."""
-    return self.n_samples / self.sample_rate
 
   def resolved_groups(self) -> tuple[int, ...]:
     """The group index of every track (None tracks get groups of their own)."""

@@ -55,7 +55,7 @@ import soxr
 import yaml
 
 from mixjax import validation
-from mixjax.data import SILENCE_PEAK, Song
+from mixjax.data import SILENCE_PEAK, Song, TrackSizes
 
 DEFAULT_SAMPLE_RATE = 30000
 """The search rate (Hz) of the paper; songs are resampled to it by default."""
@@ -465,7 +465,7 @@ def _read_tracks(paths, n_samples: int | None, *, sample_rate: int, reference: s
 
 
 @dataclasses.dataclass(frozen=True)
-class Tracks:
+class Tracks(TrackSizes):
   """A song folder's dry tracks without its mix: all that rendering a graph needs.
 
   Attributes:
@@ -476,18 +476,6 @@ class Tracks:
   tracks: np.ndarray
   track_names: tuple
   sample_rate: int
-
-  @property
-  def n_tracks(self) -> int:
-    return self.tracks.shape[0]
-
-  @property
-  def n_samples(self) -> int:
-    return self.tracks.shape[-1]
-
-  @property
-  def seconds(self) -> float:
-    return self.n_samples / self.sample_rate
 
 
 def load_tracks(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tracks:
