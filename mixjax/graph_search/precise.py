@@ -44,6 +44,8 @@ paper's trial programs.
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from mixjax.console import LEVELS
@@ -155,7 +157,7 @@ def canonicalize(params, flags: np.ndarray, table, track_groups, song: int = 0):
     group = {name: bool(flags[index[("group", g, name)]]) for name in PROCESSORS}
     for name in canonical_moves(track, group):
       procs = params.processors
-      for leaf_t, leaf_g in zip(_leaves(procs["track"][name]), _leaves(procs["group"][name])):
+      for leaf_t, leaf_g in zip(jax.tree.leaves(procs["track"][name]), jax.tree.leaves(procs["group"][name])):
         leaf_t[song, t] = leaf_g[song, g]
       params.drywet_logits["track"][name][song, t] = params.drywet_logits["group"][name][song, g]
       flags[index[("track", t, name)]] = True
@@ -164,17 +166,11 @@ def canonicalize(params, flags: np.ndarray, table, track_groups, song: int = 0):
   return params, flags, moved
 
 
-def _leaves(tree) -> list:
-  import jax
-  return jax.tree.leaves(tree)
-
-
 class PreciseSearch(run_lib._BatchSearch):  # pylint: disable=protected-access
   """``_BatchSearch`` with the precise method's costs, returns and canonical form."""
 
   def __init__(self, songs, config, seeds, optimizer, progress: bool, **sizes):
     super().__init__(songs, config, seeds, optimizer, progress, **sizes)
-    import jax.numpy as jnp
     start = int(round(config.console_steps * SPARSITY_START_FRACTION))
     ramp = max(int(round(config.console_steps * SPARSITY_RAMP_FRACTION)), 1)
     weight = PRECISE_SPARSITY_WEIGHT if config.rounds else 0.0  # as the paper: pruning runs only
@@ -185,7 +181,6 @@ class PreciseSearch(run_lib._BatchSearch):  # pylint: disable=protected-access
                    for t, g in zip(self.tables, self.track_groups)]
 
   def sparsity_costs(self, state, flags):
-    import jax
     logits = jax.device_get(state.params.drywet_logits)
     costs = {level: {name: np.stack([reweight(p[level][name], logits[level][name][s])
                                      for s, p in enumerate(self.priors)])
@@ -242,7 +237,6 @@ class PreciseSearch(run_lib._BatchSearch):  # pylint: disable=protected-access
 
   def finish(self, run) -> None:
     """Puts every song's graph in canonical form (one-track subgroups' processors on the track)."""
-    import jax
     params = jax.tree.map(np.array, jax.device_get(run["state"].params))
     for s, table in enumerate(self.tables):
       params, run["flags"][s], moved = canonicalize(params, run["flags"][s], table,
