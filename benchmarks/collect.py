@@ -141,7 +141,7 @@ def paper_costs(batch: int, *, tracks: int | None = None, groups: int | None = N
   import numpy as np
   import mixjax
   from mixjax.graph_search import fit as fit_lib
-  from mixjax.graph_search import run as run_lib
+  from mixjax.graph_search import batch as batch_lib
 
   p = dict(PRESETS["paper"])
   p.update({k: v for k, v in dict(tracks=tracks, groups=groups, sample_rate=sample_rate).items()
@@ -156,7 +156,7 @@ def paper_costs(batch: int, *, tracks: int | None = None, groups: int | None = N
   steps = 5
   config = mixjax.SearchConfig(console_steps=steps, finetune_steps=steps, steps_per_dispatch=steps,
                                **(config_overrides or {}))
-  search = run_lib._BatchSearch(songs, config, list(range(batch)),  # pylint: disable=protected-access
+  search = batch_lib.BatchSearch(songs, config, list(range(batch)),
                                 fit_lib.default_optimizer(config), False)
   run = search.new_run()
 

@@ -102,10 +102,10 @@ def pruning_phase(song, config) -> dict:
   import copy
   import numpy as np
   from mixjax.graph_search import fit as fit_lib
-  from mixjax.graph_search import run as run_lib
+  from mixjax.graph_search import batch as batch_lib
 
   compile_s = timing.count_compile_seconds()
-  search = run_lib._BatchSearch([song], config, [0],  # pylint: disable=protected-access
+  search = batch_lib.BatchSearch([song], config, [0],
                                 fit_lib.default_optimizer(config), False)
   fitted = search.new_run()
   search.fit(fitted, config.console_steps, 0, "console fit")

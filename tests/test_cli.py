@@ -292,14 +292,14 @@ def test_resume_without_a_checkpoint_says_so_and_notes_reach_the_report(songs, p
 
 
 def test_ctrl_c_says_what_was_saved_and_how_to_resume(songs, tmp_path, capsys, monkeypatch):
-  from mixjax.graph_search import run as run_lib
+  from mixjax.graph_search import batch as batch_lib
   out = str(tmp_path / "interrupted")
-  original = run_lib._BatchSearch.prune
+  original = batch_lib.BatchSearch.prune
 
   def stop(*args, **kwargs):
     raise KeyboardInterrupt  # Ctrl-C in round 1, after the console fit's checkpoint
 
-  monkeypatch.setattr(run_lib._BatchSearch, "prune", stop)
+  monkeypatch.setattr(batch_lib.BatchSearch, "prune", stop)
   code, _, err = run(capsys, "search", songs["plain"], "--out", out, *TINY_ARGS)
   assert code == 130
   lines = err.strip().splitlines()
@@ -310,19 +310,19 @@ def test_ctrl_c_says_what_was_saved_and_how_to_resume(songs, tmp_path, capsys, m
   assert lines[0] == (f"mixjax search: interrupted; {checkpoint_dir} holds the console fit and "
                       f"0 of 1 pruning rounds. Resume with: {command}")
   assert not os.path.exists(os.path.join(out, folder_lock.LOCK_FILE))  # let go
-  monkeypatch.setattr(run_lib._BatchSearch, "prune", original)
+  monkeypatch.setattr(batch_lib.BatchSearch, "prune", original)
   code, stdout, err = run(capsys, *shlex.split(command)[1:])
   assert code == 0, err
   assert f"resuming from {checkpoint_dir}" in stdout
 
 
 def test_ctrl_c_before_the_first_checkpoint(songs, tmp_path, capsys, monkeypatch):
-  from mixjax.graph_search import run as run_lib
+  from mixjax.graph_search import batch as batch_lib
 
   def stop(*args, **kwargs):
     raise KeyboardInterrupt
 
-  monkeypatch.setattr(run_lib._BatchSearch, "fit", stop)
+  monkeypatch.setattr(batch_lib.BatchSearch, "fit", stop)
   code, _, err = run(capsys, "search", songs["plain"], "--out", tmp_path / "early", *TINY_ARGS)
   assert code == 130
   assert err.strip() == ("mixjax search: interrupted before the first checkpoint (written when "

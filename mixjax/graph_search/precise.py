@@ -50,7 +50,7 @@ import numpy as np
 
 from mixjax.console import LEVELS
 from mixjax.graph_search import incremental as incremental_lib
-from mixjax.graph_search import run as run_lib
+from mixjax.graph_search import batch as batch_lib
 from mixjax.processors import PROCESSORS
 
 PRECISE_SPARSITY_WEIGHT = 2e-3
@@ -166,8 +166,8 @@ def canonicalize(params, flags: np.ndarray, table, track_groups, song: int = 0):
   return params, flags, moved
 
 
-class PreciseSearch(run_lib._BatchSearch):  # pylint: disable=protected-access
-  """``_BatchSearch`` with the precise method's costs, returns and canonical form."""
+class PreciseSearch(batch_lib.BatchSearch):
+  """``BatchSearch`` with the precise method's costs, returns and canonical form."""
 
   def __init__(self, songs, config, seeds, optimizer, progress: bool, **sizes):
     super().__init__(songs, config, seeds, optimizer, progress, **sizes)

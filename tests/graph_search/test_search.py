@@ -15,7 +15,7 @@ import pytest
 import mixjax
 from mixjax import report
 from mixjax.graph_search import checkpoint
-from mixjax.graph_search import run as run_lib
+from mixjax.graph_search import batch as batch_lib
 from mixjax.processors import PROCESSORS
 from mixjax.synthetic import gain_pan_params
 
@@ -124,7 +124,7 @@ def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monk
   monkeypatch.setattr(checkpoint, "save", save_then_die)
   # The interrupted run's clock runs 1000 s per reading: its time must reach the total.
   clock = iter(range(0, 10**9, 1000))
-  monkeypatch.setattr(run_lib, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+  monkeypatch.setattr(batch_lib, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
   with pytest.raises(KeyboardInterrupt):
     mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"))
   monkeypatch.undo()
