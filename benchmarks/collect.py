@@ -95,7 +95,7 @@ def step_flops(preset: str) -> dict:
   song = mixjax.Song((0.1 * rng.standard_normal((p["tracks"], 2, n))).astype(np.float32),
                      (0.1 * rng.standard_normal((2, n))).astype(np.float32),
                      [i * p["groups"] // p["tracks"] for i in range(p["tracks"])], sr)
-  console = song.console()
+  console = mixjax.Console.of(song)
   optimizer = fit_lib.default_optimizer(config)
   one = lambda x: jax.tree.map(lambda a: np.asarray(a)[None], x)
   args = (one(fit_lib.init_state(console.init(jax.random.key(0)), optimizer)), one(console),

@@ -1220,9 +1220,10 @@ def _jsonable(value):
 def console_mix(song, *, key, density: float):
   """``(mix, truth)``: the console's render of ``song``'s tracks with a random sparse graph."""
   from mixjax import synthetic
+  from mixjax.console import Console
   truth = synthetic.random_graph(key, song.tracks, song.track_groups,
                                  sample_rate=song.sample_rate, density=density)
-  mix = np.asarray(song.console().render(truth.params, song.tracks, truth.alive), np.float32)
+  mix = np.asarray(Console.of(song).render(truth.params, song.tracks, truth.alive), np.float32)
   return mix, truth
 
 

@@ -35,6 +35,7 @@ def main(argv=None) -> None:
   import numpy as np
 
   import mixjax
+  from mixjax import nodes
   from mixjax.graph_search import evaluate as evaluate_lib
   from mixjax.graph_search import fit as fit_lib
 
@@ -48,11 +49,11 @@ def main(argv=None) -> None:
   sparsity = fit_lib.sparsity_schedule(config)
 
   def prepare(size: int):
-    console = song.console(max_tracks=size, max_groups=args.groups)
+    console = mixjax.Console.of(song, max_tracks=size, max_groups=args.groups)
     params = console.init(jax.random.key(1))
     stack = lambda tree: jax.tree.map(lambda x: np.stack([np.asarray(x)]), tree)
     state = jax.vmap(functools.partial(fit_lib.init_state, optimizer=optimizer))(stack(params))
-    alive = evaluate_lib.stack_masks([console.all_alive()])
+    alive = nodes.stack([console.all_alive()])
     inputs = (stack(console), jax.random.key(2)[None], song.padded_tracks(size)[None],
               song.mix[None], alive, np.array([song.n_samples], np.int32), sparsity)
 

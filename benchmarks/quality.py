@@ -344,9 +344,10 @@ def audible_nodes(song, truth_path: str, *, config, tolerance: float) -> tuple[s
   from make_songs import read_console_truth
 
   import mixjax
+  from mixjax import nodes
 
   params, alive = read_console_truth(truth_path)
-  console = song.console()
+  console = mixjax.Console.of(song)
   tracks = song.padded_tracks()
   sr = song.sample_rate
   starts = mixjax.loss.whole_song_chunks(song.n_samples, sample_rate=sr,
@@ -365,16 +366,11 @@ def audible_nodes(song, truth_path: str, *, config, tolerance: float) -> tuple[s
 
   tracks = jnp.asarray(tracks)
   losses = {}
-  for level, index, processor in sorted(_alive_set(alive)):
+  for level, index, processor in sorted(nodes.alive_set(alive)):
     mask = {lv: {p: np.array(a) for p, a in procs.items()} for lv, procs in alive.items()}
     mask[level][processor][index] = False
     losses[(level, index, processor)] = float(loss_without(params, tracks, target, mask))
   return {n for n, value in losses.items() if value > tolerance}, losses
-
-
-def _alive_set(alive: dict) -> set:
-  return {(level, int(i), p) for level, procs in alive.items() for p, a in procs.items()
-          for i in np.flatnonzero(np.asarray(a))}
 
 
 # ---------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
   song = mixjax.Song((0.1 * rng.standard_normal((tracks, 2, n))).astype(np.float32),
                      (0.1 * rng.standard_normal((2, n))).astype(np.float32),
                      [i * groups // tracks for i in range(tracks)], sr)
-  console = song.console()
+  console = mixjax.Console.of(song)
   optimizer = fit_lib.default_optimizer(config)
   batch = lambda x: jax.tree.map(lambda a: np.asarray(a)[None], x)  # a batch of one song
   params = console.init(jax.random.key(0))

@@ -62,7 +62,7 @@ def pieces(tracks: int, groups: int, *, repeats: int, sample_rate: int = 30000,
   song = mixjax.Song((0.1 * rng.standard_normal((tracks, 2, n))).astype(np.float32),
                      (0.1 * rng.standard_normal((2, n))).astype(np.float32),
                      [i * groups // tracks for i in range(tracks)], sample_rate)
-  console = song.console()
+  console = console_lib.Console.of(song)
   params = console.init(jax.random.key(0))
   alive = console.all_alive()
   x = jnp.asarray(song.padded_tracks())

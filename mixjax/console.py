@@ -30,27 +30,13 @@ import numpy as np
 from flax import struct
 
 from mixjax import validation
+from mixjax.data import resolve_groups
 from mixjax.processors import PENALTY_NAMES, PROCESSORS, REGISTRY
 
 LEVELS = ("track", "group")
 """The two levels of the console, in signal order."""
 
 Alive = dict  # {"track": {name: bool[T]}, "group": {name: bool[G]}}
-
-
-def resolve_groups(track_groups: Sequence[int | None]) -> tuple[int, ...]:
-  """The group index of every track, with ``None`` tracks in groups of their own.
-
-  Tracks with no subgroup get new groups numbered after the largest given
-  index, in track order.
-  """
-  next_group = max([g for g in track_groups if g is not None], default=-1) + 1
-  resolved = []
-  for g in track_groups:
-    if g is None:
-      g, next_group = next_group, next_group + 1
-    resolved.append(int(g))
-  return tuple(resolved)
 
 
 @struct.dataclass
@@ -162,6 +148,22 @@ class Console:
         group_exists=jnp.asarray(group_exists),
         sample_rate=sample_rate)
 
+  @classmethod
+  def of(cls, song, *, max_tracks: int | None = None, max_groups: int | None = None) -> "Console":
+    """The console for a ``Song``: ``build`` of its grouping at its sample rate.
+
+    Args:
+      song: a ``mixjax.Song`` (or anything with ``track_groups`` and ``sample_rate``).
+      max_tracks: padded track count (default: the song's); give the same
+        value to several songs to batch them.
+      max_groups: padded group count (default: the song's).
+
+    Raises:
+      ValueError: when the song does not fit ``max_tracks`` or ``max_groups``.
+    """
+    return cls.build(song.track_groups, sample_rate=song.sample_rate,
+                     max_tracks=max_tracks, max_groups=max_groups)
+
   @property
   def max_tracks(self) -> int:
     return self.track_exists.shape[-1]
@@ -268,7 +270,7 @@ def active_types(alive: Alive) -> dict:
   return jax.tree.map(jnp.any, alive)
 
 
-def _apply_chain(processors, logits, on, x, *, sample_rate, active=None):
+def apply_chain(processors, logits, on, x, *, sample_rate, active=None):
   """Runs the 7-processor chain on all nodes of one level at once.
 
   Args:
@@ -359,14 +361,14 @@ def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive
       for level, exists in console.level_exists().items()
   }
   active = active or {level: None for level in LEVELS}
-  track_out, track_pen = _apply_chain(
+  track_out, track_pen = apply_chain(
       params.processors["track"], params.drywet_logits["track"], on["track"], tracks,
       sample_rate=sr, active=active["track"])
   track_out = jnp.where(console.track_exists[:, None, None], track_out, 0.0)
   routing = jax.nn.one_hot(console.track_group, console.max_groups, dtype=tracks.dtype)
   group_in = jnp.einsum("tg,tcn->gcn", routing, track_out,
                         precision=jax.lax.Precision.HIGHEST)  # exact sums, also on TPU
-  group_out, group_pen = _apply_chain(
+  group_out, group_pen = apply_chain(
       params.processors["group"], params.drywet_logits["group"], on["group"], group_in,
       sample_rate=sr, active=active["group"])
   group_out = jnp.where(console.group_exists[:, None, None], group_out, 0.0)

@@ -12,9 +12,8 @@ order. So with ``track_groups = (1, None, 0, None)`` the tracks feed groups
 (``(0, 2)``) still counts as a group (with a name) that no track feeds; the
 console leaves it empty.
 
-.. note::
-  Loading songs from folders (plain and MedleyDB layouts) and resampling
-  will live here too; they build a ``Song`` and rely on its checks.
+Songs are read from folders by ``mixjax.loading`` and made up by
+``mixjax.synthetic``; ``Console.of(song)`` builds the console that renders one.
 """
 
 from __future__ import annotations
@@ -25,7 +24,21 @@ from typing import Sequence
 import numpy as np
 
 from mixjax import validation
-from mixjax.console import Console, resolve_groups
+
+def resolve_groups(track_groups: Sequence[int | None]) -> tuple[int, ...]:
+  """The group index of every track, with ``None`` tracks in groups of their own.
+
+  Tracks with no subgroup get new groups numbered after the largest given
+  index, in track order.
+  """
+  next_group = max([g for g in track_groups if g is not None], default=-1) + 1
+  resolved = []
+  for g in track_groups:
+    if g is None:
+      g, next_group = next_group, next_group + 1
+    resolved.append(int(g))
+  return tuple(resolved)
+
 
 SILENCE_PEAK = 1e-7
 """A mix whose peak ``max |x|`` is at most this (−140 dBFS) counts as silent."""
@@ -168,20 +181,6 @@ class Song(TrackSizes):
     return resolve_groups(self.track_groups)
 
   # -- console inputs ------------------------------------------------------
-
-  def console(self, *, max_tracks: int | None = None, max_groups: int | None = None) -> Console:
-    """The console for this song (``Console.build`` of its grouping).
-
-    Args:
-      max_tracks: padded track count (default: ``n_tracks``); give the same
-        value to several songs to batch them.
-      max_groups: padded group count (default: ``n_groups``).
-
-    Raises:
-      ValueError: when the song does not fit ``max_tracks`` or ``max_groups``.
-    """
-    return Console.build(self.track_groups, sample_rate=self.sample_rate,
-                         max_tracks=max_tracks, max_groups=max_groups)
 
   def padded_tracks(self, max_tracks: int | None = None) -> np.ndarray:
     """``float32[max_tracks, 2, n]``: the tracks followed by silent padding.

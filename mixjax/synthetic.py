@@ -65,6 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import signal as sps
 
+from mixjax import nodes
 from mixjax import units
 from mixjax import validation
 from mixjax.console import LEVELS, Console, ConsoleParams
@@ -115,13 +116,9 @@ class GroundTruth:
   alive: dict
   settings: tuple[NodeSettings, ...]
 
-  def alive_nodes(self) -> set[tuple[str, int, str]]:
-    """The ``(level, index, processor)`` of every alive processor."""
-    return {
-        (level, int(i), name)
-        for level in LEVELS for name in PROCESSORS
-        for i in np.flatnonzero(np.asarray(self.alive[level][name]))
-    }
+  def alive_nodes(self) -> set[nodes.Node]:
+    """The ``nodes.Node(level, index, processor)`` of every alive processor."""
+    return nodes.alive_set(self.alive)
 
 
 def recovery_scores(truth_nodes: set, found_nodes: set) -> dict:
@@ -848,7 +845,7 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
 
   Returns:
     ``(song, truth)``: the ``Song`` whose mix is
-    ``song.console().render(truth.params, song.tracks, truth.alive)``, and
+    ``Console.of(song).render(truth.params, song.tracks, truth.alive)``, and
     the ``GroundTruth``.
 
   Raises:
@@ -867,7 +864,7 @@ def synthetic_song(key, *, n_tracks: int = 4, n_groups: int = 2, seconds: float 
   dry = Song(tracks=tracks, mix=np.sum(tracks, axis=0),
              track_groups=_random_groups(rng, n_tracks, n_groups),
              sample_rate=sample_rate, track_names=names)
-  console = dry.console()
+  console = Console.of(dry)
   truth = _draw_graph(rng, _numpy_rng(key, stream=2), console, dry.tracks, density=density)
   mix = np.asarray(console.render(truth.params, dry.padded_tracks(), truth.alive))
   return dataclasses.replace(dry, mix=mix), truth

@@ -29,5 +29,5 @@ def test_a_penalty_missing_from_penalty_names_fails_loudly(monkeypatch):
   on = {name: np.ones(2, bool) for name in params.drywet_logits["track"]}
   tracks = jnp.zeros((2, 2, 256), jnp.float32)
   with pytest.raises(ValueError, match=r"processor 'gain_pan' returns the penalties \['loudness'\]"):
-    console_lib._apply_chain(params.processors["track"], params.drywet_logits["track"], on,
+    console_lib.apply_chain(params.processors["track"], params.drywet_logits["track"], on,
                              tracks, sample_rate=SR)

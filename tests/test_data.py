@@ -61,7 +61,7 @@ def test_resolve_groups_numbers_like_console_build():
 def test_gaps_in_group_indices_count_as_groups():
   song = make_song(2, (0, 2))
   assert song.n_groups == 3
-  np.testing.assert_array_equal(song.console().group_exists, [True, False, True])
+  np.testing.assert_array_equal(Console.of(song).group_exists, [True, False, True])
 
 
 def test_repr_is_short_and_informative():
@@ -133,18 +133,18 @@ def test_bad_song_raises_a_clear_value_error(case):
 
 def test_console_matches_console_build():
   song = make_song(3, (1, None, 1))
-  console = song.console()
+  console = Console.of(song)
   assert console.max_tracks == 3 and console.max_groups == 3 and console.sample_rate == SR
   np.testing.assert_array_equal(console.track_group, [1, 2, 1])
   np.testing.assert_array_equal(console.group_exists, [False, True, True])
 
-  padded = song.console(max_tracks=5, max_groups=4)
+  padded = Console.of(song, max_tracks=5, max_groups=4)
   assert padded.max_tracks == 5 and padded.max_groups == 4
   np.testing.assert_array_equal(padded.track_exists, [True, True, True, False, False])
   with pytest.raises(ValueError, match="max_tracks"):
-    song.console(max_tracks=2)
+    Console.of(song, max_tracks=2)
   with pytest.raises(ValueError, match="max_groups"):
-    song.console(max_groups=2)
+    Console.of(song, max_groups=2)
 
 
 def test_padded_tracks_and_dry_sum():

@@ -166,7 +166,7 @@ def test_one_tiny_song(tmp_path):
   song = load_song(str(tmp_path / "a" / "console" / name), sample_rate=16000)
   params, alive = make_songs.read_console_truth(str(tmp_path / "a" / "console" / name /
                                                     "truth.json"))
-  mix = np.asarray(song.console().render(params, song.tracks, alive))
+  mix = np.asarray(Console.of(song).render(params, song.tracks, alive))
   np.testing.assert_allclose(mix, song.mix, atol=1e-5)
 
   again = _render(tmp_path / "b")

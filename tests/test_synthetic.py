@@ -14,7 +14,7 @@ import pytest
 
 from mixjax import PROCESSORS, processors
 from mixjax import synthetic
-from mixjax.console import LEVELS
+from mixjax.console import LEVELS, Console
 from mixjax.data import Song
 
 SR = 8000
@@ -80,7 +80,7 @@ def test_shapes_values_and_grouping():
 
 def test_the_mix_is_the_render_of_the_truth():
   song, truth = song_of(0)
-  mix = song.console().render(truth.params, song.tracks, truth.alive)
+  mix = Console.of(song).render(truth.params, song.tracks, truth.alive)
   np.testing.assert_allclose(mix, song.mix, atol=1e-6)
 
 

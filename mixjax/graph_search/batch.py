@@ -20,6 +20,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from mixjax import console as console_lib
+from mixjax import nodes as nodes_lib
 from mixjax.graph_search import buckets as buckets_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import evaluate as evaluate_lib
@@ -108,8 +109,8 @@ class BatchSearch:
       bucket = (max(t for t, _ in sizes), max(g for _, g in sizes))
     max_tracks, max_groups = bucket
     n = max([s.n_samples for s in songs] + [pad_samples or 0])
-    consoles = [s.console(max_tracks=max_tracks, max_groups=max_groups) for s in padded_songs]
-    self.tables = [prune_lib.NodeTable.of(c) for c in consoles]
+    consoles = [console_lib.Console.of(s, max_tracks=max_tracks, max_groups=max_groups) for s in padded_songs]
+    self.tables = [nodes_lib.NodeTable.of(c) for c in consoles]
     self.consoles = consoles
     chunk_len = config.crop_samples(sr)
     starts = evaluate_lib.chunk_starts(n, sample_rate=sr, config=config)
@@ -160,10 +161,10 @@ class BatchSearch:
     for s, request in enumerate(requests):
       flags = list(request) or [np.zeros(len(self.tables[s].nodes), bool)]
       flags += [flags[-1]] * (batch - len(flags))
-      masks.append(evaluate_lib.stack_masks([self.tables[s].to_alive(f) for f in flags]))
+      masks.append(nodes_lib.stack([self.tables[s].to_alive(f) for f in flags]))
     a = self.arrays
     return (self.put(params), a["console"], a["tracks"], a["mix"],
-            self.put(evaluate_lib.stack_masks(masks)), self.starts, a["n_chunks"])
+            self.put(nodes_lib.stack(masks)), self.starts, a["n_chunks"])
 
   def evaluate(self, params, requests: list) -> list:
     """Whole-song losses: ``requests[s]`` is a list of masks for song s (or [])."""
@@ -208,7 +209,7 @@ class BatchSearch:
     # Every compiled call sees the same input shardings (else it would compile again).
     state = self.put(jax.vmap(functools.partial(fit_lib.start_phase, optimizer=self.optimizer))(
         run["state"]))
-    alive = self.put(evaluate_lib.stack_masks(
+    alive = self.put(nodes_lib.stack(
         [t.to_alive(f) for t, f in zip(self.tables, run["flags"])]))
     a = self.arrays
     bar = tqdm(total=n_steps, desc=label, disable=not self.progress, leave=False)

@@ -34,6 +34,7 @@ import jax
 import numpy as np
 
 from mixjax import files
+from mixjax import nodes as nodes_lib
 from mixjax.graph_search import prune as prune_lib
 
 FORMAT = "mixjax.checkpoint"
@@ -42,7 +43,7 @@ FILENAME = "search.ckpt"
 DOCUMENT = "__document__"
 """The archive member holding the JSON document (UTF-8 bytes as ``uint8``)."""
 
-NAMED_TUPLES = {"Trial": prune_lib.Trial, "Node": prune_lib.Node}
+NAMED_TUPLES = {"Trial": prune_lib.Trial, "Node": nodes_lib.Node}
 """The named tuples a checkpoint may hold, restored by name (nothing else is)."""
 
 

@@ -85,8 +85,3 @@ def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, st
   active = console_lib.active_types(alive_batch)  # over all songs and masks
   return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, None, 0, None))(
       params, console, tracks, mix, alive_batch, starts, n_chunks, active)
-
-
-def stack_masks(masks: list) -> dict:
-  """Stacks alive pytrees (NumPy leaves) along a new leading axis, on the host."""
-  return jax.tree.map(lambda *leaves: np.stack(leaves), *masks)

@@ -46,6 +46,7 @@ from mixjax import console as console_lib
 from mixjax import loss as loss_lib
 from mixjax.graph_search.fit import crop
 from mixjax.graph_search.prune import DRYWET_INITIAL_STEP
+from mixjax.nodes import alive_rows, level_alive
 from mixjax.processors import PROCESSORS
 
 
@@ -88,17 +89,6 @@ class Layout(NamedTuple):
   def of(cls, console: console_lib.Console) -> "Layout":
     return cls(np.asarray(console.track_group), np.asarray(console.track_exists, bool),
                np.asarray(console.group_exists, bool))
-
-
-def alive_rows(alive: dict) -> dict:
-  """``{level: bool[nodes, P]}`` from an alive pytree (NumPy leaves)."""
-  return {level: np.stack([np.asarray(alive[level][name], bool) for name in PROCESSORS], -1)
-          for level in console_lib.LEVELS}
-
-
-def level_alive(rows):
-  """``{name: bool[...]}``, one level's alive pytree, from ``bool[..., P]`` rows (any leading axes)."""
-  return {name: rows[..., i] for i, name in enumerate(PROCESSORS)}
 
 
 def _sources(base: dict, candidates: list, layout: Layout, *, track_jobs: int, group_jobs: int):
@@ -193,7 +183,7 @@ def stack_plans(plans: list) -> Plan:
 def _render_jobs(params, level: str, nodes, alive, x, active, *, sample_rate: int):
   """The ``level`` chain of the given node slots with their own flags: ``[R, 2, n]``."""
   gather = functools.partial(jax.tree.map, lambda p: p[nodes])
-  out, _ = console_lib._apply_chain(  # pylint: disable=protected-access
+  out, _ = console_lib.apply_chain(
       gather(params.processors[level]), gather(params.drywet_logits[level]), level_alive(alive),
       x, sample_rate=sample_rate, active=active)
   return out

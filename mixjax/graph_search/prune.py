@@ -26,54 +26,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from mixjax.console import LEVELS, Console
+from mixjax.nodes import NodeTable
 from mixjax.processors import PROCESSORS
-
-
-class Node(NamedTuple):
-  """One processor node of the console."""
-  level: str  # "track" or "group"
-  index: int  # track or group slot
-  processor: str  # a name from PROCESSORS
-
-
-@dataclasses.dataclass(frozen=True)
-class NodeTable:
-  """Numbers the processor nodes of the existing tracks and groups.
-
-  Alive pytrees <-> flat boolean vectors over ``nodes``.
-  """
-  nodes: tuple[Node, ...]
-  sizes: dict
-
-  @classmethod
-  def of(cls, console: Console) -> "NodeTable":
-    exists = {level: np.asarray(e) for level, e in console.level_exists().items()}
-    nodes = tuple(
-        Node(level, int(i), name)
-        for level in LEVELS for name in PROCESSORS for i in np.flatnonzero(exists[level]))
-    return cls(nodes=nodes, sizes=console.level_sizes())
-
-  def from_alive(self, alive) -> np.ndarray:
-    """``bool[n_nodes]`` from an alive pytree."""
-    host = {level: {name: np.asarray(v) for name, v in d.items()} for level, d in alive.items()}
-    return np.array([bool(host[n.level][n.processor][n.index]) for n in self.nodes], bool)
-
-  def to_alive(self, flags: np.ndarray) -> dict:
-    """An alive pytree (numpy bool leaves) from ``bool[n_nodes]``; padding is False."""
-    alive = {level: {name: np.zeros(size, bool) for name in PROCESSORS}
-             for level, size in self.sizes.items()}
-    for node, flag in zip(self.nodes, flags):
-      alive[node.level][node.processor][node.index] = bool(flag)
-    return alive
-
-  def of_type(self, processor: str) -> np.ndarray:
-    """``bool[n_nodes]``: the nodes of one processor type."""
-    return np.array([n.processor == processor for n in self.nodes], bool)
-
-  def of_types(self, processors) -> np.ndarray:
-    """``bool[n_nodes]``: the nodes of any of the given types."""
-    return np.array([n.processor in processors for n in self.nodes], bool)
 
 
 # ---------------------------------------------------------------------------

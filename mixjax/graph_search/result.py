@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mixjax import console as console_lib
+from mixjax import nodes as nodes_lib
 from mixjax import validation
 from mixjax.graph_search.config import SearchConfig
 from mixjax.processors import PROCESSORS, REGISTRY
@@ -71,13 +72,8 @@ class SearchResult:
     return self.console.sample_rate
 
   def alive_nodes(self) -> set:
-    """``(level, index, processor)`` of every surviving processor."""
-    return {
-        (level, int(i), name)
-        for level in console_lib.LEVELS for name in PROCESSORS
-        for i in np.flatnonzero(np.asarray(self.alive[level][name])
-                                & np.asarray(self.console.level_exists()[level]))
-    }
+    """The ``nodes.Node(level, index, processor)`` of every surviving processor."""
+    return nodes_lib.alive_set(self.alive, self.console.level_exists())
 
   def render(self, song):
     """The pruned graph's ``[2, n]`` render of the whole song (``Console.render_song``)."""

@@ -12,7 +12,8 @@ import pytest
 import mixjax
 from mixjax.graph_search import checkpoint
 from mixjax.graph_search import fit as fit_lib
-from mixjax.graph_search.prune import Node, Trial
+from mixjax.graph_search.prune import Trial
+from mixjax.nodes import Node
 
 SR = 8000
 

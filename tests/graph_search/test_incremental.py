@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import mixjax
+from mixjax import nodes
 from mixjax.graph_search import evaluate, incremental, prune
 from mixjax.processors import PROCESSORS
 
@@ -65,7 +66,7 @@ def test_the_plan_answers_the_longest_prefix_that_fits(layout):
 def setup():
   song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
                                   sample_rate=SR)
-  console = song.console()
+  console = mixjax.Console.of(song)
   params = console.init(jax.random.key(0))
   # Make every processor act: half-wet logits are the default; perturb the parameters.
   leaves, tree = jax.tree.flatten(params)
@@ -78,12 +79,12 @@ def setup():
   stack = lambda tree: jax.tree.map(lambda x: np.asarray(x)[None], tree)
   arrays = {"console": stack(console), "tracks": pad(song.padded_tracks(3))[None],
             "mix": pad(song.mix)[None], "n_chunks": np.array([len(starts)], np.int32)}
-  return console, stack(params), arrays, starts, prune.NodeTable.of(console)
+  return console, stack(params), arrays, starts, nodes.NodeTable.of(console)
 
 
 def _full_losses(setup, masks):
   console, params, arrays, starts, table = setup
-  alive = jax.tree.map(lambda x: x[None], evaluate.stack_masks([table.to_alive(m) for m in masks]))
+  alive = jax.tree.map(lambda x: x[None], nodes.stack([table.to_alive(m) for m in masks]))
   return np.asarray(evaluate.song_loss(
       params, arrays["console"], arrays["tracks"], arrays["mix"], alive, starts,
       arrays["n_chunks"], chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES))[0]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mixjax
+from mixjax import nodes
 from mixjax import console as console_lib
 from mixjax.graph_search import fit as fit_lib
 from mixjax.graph_search import precise
@@ -48,7 +49,7 @@ def test_method_is_validated_in_one_clear_line():
 
 def test_the_paper_method_is_unchanged_by_the_cost_hook(song):
   """``costs=None`` is the paper's plain sum; unit costs give the same numbers."""
-  console = song.console()
+  console = console_lib.Console.of(song)
   params = console.init(jax.random.key(0))
   params = params.replace(drywet_logits=jax.tree.map(
       lambda z: z + jax.random.normal(jax.random.key(1), z.shape), params.drywet_logits))
@@ -112,7 +113,7 @@ def test_equivalent_placements_resolve_to_one_canonical_form(track_types, group_
   console = console_lib.Console.build(groups, sample_rate=SR)
   params = console.init(jax.random.key(7))
   params = params.replace(drywet_logits=jax.tree.map(lambda z: z + 1.0, params.drywet_logits))
-  table = prune_lib.NodeTable.of(console)
+  table = nodes.NodeTable.of(console)
   alive = console.none_alive()
   alive = jax.tree.map(np.array, alive)
   for name in track_types:

@@ -1,0 +1,109 @@
+"""The node vocabulary: which processor nodes of a console are alive, in its four forms.
+
+A *node* is one processor on one track or subgroup: ``Node(level, index,
+processor)``, e.g. ``Node("track", 2, "eq")``. Which nodes are alive is
+written in one of four forms, each for one job:
+
+* the **alive pytree** ``{level: {processor: bool[slots]}}`` (``Alive``): what
+  ``Console.render`` takes, one flag per padded slot (padding is False);
+  several of them stacked on a leading axis (``stack``) render as a batch;
+* **alive rows** ``{level: bool[slots, P]}``, the same flags with the
+  processors as a last axis in ``PROCESSORS`` order (``alive_rows``,
+  ``level_alive``): what the incremental trials gather and scatter;
+* **flat flags** ``bool[n_nodes]`` over the existing nodes of one console, in
+  ``NodeTable`` order (level, then processor, then slot): what the pruning
+  loop, its samplers (sets of flat indices) and checkpoints keep;
+* a **set of nodes** ``{Node, ...}`` (``alive_set``): what people and the
+  recovery metric compare (``SearchResult.alive_nodes``,
+  ``GroundTruth.alive_nodes``).
+
+graph.json names a node by ``graph_json.node_id`` (``"track:<name>:eq"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from mixjax.console import LEVELS, Console
+from mixjax.processors import PROCESSORS
+
+
+class Node(NamedTuple):
+  """One processor node of the console."""
+  level: str  # "track" or "group"
+  index: int  # track or group slot
+  processor: str  # a name from PROCESSORS
+
+
+def alive_set(alive, exists: dict | None = None) -> set[Node]:
+  """The ``Node`` of every alive flag of an alive pytree (of existing slots, given ``exists``).
+
+  Args:
+    alive: ``{level: {processor: bool[slots]}}``.
+    exists: ``{level: bool[slots]}`` (``Console.level_exists``); default:
+      every slot counts.
+  """
+  def on(level, name):
+    flags = np.asarray(alive[level][name], bool)
+    return flags & np.asarray(exists[level], bool) if exists is not None else flags
+  return {Node(level, int(i), name)
+          for level in LEVELS for name in PROCESSORS for i in np.flatnonzero(on(level, name))}
+
+
+def alive_rows(alive) -> dict:
+  """``{level: bool[slots, P]}`` from an alive pytree (NumPy leaves)."""
+  return {level: np.stack([np.asarray(alive[level][name], bool) for name in PROCESSORS], -1)
+          for level in LEVELS}
+
+
+def level_alive(rows):
+  """``{processor: bool[...]}``, one level's alive pytree, from ``bool[..., P]`` rows."""
+  return {name: rows[..., i] for i, name in enumerate(PROCESSORS)}
+
+
+def stack(masks: list) -> dict:
+  """Alive pytrees (NumPy leaves) stacked along a new leading axis, on the host."""
+  return jax.tree.map(lambda *leaves: np.stack(leaves), *masks)
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeTable:
+  """Numbers the processor nodes of the existing tracks and groups of one console.
+
+  Alive pytrees <-> flat boolean vectors over ``nodes``.
+  """
+  nodes: tuple[Node, ...]
+  sizes: dict
+
+  @classmethod
+  def of(cls, console: Console) -> "NodeTable":
+    exists = {level: np.asarray(e) for level, e in console.level_exists().items()}
+    nodes = tuple(
+        Node(level, int(i), name)
+        for level in LEVELS for name in PROCESSORS for i in np.flatnonzero(exists[level]))
+    return cls(nodes=nodes, sizes=console.level_sizes())
+
+  def from_alive(self, alive) -> np.ndarray:
+    """``bool[n_nodes]`` from an alive pytree."""
+    host = {level: {name: np.asarray(v) for name, v in d.items()} for level, d in alive.items()}
+    return np.array([bool(host[n.level][n.processor][n.index]) for n in self.nodes], bool)
+
+  def to_alive(self, flags: np.ndarray) -> dict:
+    """An alive pytree (NumPy bool leaves) from ``bool[n_nodes]``; padding is False."""
+    alive = {level: {name: np.zeros(size, bool) for name in PROCESSORS}
+             for level, size in self.sizes.items()}
+    for node, flag in zip(self.nodes, flags):
+      alive[node.level][node.processor][node.index] = bool(flag)
+    return alive
+
+  def of_types(self, processors) -> np.ndarray:
+    """``bool[n_nodes]``: the nodes of any of the given processor types."""
+    return np.array([n.processor in processors for n in self.nodes], bool)
+
+  def of_type(self, processor: str) -> np.ndarray:
+    """``bool[n_nodes]``: the nodes of one processor type."""
+    return self.of_types((processor,))
