@@ -41,10 +41,10 @@ def fast_length(n: int) -> int:
   return best
 
 
-def hann_periodic(length: int) -> np.ndarray:
-  """Periodic Hann window ``0.5 - 0.5 cos(2πn/L)`` (``torch.hann_window``)."""
+def hann_periodic(length: int, dtype=np.float32) -> np.ndarray:
+  """Periodic Hann window ``0.5 - 0.5 cos(2πn/L)`` (``torch.hann_window``), computed in float64."""
   n = np.arange(length)
-  return (0.5 - 0.5 * np.cos(2 * np.pi * n / length)).astype(np.float32)
+  return (0.5 - 0.5 * np.cos(2 * np.pi * n / length)).astype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -232,7 +232,10 @@ def stft(x, *, n_fft: int, hop: int):
   """One-sided STFT with a periodic Hann window, centred with reflect padding.
 
   Matches ``torch.stft(x, n_fft, hop, window=hann_window(n_fft), center=True,
-  pad_mode="reflect", return_complex=True)``.
+  pad_mode="reflect", return_complex=True)``. The one STFT of mixjax: the
+  loss, the reverb's noise and the spectrogram plots use it. A JAX array is
+  transformed by JAX (float32); a NumPy array by NumPy, in its own precision
+  (float64 in, complex128 out), for constants and pictures.
 
   Args:
     x: ``[..., n]`` signal (``n > n_fft // 2``).
@@ -240,14 +243,16 @@ def stft(x, *, n_fft: int, hop: int):
   Returns:
     ``[..., n_fft // 2 + 1, 1 + n // hop]`` complex spectrogram.
   """
+  xp = np if isinstance(x, np.ndarray) else jnp
   n = x.shape[-1]
   pad = n_fft // 2
-  x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="reflect")
+  x = xp.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="reflect")
   n_frames = 1 + n // hop
   starts = np.arange(n_frames) * hop
   index = starts[:, None] + np.arange(n_fft)[None, :]
-  frames = x[..., index] * hann_periodic(n_fft)  # [..., frames, n_fft]
-  return jnp.swapaxes(jnp.fft.rfft(frames, axis=-1), -1, -2)
+  window = hann_periodic(n_fft, np.float64 if xp is np else np.float32)
+  frames = x[..., index] * window  # [..., frames, n_fft]
+  return xp.swapaxes(xp.fft.rfft(frames, axis=-1), -1, -2)
 
 
 def istft(spec, *, n_fft: int, hop: int, length: int):

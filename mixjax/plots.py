@@ -16,6 +16,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 import matplotlib
 
+from mixjax import dsp
 from mixjax import files
 from mixjax import graph as graph_lib
 from mixjax import validation
@@ -324,14 +325,12 @@ def plot_processors(graph: dict, path: str) -> None:
 
 
 def _stft_db(x: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
-  """``[frames, n_fft // 2 + 1]`` magnitude in dB of a 1-D signal (Hann window)."""
-  if len(x) < n_fft:
-    x = np.pad(x, (0, n_fft - len(x)))
-  n_frames = 1 + (len(x) - n_fft) // hop
-  index = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
-  window = np.hanning(n_fft).astype(np.float32)
-  spectrum = np.fft.rfft(x[index] * window, axis=-1)
-  scale = 2.0 / window.sum()  # a full-scale sine reads 0 dB
+  """``[frames, n_fft // 2 + 1]`` magnitude in dB of a 1-D signal (``dsp.stft``)."""
+  x = np.asarray(x, np.float64)
+  if len(x) <= n_fft // 2:  # the centred STFT reflects n_fft // 2 samples at each end
+    x = np.pad(x, (0, n_fft // 2 + 1 - len(x)))
+  spectrum = dsp.stft(x, n_fft=n_fft, hop=hop).T
+  scale = 4.0 / n_fft  # 2 / sum(window): a full-scale sine reads 0 dB
   return 20 * np.log10(np.abs(spectrum) * scale + 1e-10)
 
 

@@ -205,6 +205,13 @@ def test_stft_matches_numpy(rng, n_fft, hop, n):
   np.testing.assert_allclose(np.asarray(spec), ref, atol=1e-5 * np.abs(ref).max(), rtol=0)
 
 
+def test_stft_of_a_numpy_array_stays_numpy_float64(rng):
+  x = rng.normal(size=(2, 3000))
+  spec = dsp.stft(x, n_fft=512, hop=128)
+  assert isinstance(spec, np.ndarray) and spec.dtype == np.complex128
+  np.testing.assert_allclose(spec, _np_stft(x, 512, 128), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("n_fft,hop,n", [(512, 128, 3000), (384, 192, 4001), (384, 192, 60000)])
 def test_istft_inverts_stft(rng, n_fft, hop, n):
   x = rng.normal(size=(2, n))

@@ -120,17 +120,11 @@ def _noise(sample_rate: int) -> np.ndarray:
 def _noise_stft(sample_rate: int) -> np.ndarray:
   """STFT of ``_noise`` ``[2, 193, M]`` (complex64), computed in float64.
 
-  Same convention as ``dsp.stft`` / ``torch.stft``: periodic Hann window,
-  frames centred on ``m · HOP`` with ``N_FFT // 2`` samples of reflect
-  padding at both ends.
+  ``dsp.stft`` (``torch.stft``'s convention) of the float64 noise: ``M =
+  1 + L // HOP = num_frames`` frames.
   """
   noise = _noise(sample_rate).astype(np.float64)
-  pad = N_FFT // 2
-  padded = np.pad(noise, [(0, 0), (pad, pad)], mode="reflect")
-  starts = HOP * np.arange(num_frames(sample_rate))
-  frames = padded[:, starts[:, None] + np.arange(N_FFT)]  # [2, M, N_FFT]
-  window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
-  spec = np.fft.rfft(frames * window, axis=-1).swapaxes(-1, -2).astype(np.complex64)
+  spec = dsp.stft(noise, n_fft=N_FFT, hop=HOP).astype(np.complex64)
   spec.setflags(write=False)
   return spec
 
