@@ -102,7 +102,7 @@ class Console:
       track_groups: ``track_groups[i]`` is the subgroup index of track ``i``,
         or None for a track with no subgroup, which then gets a group of its
         own (numbered after the largest given index).
-      sample_rate: Hz, at least ``processors.MIN_SAMPLE_RATE``.
+      sample_rate: Hz, at least ``validation.MIN_SAMPLE_RATE``.
       max_tracks: padded track count (default: the number of tracks).
       max_groups: padded group count (default: the number of groups).
 

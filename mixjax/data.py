@@ -118,7 +118,7 @@ class Song(TrackSizes):
     mix: ``float32[2, n]`` target stereo mix (read-only).
     track_groups: ``T`` subgroup indices, each an integer ``>= 0`` or None
       (the track then forms a group of its own).
-    sample_rate: Hz, at least ``processors.MIN_SAMPLE_RATE``.
+    sample_rate: Hz, at least ``validation.MIN_SAMPLE_RATE``.
     track_names: ``T`` names (default ``"track 1"``, ``"track 2"``, ...).
     group_names: one name per group, in group order (see the module
       docstring; default ``"group 1"``, ...).

@@ -8,7 +8,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from mixjax.processors import MIN_SAMPLE_RATE
+MIN_SAMPLE_RATE = 8000
+"""Lowest sample rate the processors support (Hz)."""
 
 
 def is_concrete(x) -> bool:
