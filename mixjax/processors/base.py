@@ -44,6 +44,13 @@ class Processor(NamedTuple):
       clearly audible random settings drawn with the NumPy generator ``rng``
       (the synthetic songs' prior); ``x`` is the node's ``[2, n]`` input when
       ``sample_needs_input``, else None.
+    lti_form: how the type acts on the stereo pair if it is linear and
+      time-invariant (with its dry/wet mix, still LTI): ``"same"`` (one
+      filter on both channels: the EQ), ``"per_channel"`` (a filter on L and
+      one on R: gain/pan, delay, reverb), ``"mid_side"`` (a filter on M and
+      one on S: the imager); None when it is not LTI (compressor, gate).
+    sparsity_cost: the precise search's prior cost of one node of this type
+      (plainer types cost less, so the simpler explanation wins ties).
     sample_needs_input: whether ``sample_settings`` sets levels from the
       node's input (a compressor's or gate's threshold).
   """
@@ -62,4 +69,23 @@ class Processor(NamedTuple):
   describe: Callable
   params_from_settings: Callable
   sample_settings: Callable
+  lti_form: str | None
+  sparsity_cost: float
   sample_needs_input: bool = False
+
+
+LTI_FORMS = ("same", "per_channel", "mid_side")
+"""The values of ``Processor.lti_form`` besides None."""
+
+
+def commute(a: Processor, b: Processor) -> bool:
+  """Whether a node of type ``a`` can move across one of type ``b`` exactly (``a ∘ b = b ∘ a``).
+
+  Two LTI stereo processors are 2×2 matrices of filters: one that is the same
+  filter on both channels (a scalar) commutes with every one of them, and two
+  that are diagonal in the same basis (L/R or M/S) commute with each other.
+  A processor that is not LTI commutes with nothing.
+  """
+  if a.lti_form is None or b.lti_form is None:
+    return False
+  return "same" in (a.lti_form, b.lti_form) or a.lti_form == b.lti_form

@@ -59,4 +59,5 @@ PROCESSOR = base.Processor(
     param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
     penalties=penalties, context_samples=context_samples, effective=effective,
     describe=describe, params_from_settings=params_from_settings,
-    sample_settings=sample_settings, sample_needs_input=True)
+    sample_settings=sample_settings, lti_form=None, sparsity_cost=1.5,
+    sample_needs_input=True)

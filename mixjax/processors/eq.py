@@ -391,4 +391,4 @@ PROCESSOR = base.Processor(
     param_shapes=PARAM_SHAPES, penalty_names=("gain_staging",), init=init, apply=apply,
     controls=controls, penalties=penalties, context_samples=context_samples,
     effective=effective, describe=describe, params_from_settings=params_from_settings,
-    sample_settings=sample_settings)
+    sample_settings=sample_settings, lti_form="same", sparsity_cost=1.0)

@@ -137,4 +137,4 @@ PROCESSOR = base.Processor(
     param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
     penalties=penalties, context_samples=context_samples, effective=effective,
     describe=describe, params_from_settings=params_from_settings,
-    sample_settings=sample_settings)
+    sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=0.5)

@@ -14,6 +14,7 @@ import pytest
 
 from mixjax import processors
 from mixjax.graph_search import SearchConfig
+from mixjax.graph_search import precise
 from mixjax.processors import PENALTY_NAMES, PROCESSORS, REGISTRY, base
 
 from conftest import SAMPLE_RATE
@@ -57,15 +58,34 @@ def test_penalty_names_come_from_the_records_and_each_has_a_weight():
     assert isinstance(getattr(SearchConfig(), f"{term}_weight"), float)
 
 
+def test_commutation_follows_the_lti_forms():
+  records = list(REGISTRY.values())
+  for a in records:
+    for b in records:
+      assert base.commute(a, b) == base.commute(b, a)
+  assert precise.COMMUTES == {
+      "eq": {"eq", "imager", "gain_pan", "delay", "reverb"},
+      "gain_pan": {"eq", "gain_pan", "delay", "reverb"},
+      "delay": {"eq", "gain_pan", "delay", "reverb"},
+      "reverb": {"eq", "gain_pan", "delay", "reverb"},
+      "imager": {"eq", "imager"},
+      "compressor": set(),
+      "noisegate": set(),
+  }
+
+
 @pytest.mark.parametrize("name", PROCESSORS)
 def test_record_is_complete(name, key):
   record = REGISTRY[name]
   for field in base.Processor._fields:
     value = getattr(record, field)
-    assert value is not None, field
+    assert value is not None or field == "lti_form", field
     if field in ("init", "apply", "controls", "penalties", "context_samples", "effective",
                  "describe", "params_from_settings", "sample_settings"):
       assert callable(value), field
+  assert record.lti_form in (*base.LTI_FORMS, None)
+  assert isinstance(record.sparsity_cost, float) and record.sparsity_cost > 0
+  assert isinstance(record.sample_needs_input, bool)
   params = record.init(key)
   assert {k: v.shape for k, v in params.items()} == dict(record.param_shapes)
   x = jnp.asarray(_node_input())
