@@ -25,7 +25,7 @@ Nodes:
   processor's ``effective`` function: an EQ's curve of ``|w H + 1 - w|`` and
   its bands, a compressor's or gate's static curve, a delay's audible taps, a
   reverb's T60 and level, ...; ``raw`` holds the dry/wet logit and the
-  processor's unconstrained parameters with their ``PARAM_SHAPES``),
+  processor's unconstrained parameters with their ``param_shapes``),
 * ``mix`` (one per subgroup that a track feeds; level ``group``),
 * ``output`` (the stereo mix; level and owner null).
 
@@ -350,7 +350,7 @@ def node_effective(node: dict, sample_rate: int) -> dict:
   wet = node.get("drywet")
   if not isinstance(wet, (int, float)):  # as graph_to_json writes it
     wet = _json_numbers(1 / (1 + np.exp(-np.float32(raw[DRYWET_KEY]))))
-  params = {k: np.asarray(raw[k], np.float32) for k in REGISTRY[node["type"]].PARAM_SHAPES}
+  params = {k: np.asarray(raw[k], np.float32) for k in REGISTRY[node["type"]].param_shapes}
   return REGISTRY[node["type"]].effective(params, float(wet), sample_rate=sample_rate)
 
 
@@ -365,7 +365,7 @@ def with_effective(graph: dict) -> dict:
 
 def _check_raw(node: dict, bad) -> None:
   raw = node.get("raw")
-  shapes = REGISTRY[node["type"]].PARAM_SHAPES
+  shapes = REGISTRY[node["type"]].param_shapes
   if not isinstance(raw, dict) or set(raw) != {DRYWET_KEY, *shapes}:
     raise bad(f"node {node['id']!r} must have 'raw' entries {sorted([DRYWET_KEY, *shapes])}")
   for key, shape in [(DRYWET_KEY, ()), *shapes.items()]:
@@ -398,7 +398,7 @@ def console_from_graph(graph: dict) -> tuple[Console, ConsoleParams, dict]:
                           max_groups=max(len(groups), 1))
   sizes = console.level_sizes()
   processors = {level: {proc: {k: np.zeros((size, *shape), np.float32)
-                               for k, shape in REGISTRY[proc].PARAM_SHAPES.items()}
+                               for k, shape in REGISTRY[proc].param_shapes.items()}
                         for proc in PROCESSORS} for level, size in sizes.items()}
   logits = {level: {proc: np.zeros(size, np.float32) for proc in PROCESSORS}
             for level, size in sizes.items()}
@@ -413,7 +413,7 @@ def console_from_graph(graph: dict) -> tuple[Console, ConsoleParams, dict]:
     i = index[level][node["owner"]]
     alive[level][proc][i] = True
     logits[level][proc][i] = np.float32(node["raw"][DRYWET_KEY])
-    for k in REGISTRY[proc].PARAM_SHAPES:
+    for k in REGISTRY[proc].param_shapes:
       processors[level][proc][k][i] = np.asarray(node["raw"][k], np.float32)
   params = ConsoleParams(processors=jax.tree.map(jnp.asarray, processors),
                          drywet_logits=jax.tree.map(jnp.asarray, logits))

@@ -20,29 +20,7 @@ from mixjax import dsp
 from mixjax import files
 from mixjax import graph as graph_lib
 from mixjax import validation
-from mixjax.processors import PROCESSORS, REGISTRY
-
-TYPE_COLOURS = {
-    "eq": "#4e79a7",
-    "compressor": "#e15759",
-    "noisegate": "#76b7b2",
-    "imager": "#b07aa1",
-    "gain_pan": "#59a14f",
-    "delay": "#f28e2b",
-    "reverb": "#9c755f",
-}
-"""Colour of each processor type in the pictures."""
-
-TYPE_LABELS = {
-    "eq": "EQ",
-    "compressor": "comp",
-    "noisegate": "gate",
-    "imager": "imager",
-    "gain_pan": "gain/pan",
-    "delay": "delay",
-    "reverb": "reverb",
-}
-"""Short names of the processor types for column headings."""
+from mixjax.processors import PROCESSORS, REGISTRY, eq
 
 SPECTROGRAM_RANGE_DB = 80.0
 """Colour range of the spectrograms below their loudest bin (dB)."""
@@ -126,7 +104,7 @@ def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
     if drywet is None:
       ax.plot([x], [y], "o", color="#c8c8c8", ms=2.5, zorder=2)
       return
-    colour = TYPE_COLOURS[node_type]
+    colour = REGISTRY[node_type].colour
     left, bottom = x - box_w / 2, y - box_h / 2
     ax.add_patch(patches.FancyBboxPatch(
         (left, bottom), box_w, box_h, boxstyle="round,pad=0,rounding_size=0.08",
@@ -147,8 +125,8 @@ def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
   # Column headings and the legend.
   for xs, where in ((x_track, "track"), (x_group, "group")):
     for x, node_type in zip(xs, PROCESSORS):
-      ax.text(x, -1.0, TYPE_LABELS[node_type], ha="center", va="bottom", fontsize=font,
-              color=TYPE_COLOURS[node_type], fontweight="bold", rotation=0)
+      ax.text(x, -1.0, REGISTRY[node_type].short_label, ha="center", va="bottom", fontsize=font,
+              color=REGISTRY[node_type].colour, fontweight="bold", rotation=0)
     ax.text(float(np.mean(xs)), -1.9, f"{where} processors", ha="center", va="bottom",
             fontsize=font + 1, color="#444444")
   n_proc = sum(node["type"] in PROCESSORS for node in graph["nodes"])
@@ -217,7 +195,7 @@ def _eq_panel(ax, effective: dict, sample_rate: int, colour: str) -> None:
   ax.plot(frequency_hz, gain_db, color=colour, lw=0.7, alpha=0.45)  # every detail
   ax.fill_between(frequency_hz, 0, smoothed_db, color=colour, alpha=0.18, lw=0)
   ax.plot(frequency_hz, smoothed_db, color=colour, lw=1.6)  # the broad strokes
-  for band in sorted(REGISTRY["eq"].band_list(effective), key=lambda b: -abs(b["gain_db"]))[:3]:
+  for band in sorted(eq.band_list(effective), key=lambda b: -abs(b["gain_db"]))[:3]:
     f, g = band["frequency_hz"], band["gain_db"]
     ax.plot([f], [g], "o", color=colour, ms=3.5)
     edge = math.log(f / 20) / math.log(sample_rate / 40)  # 0 at 20 Hz, 1 at Nyquist
@@ -301,7 +279,7 @@ def plot_processors(graph: dict, path: str) -> None:
         if node is None:
           ax.axis("off")
           continue
-        effective, colour = node["effective"], TYPE_COLOURS[node_type]
+        effective, colour = node["effective"], REGISTRY[node_type].colour
         if node_type == "eq":
           _eq_panel(ax, effective, sample_rate, colour)
         else:
@@ -310,7 +288,7 @@ def plot_processors(graph: dict, path: str) -> None:
         ax.grid(True, which="major", color="#e6e6e6", lw=0.6)
         ax.set_axisbelow(True)
         ax.set_title(f"{validation.owner_label(level, _shorten(owner, 24))} — "
-                     f"{REGISTRY[node_type].LABEL}, "
+                     f"{REGISTRY[node_type].label}, "
                      f"{100 * effective['wet']:.0f} % wet", fontsize=9, color=colour,
                      fontweight="bold")
     fig.suptitle("Kept EQs and dynamics at their dry/wet (gain re the input)", fontsize=11,

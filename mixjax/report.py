@@ -190,9 +190,9 @@ def describe_node(node: dict, sample_rate: int) -> str:
   numbers come from the node's ``effective`` entry (computed from ``raw`` for
   an older graph.json without it) and the processor's ``describe``.
   """
-  module = REGISTRY[node["type"]]
+  processor = REGISTRY[node["type"]]
   effective = graph_lib.node_effective(node, sample_rate)
-  return f"{module.LABEL}: {module.describe(effective)} ({100 * effective['wet']:.0f} % wet)"
+  return f"{processor.label}: {processor.describe(effective)} ({100 * effective['wet']:.0f} % wet)"
 
 
 NONE_SETTINGS = {"trial_batch": "auto (1 on CPU, 4 on GPU and TPU)",

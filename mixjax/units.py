@@ -60,6 +60,6 @@ def samples_to_ms(samples, sample_rate: int):
   return 1000.0 * samples / sample_rate
 
 
-def logit(p):
-  """Inverse of the sigmoid."""
-  return jnp.log(p) - jnp.log1p(-p)
+def logit(p: float) -> float:
+  """Inverse of the sigmoid, ``ln(p / (1 - p))``, for a host float ``p`` in ``(0, 1)`` (float64)."""
+  return math.log(p) - math.log1p(-p)

@@ -1,5 +1,6 @@
 """API conventions: every public name is documented; keys come first; options are keyword-only."""
 
+import importlib
 import inspect
 
 import pytest
@@ -13,8 +14,9 @@ def _public_callables():
     obj = getattr(mixjax, name)
     if callable(obj) and not inspect.ismodule(obj):
       yield name, obj
-  for module in (mixjax.processors.REGISTRY[n] for n in mixjax.PROCESSORS):
-    for fn in ("init", "apply", "controls", "penalties", "context_samples"):
+  for module in (importlib.import_module(f"mixjax.processors.{n}") for n in mixjax.PROCESSORS):
+    for fn in ("init", "apply", "controls", "penalties", "context_samples",
+               "params_from_settings"):
       yield f"{module.__name__}.{fn}", getattr(module, fn)
   for module, names in ((loading, ["load_song", "load_tracks"]), (graph, ["save_graph", "load_graph", "render_graph"]),
                         (collect, ["collect"])):

@@ -1,7 +1,5 @@
 """The processor chain refuses a penalty it would otherwise drop."""
 
-import types
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,8 +20,7 @@ def test_a_penalty_missing_from_penalty_names_fails_loudly(monkeypatch):
     return {"loudness": jnp.mean(y ** 2)}
 
   assert "loudness" not in PENALTY_NAMES
-  monkeypatch.setitem(console_lib.REGISTRY, "gain_pan",
-                      types.SimpleNamespace(apply=real.apply, penalties=penalties))
+  monkeypatch.setitem(console_lib.REGISTRY, "gain_pan", real._replace(penalties=penalties))
   console = mixjax.Console.build([0, None], sample_rate=SR)
   params = console.init(jax.random.key(0))
   on = {name: np.ones(2, bool) for name in params.drywet_logits["track"]}

@@ -104,8 +104,8 @@ def test_nodes(graph, searched):
     logit = float(result.params.drywet_logits[level][proc][index])
     assert node["raw"]["drywet_logit"] == pytest.approx(logit, abs=1e-7)
     assert node["drywet"] == pytest.approx(1 / (1 + np.exp(-logit)), abs=1e-6)
-    assert set(node["raw"]) == {"drywet_logit", *REGISTRY[proc].PARAM_SHAPES}
-    for key, shape in REGISTRY[proc].PARAM_SHAPES.items():
+    assert set(node["raw"]) == {"drywet_logit", *REGISTRY[proc].param_shapes}
+    for key, shape in REGISTRY[proc].param_shapes.items():
       assert np.shape(node["raw"][key]) == shape
     # physical settings: the processor's controls, named with their units
     node_params = {k: v[index] for k, v in result.params.processors[level][proc].items()}
@@ -307,9 +307,9 @@ def test_report_describes_each_node_by_its_effect(graph, searched):
   song, result = searched
   for node in graph["nodes"]:
     if node["type"] in PROCESSORS:
-      module = REGISTRY[node["type"]]
+      processor = REGISTRY[node["type"]]
       text = report.describe_node(node, SR)
-      assert text == (f"{module.LABEL}: {module.describe(node['effective'])} "
+      assert text == (f"{processor.label}: {processor.describe(node['effective'])} "
                       f"({100 * node['drywet']:.0f} % wet)")
       older = {k: v for k, v in node.items() if k != "effective"}
       assert report.describe_node(older, SR) == text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from typing import Any, NamedTuple
 
 import jax
@@ -26,6 +27,7 @@ from flax import struct
 from mixjax import console as console_lib
 from mixjax import loss as loss_lib
 from mixjax.graph_search.config import SearchConfig
+from mixjax.processors import PENALTY_NAMES
 
 
 @struct.dataclass
@@ -73,8 +75,7 @@ class StepSettings(NamedTuple):
   crop_len: int
   omit_seconds: float
   fft_sizes: tuple
-  gain_staging_weight: float
-  radii_weight: float
+  penalty_weights: tuple  # ((term, λ), ...) in PENALTY_NAMES order
   reset_every: int
   steps_per_call: int
 
@@ -83,8 +84,9 @@ def step_settings(config: SearchConfig, sample_rate: int) -> StepSettings:
   """The static step settings of ``config``."""
   return StepSettings(
       crop_len=config.crop_samples(sample_rate), omit_seconds=config.omit_seconds,
-      fft_sizes=tuple(config.fft_sizes), gain_staging_weight=config.gain_staging_weight,
-      radii_weight=config.radii_weight, reset_every=config.reset_every,
+      fft_sizes=tuple(config.fft_sizes),
+      penalty_weights=tuple((term, getattr(config, f"{term}_weight")) for term in PENALTY_NAMES),
+      reset_every=config.reset_every,
       steps_per_call=dispatch_size(config))
 
 
@@ -103,8 +105,8 @@ def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: 
   pred, penalties = console_lib.render(console, params, tracks, alive, active)
   la = loss_lib.mrstft_loss(pred, mix, sample_rate=console.sample_rate,
                             omit_seconds=settings.omit_seconds, fft_sizes=settings.fft_sizes)
-  regularizer = (settings.gain_staging_weight * penalties["gain_staging"]
-                 + settings.radii_weight * penalties["radii"])
+  regularizer = functools.reduce(
+      operator.add, (weight * penalties[term] for term, weight in settings.penalty_weights))
   coefficient = loss_lib.sparsity_weight(step, start_step=sparsity[0], ramp_steps=sparsity[1],
                                          weight=sparsity[2])
   sparsity_term = coefficient * sparsity_sum(console, params, alive, costs)

@@ -15,7 +15,7 @@ schedule, and changes three things:
    instead of only from the first pruning round, with
    ``λ = PRECISE_SPARSITY_WEIGHT``. ``cost_i`` is a prior per type that
    breaks ties toward the simpler explanation (a gain/pan is cheaper than
-   an EQ, an EQ than a delay or a compressor, ``TYPE_COSTS``),
+   an EQ, an EQ than a delay or a compressor: each type's ``sparsity_cost``),
    ×``ONE_TRACK_GROUP_COST`` on a one-track subgroup (whose chain is in
    series with its track's: prefer the track), times the adaptive-lasso
    reweighting ``a / (w_i + ε)`` of the node's current weight (Zou 2006;
@@ -51,7 +51,8 @@ import numpy as np
 from mixjax.console import LEVELS
 from mixjax.graph_search import incremental as incremental_lib
 from mixjax.graph_search import batch as batch_lib
-from mixjax.processors import PROCESSORS
+from mixjax.processors import PROCESSORS, REGISTRY
+from mixjax.processors.base import commute
 
 PRECISE_SPARSITY_WEIGHT = 2e-3
 """λ of the precise method's sparsity term (the paper's is 1e-4, from the first round)."""
@@ -62,10 +63,6 @@ SPARSITY_START_FRACTION = 0.25
 SPARSITY_RAMP_FRACTION = 0.25
 """... and ramps to full weight over this fraction of it."""
 
-TYPE_COSTS = {"gain_pan": 0.5, "imager": 0.75, "eq": 1.0, "reverb": 1.0, "compressor": 1.5,
-              "noisegate": 1.5, "delay": 1.5}
-"""Prior cost per processor type: the simpler explanation (fewer, plainer processors) wins ties."""
-
 ONE_TRACK_GROUP_COST = 1.5
 """Cost factor on a one-track subgroup's processors (prefer the track in series with it)."""
 
@@ -75,30 +72,23 @@ REWEIGHT_SCALE, REWEIGHT_EPS, REWEIGHT_MAX = 0.6, 0.1, 4.0
 MAX_RETURNS_PER_ROUND = 4
 """At most this many removed processors return after one round."""
 
-LINEAR = ("imager", "gain_pan", "eq", "delay", "reverb")
-"""The linear time-invariant types (with their dry/wet mix, still LTI)."""
+COMMUTES = {a: frozenset(b for b in PROCESSORS if commute(REGISTRY[a], REGISTRY[b]))
+            for a in PROCESSORS}
+"""``COMMUTES[a]``: the types whose alive nodes a type-``a`` processor can move across exactly.
 
-COMMUTES = {
-    # The EQ is the same zero-phase filter on both channels (a scalar per
-    # frequency): it commutes with every LTI stereo processor.
-    "eq": {"eq", "imager", "gain_pan", "delay", "reverb"},
-    # gain/pan, delay and reverb act per channel (diagonal in L/R): they
-    # commute with each other and with the EQ, not with the imager (M/S).
-    "gain_pan": {"eq", "gain_pan", "delay", "reverb"},
-    "delay": {"eq", "gain_pan", "delay", "reverb"},
-    "reverb": {"eq", "gain_pan", "delay", "reverb"},
-    # The imager scales the side signal: a symmetric 2×2 matrix.
-    "imager": {"eq", "imager"},
-    # Compressors and gates depend on their input level: they commute with nothing.
-    "compressor": set(),
-    "noisegate": set(),
-}
-"""``COMMUTES[a]``: the types whose alive nodes a type-``a`` processor can move across exactly."""
+From each type's ``lti_form`` (``processors.base.commute``): the EQ is the
+same zero-phase filter on both channels (a scalar per frequency) and commutes
+with every LTI stereo processor; gain/pan, delay and reverb act per channel
+(diagonal in L/R): they commute with each other and with the EQ, not with the
+imager (diagonal in M/S); compressors and gates depend on their input level:
+they commute with nothing.
+"""
 
 
 def type_cost_tree(sizes: dict, one_track_groups) -> dict:
   """``{level: {type: f32[nodes]}}``: the prior cost of every node slot."""
-  costs = {level: {name: np.full(size, TYPE_COSTS[name], np.float32) for name in PROCESSORS}
+  costs = {level: {name: np.full(size, REGISTRY[name].sparsity_cost, np.float32)
+                   for name in PROCESSORS}
            for level, size in sizes.items()}
   for g in one_track_groups:
     for name in PROCESSORS:

@@ -20,6 +20,11 @@ Parameters: ``{"log_threshold", "log_ratio", "log_knee", "z_alpha"}``, each
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from mixjax.processors import base
 from mixjax.processors import dynamics
 
 PARAM_SHAPES = dynamics.PARAM_SHAPES
@@ -28,9 +33,7 @@ controls = dynamics.controls
 penalties = dynamics.penalties
 context_samples = dynamics.context_samples
 describe = dynamics.describe
-
-LABEL = "compressor"
-"""The processor's name in reports."""
+params_from_settings = dynamics.params_from_settings
 
 
 def apply(params, x, *, sample_rate: int):
@@ -41,3 +44,20 @@ def apply(params, x, *, sample_rate: int):
 def effective(params, wet: float, *, sample_rate: int) -> dict:
   """The static curve at dry/wet ``wet`` (``dynamics.effective``)."""
   return dynamics.effective(params, wet, dynamics.compressor_log_gain, sample_rate=sample_rate)
+
+
+def sample_settings(rng, x, *, sample_rate: int) -> dict:
+  """Threshold 6–15 dB below the energy level (RMS) of the node input ``x: [2, n]``; ratio 3–8."""
+  del sample_rate
+  level_db = 10 * math.log10(float(np.mean(np.square(x, dtype=np.float64))) + 1e-12)
+  shape = dynamics.sample_shape(rng, ratio_range=(3.0, 8.0))
+  return {"threshold_db": level_db - rng.uniform(6.0, 15.0), **shape}
+
+
+PROCESSOR = base.Processor(
+    name="compressor", label="compressor", short_label="comp", colour="#e15759",
+    param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
+    penalties=penalties, context_samples=context_samples, effective=effective,
+    describe=describe, params_from_settings=params_from_settings,
+    sample_settings=sample_settings, lti_form=None, sparsity_cost=1.5,
+    sample_needs_input=True)

@@ -60,6 +60,8 @@ References:
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,9 +70,7 @@ from mixjax import dsp
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
-
-LABEL = "delay"
-"""The processor's name in reports."""
+from mixjax.processors import base
 
 SEGMENT_SECONDS = 0.1
 """Length of one delay segment (s): each tap's delay lies in its own segment."""
@@ -350,3 +350,94 @@ def describe(effective_dict: dict, *, max_taps: int = 4) -> str:
   words.append(", ".join(echo_words) if echo_words else
                f"no tap above {_effective.db(effective_dict['min_tap_db'], '.0f')}")
   return "; ".join(words)
+
+
+# ---------------------------------------------------------------------------
+# Physical settings (the synthetic songs' prior) and their raw parameters
+# ---------------------------------------------------------------------------
+
+SILENT_LOG_MAGNITUDE = -12.0
+"""Colour log-magnitude of a silenced tap in ``params_from_settings`` (``e^{-12}``: -104 dB)."""
+
+TAP_RADIUS = 4.0
+"""``|z̃|`` of an audible tap in ``params_from_settings`` (``tanh 4 = 0.9993``: sharp)."""
+
+
+def normalised_tap_gains_db(taps) -> np.ndarray:
+  """The taps' ``gain_db`` shifted as the IR's energy normalisation shifts them.
+
+  After it, ``mean_c Σ_taps a² = 1`` (``a``: the taps' amplitudes, ``c``: channels).
+  """
+  gains_db = np.array([tap["gain_db"] for tap in taps], np.float64)
+  return gains_db - units.log_energy_to_db(math.log(np.sum(10**(gains_db / 10)) / NUM_CHANNELS))
+
+
+def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
+  r"""Delay parameters with the settings' taps audible and every other tap silenced.
+
+  A tap at ``delay_samples = mN + d`` (segment ``m``, ``N = round(0.1 ·
+  sample_rate)``) gets ``z̃ = 4 e^{-j 2π d / N}``, whose surrogate peaks at
+  ``d``, and a flat colour ``ln a`` with amplitude ``a``; the tap levels are
+  normalised (``normalised_tap_gains_db``), which is how ``controls`` reports
+  them. Silenced taps get colour ``SILENT_LOG_MAGNITUDE``.
+
+  Args:
+    settings: ``{"taps": [...]}``, dicts with ``channel`` (0 left, 1 right),
+      ``delay_samples`` and ``gain_db`` (relative levels; at most one tap per
+      segment and channel).
+    sample_rate: Hz.
+    init_params: the ``delay_z`` of the silenced taps are taken from here
+      (default: zeros).
+
+  Returns:
+    ``{"delay_z": float32[40, 2], "log_fir_magnitude": float32[40, 20]}``.
+  """
+  taps = settings["taps"]
+  n = segment_length(sample_rate)
+  delay_z = (np.zeros(PARAM_SHAPES["delay_z"], np.float64) if init_params is None
+             else np.array(init_params["delay_z"], np.float64))
+  log_fir = np.full(PARAM_SHAPES["log_fir_magnitude"], SILENT_LOG_MAGNITUDE)
+  used = set()
+  for tap, gain_db in zip(taps, normalised_tap_gains_db(taps)):
+    segment, within = divmod(int(tap["delay_samples"]), n)
+    if not 0 <= segment < NUM_SEGMENTS:
+      raise ValueError(f"delay.params_from_settings: delay of {tap['delay_samples']} samples is "
+                       f"beyond the {NUM_SEGMENTS} segments of {n} samples.")
+    index = tap["channel"] * NUM_SEGMENTS + segment
+    if index in used:
+      raise ValueError(f"delay.params_from_settings: two taps in segment {segment} of channel "
+                       f"{tap['channel']}.")
+    used.add(index)
+    phase = -2 * math.pi * within / n
+    delay_z[index] = TAP_RADIUS * np.array([math.cos(phase), math.sin(phase)])
+    log_fir[index] = units.db_to_log_gain(gain_db)
+  return {"delay_z": delay_z.astype(np.float32), "log_fir_magnitude": log_fir.astype(np.float32)}
+
+
+def sample_settings(rng, x, *, sample_rate: int) -> dict:
+  """``taps``: 1–2 per channel at 100–600 ms (levels as ``controls`` reports them)."""
+  del x
+  n = segment_length(sample_rate)
+  taps = []
+  for channel in range(NUM_CHANNELS):
+    segments = rng.choice(np.arange(1, 6), size=rng.integers(1, 3), replace=False)  # 100–600 ms
+    offset_db = rng.uniform(-3.0, 3.0)
+    for k, segment in enumerate(sorted(segments)):
+      delay_samples = int(segment * n + rng.integers(0, n))
+      taps.append({
+          "channel": channel,
+          "delay_samples": delay_samples,
+          "delay_ms": float(units.samples_to_ms(delay_samples, sample_rate)),
+          "gain_db": offset_db - (rng.uniform(1.0, 6.0) if k else 0.0),
+      })
+  for tap, gain_db in zip(taps, normalised_tap_gains_db(taps)):
+    tap["gain_db"] = float(gain_db)  # the levels controls() reports
+  return {"taps": tuple(taps)}
+
+
+PROCESSOR = base.Processor(
+    name="delay", label="delay", short_label="delay", colour="#f28e2b",
+    param_shapes=PARAM_SHAPES, penalty_names=("radii",), init=init, apply=apply,
+    controls=controls, penalties=penalties, context_samples=context_samples,
+    effective=effective, describe=describe, params_from_settings=params_from_settings,
+    sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=1.5)

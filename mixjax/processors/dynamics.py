@@ -73,6 +73,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
+import math
 from typing import NamedTuple
 
 import jax
@@ -407,3 +408,53 @@ def describe(effective_dict: dict) -> str:
   return (f"threshold {_effective.db(e['threshold_db'], '.1f')} RMS, {action}: {probes}, "
           f"at most {_effective.db(e['max_reduction_db'])}; attack = release "
           f"{e['time_constant_ms']:.2g} ms")
+
+
+# ---------------------------------------------------------------------------
+# Physical settings (the synthetic songs' prior) and their raw parameters
+# ---------------------------------------------------------------------------
+
+
+def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
+  """Compressor or gate parameters from the settings ``controls`` reports.
+
+  Inverts ``T = log_threshold - 6`` (``threshold_db = 10 log10 e^T``),
+  ``R = 1 + e^{log_ratio}``, ``W = e^{log_knee}`` (``knee_db = 10 log10 e^W``)
+  and ``α = σ(z_α)`` with ``α = exp(-1 / (sample_rate · τ))``.
+
+  Args:
+    settings: ``threshold_db`` (energy level, dB), ``ratio`` (> 1),
+      ``knee_db`` (knee width > 0, energy dB) and ``time_constant_ms``
+      (> 0; ``α`` must stay below ``MAX_POLE``: ``τ`` below 100000 samples).
+    sample_rate: Hz.
+    init_params: unused.
+
+  Returns:
+    ``{"log_threshold", "log_ratio", "log_knee", "z_alpha"}``, each ``float32[1]``.
+  """
+  del init_params
+  ratio, knee_db = settings["ratio"], settings["knee_db"]
+  time_constant_ms = settings["time_constant_ms"]
+  if ratio <= 1 or knee_db <= 0 or time_constant_ms <= 0:
+    raise ValueError(f"dynamics.params_from_settings: need ratio > 1, knee_db > 0 and "
+                     f"time_constant_ms > 0, got {ratio}, {knee_db}, {time_constant_ms}.")
+  alpha = math.exp(-1000.0 / (sample_rate * time_constant_ms))
+  if alpha > MAX_POLE:
+    raise ValueError(f"dynamics.params_from_settings: time_constant_ms={time_constant_ms} is "
+                     f"too long for the smoother (pole {alpha} > {MAX_POLE}).")
+  raw = {
+      "log_threshold": units.db_to_log_energy(settings["threshold_db"]) - THRESHOLD_OFFSET,
+      "log_ratio": math.log(ratio - 1),
+      "log_knee": math.log(units.db_to_log_energy(knee_db)),
+      "z_alpha": units.logit(alpha),
+  }
+  return {name: np.array([value], np.float32) for name, value in raw.items()}
+
+
+def sample_shape(rng, *, ratio_range) -> dict:
+  """Random ``ratio`` in ``ratio_range``, knee 1–2 nepers (4.3–8.7 dB), time constant 5–30 ms."""
+  return {
+      "ratio": float(rng.uniform(*ratio_range)),
+      "knee_db": float(units.log_energy_to_db(rng.uniform(1.0, 2.0))),
+      "time_constant_ms": float(rng.uniform(5.0, 30.0)),
+  }

@@ -30,6 +30,8 @@ References:
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -37,9 +39,7 @@ from mixjax import dsp
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
-
-LABEL = "EQ"
-"""The processor's name in reports."""
+from mixjax.processors import base
 
 N_MAGNITUDE_BINS = 1024
 """Number of log-magnitude parameters (grafx ``num_magnitude_bins``)."""
@@ -306,3 +306,89 @@ def describe(effective_dict: dict, *, max_bands: int = 3) -> str:
   if more > 0:
     words.append(f"{more} smaller band{'s' if more > 1 else ''}")
   return ", ".join(words + ripple_words)
+
+
+# ---------------------------------------------------------------------------
+# Physical settings (the synthetic songs' prior) and their raw parameters
+# ---------------------------------------------------------------------------
+
+
+def settings_gain_db(bands, frequency_hz) -> np.ndarray:
+  r"""The curve of the settings' bands in dB: smooth bands summed on a log-frequency axis.
+
+  With ``u = log2(f / f_c)`` (``f`` floored at 1 Hz), gain ``g`` (dB) and
+  bandwidth ``b`` (octaves) of each band:
+
+  .. math::
+    \text{peak: } g\, e^{-u^2 / (2σ^2)},\ σ = \frac{b}{2\sqrt{2\ln 2}}
+    \qquad \text{low shelf: } g\, σ(-4u/b) \qquad
+    \text{high shelf: } g\, σ(4u/b),
+
+  so a peak is ``b`` octaves wide at half its gain, and a shelf moves from
+  2 % to 98 % of its gain over ``b`` octaves around ``f_c``.
+
+  Args:
+    bands: dicts with ``kind`` (``"peak"``, ``"low_shelf"``, ``"high_shelf"``),
+      ``frequency_hz``, ``gain_db`` and ``bandwidth_octaves``.
+    frequency_hz: ``[k]`` frequencies.
+
+  Returns:
+    ``float64[k]`` gains in dB.
+  """
+  f = np.maximum(np.asarray(frequency_hz, np.float64), 1.0)
+  curve = np.zeros_like(f)
+  for band in bands:
+    u = np.log2(f / band["frequency_hz"])
+    width = band["bandwidth_octaves"]
+    if band["kind"] == "peak":
+      sigma = width / (2 * math.sqrt(2 * math.log(2)))
+      shape = np.exp(-0.5 * (u / sigma)**2)
+    elif band["kind"] == "low_shelf":
+      shape = 1 / (1 + np.exp(4 * u / width))
+    elif band["kind"] == "high_shelf":
+      shape = 1 / (1 + np.exp(-4 * u / width))
+    else:
+      raise ValueError(f"eq.settings_gain_db: unknown band kind {band['kind']!r}; "
+                       f"use 'peak', 'low_shelf' or 'high_shelf'.")
+    curve += band["gain_db"] * shape
+  return curve
+
+
+def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
+  """Parameters whose ``controls(...)["gain_db"]`` is ``settings_gain_db(settings["bands"], f_k)``.
+
+  Returns:
+    ``{"log_magnitude": float32[1024]}``.
+  """
+  del init_params
+  gain_db = settings_gain_db(settings["bands"], np.asarray(bin_frequencies_hz(sample_rate)))
+  return {"log_magnitude": np.asarray(units.db_to_log_gain(gain_db), np.float32)}
+
+
+def sample_settings(rng, x, *, sample_rate: int) -> dict:
+  """``bands``: 1–3 peaks or shelves of ±4–9 dB (a smooth curve)."""
+  del x
+  top_hz = min(8000.0, 0.35 * sample_rate)
+  bands = []
+  for _ in range(rng.integers(1, 4)):
+    kind = rng.choice(["peak", "peak", "low_shelf", "high_shelf"])
+    if kind == "peak":
+      frequency_hz = math.exp(rng.uniform(math.log(80.0), math.log(top_hz)))
+      width = rng.uniform(0.7, 2.0)
+    elif kind == "low_shelf":
+      frequency_hz, width = rng.uniform(80.0, 400.0), rng.uniform(1.0, 2.0)
+    else:
+      frequency_hz = rng.uniform(min(2000.0, 0.2 * sample_rate), top_hz)
+      width = rng.uniform(1.0, 2.0)
+    gain_db = rng.choice([-1.0, 1.0]) * rng.uniform(4.0, 9.0)
+    bands.append({"kind": str(kind), "frequency_hz": float(frequency_hz),
+                  "gain_db": float(gain_db), "bandwidth_octaves": float(width)})
+  return {"bands": tuple(bands)}
+
+
+PROCESSOR = base.Processor(
+    name="eq", label="EQ", short_label="EQ", colour="#4e79a7",
+    param_shapes=PARAM_SHAPES, penalty_names=("gain_staging",), init=init, apply=apply,
+    controls=controls, penalties=penalties, context_samples=context_samples,
+    effective=effective, describe=describe, params_from_settings=params_from_settings,
+    sample_settings=sample_settings, lti_form="same", sparsity_cost=1.0)

@@ -30,9 +30,7 @@ import numpy as np
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
-
-LABEL = "gain/pan"
-"""The processor's name in reports."""
+from mixjax.processors import base
 
 PARAM_SHAPES = {"log_gain": (2,)}
 """Name and shape of every parameter (left, right)."""
@@ -111,3 +109,32 @@ def describe(effective_dict: dict) -> str:
   side = "right" if pan > 0 else "left"
   where = "centre" if abs(pan) < 0.005 else f"{100 * abs(pan):.0f} % {side}"
   return f"{_effective.db(effective_dict['gain_db'])}, pan {where}"
+
+
+# ---------------------------------------------------------------------------
+# Physical settings (the synthetic songs' prior) and their raw parameters
+# ---------------------------------------------------------------------------
+
+
+def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
+  """``{"log_gain": float32[2]}`` from ``left_gain_db`` and ``right_gain_db``."""
+  del sample_rate, init_params
+  return {"log_gain": np.array([units.db_to_log_gain(settings["left_gain_db"]),
+                                units.db_to_log_gain(settings["right_gain_db"])], np.float32)}
+
+
+def sample_settings(rng, x, *, sample_rate: int) -> dict:
+  """-9…+6 dB per channel, at least 3 dB off unity or between the sides."""
+  del x, sample_rate
+  while True:  # redraw settings too close to unity to be heard
+    left_db, right_db = rng.uniform(-9.0, 6.0, size=2)
+    if max(abs(left_db), abs(right_db), abs(left_db - right_db)) >= 3.0:
+      return {"left_gain_db": float(left_db), "right_gain_db": float(right_db)}
+
+
+PROCESSOR = base.Processor(
+    name="gain_pan", label="gain/pan", short_label="gain/pan", colour="#59a14f",
+    param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
+    penalties=penalties, context_samples=context_samples, effective=effective,
+    describe=describe, params_from_settings=params_from_settings,
+    sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=0.5)

@@ -23,9 +23,7 @@ import numpy as np
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
-
-LABEL = "imager"
-"""The processor's name in reports."""
+from mixjax.processors import base
 
 PARAM_SHAPES = {"log_gain": (1,)}
 """Name and shape of every parameter."""
@@ -89,3 +87,28 @@ def describe(effective_dict: dict) -> str:
   side = effective_dict["side_gain_db"]
   width = "unchanged" if abs(side) < 0.05 else ("wider" if side > 0 else "narrower")
   return f"side {_effective.db(side)} ({width})"
+
+
+# ---------------------------------------------------------------------------
+# Physical settings (the synthetic songs' prior) and their raw parameters
+# ---------------------------------------------------------------------------
+
+
+def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
+  """``{"log_gain": float32[1]}`` with ``20 log10 e^g = settings["side_gain_db"]``."""
+  del sample_rate, init_params
+  return {"log_gain": np.array([units.db_to_log_gain(settings["side_gain_db"])], np.float32)}
+
+
+def sample_settings(rng, x, *, sample_rate: int) -> dict:
+  """``side_gain_db`` ±(6–12) dB."""
+  del x, sample_rate
+  return {"side_gain_db": float(rng.choice([-1.0, 1.0]) * rng.uniform(6.0, 12.0))}
+
+
+PROCESSOR = base.Processor(
+    name="imager", label="imager", short_label="imager", colour="#b07aa1",
+    param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
+    penalties=penalties, context_samples=context_samples, effective=effective,
+    describe=describe, params_from_settings=params_from_settings,
+    sample_settings=sample_settings, lti_form="mid_side", sparsity_cost=0.75)

@@ -20,6 +20,12 @@ Parameters: ``{"log_threshold", "log_ratio", "log_knee", "z_alpha"}``, each
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+from scipy import signal as sps
+
+from mixjax.processors import base
 from mixjax.processors import dynamics
 
 PARAM_SHAPES = dynamics.PARAM_SHAPES
@@ -28,9 +34,7 @@ controls = dynamics.controls
 penalties = dynamics.penalties
 context_samples = dynamics.context_samples
 describe = dynamics.describe
-
-LABEL = "gate"
-"""The processor's name in reports."""
+params_from_settings = dynamics.params_from_settings
 
 
 def apply(params, x, *, sample_rate: int):
@@ -41,3 +45,27 @@ def apply(params, x, *, sample_rate: int):
 def effective(params, wet: float, *, sample_rate: int) -> dict:
   """The static curve at dry/wet ``wet`` (``dynamics.effective``)."""
   return dynamics.effective(params, wet, dynamics.expander_log_gain, sample_rate=sample_rate)
+
+
+def sample_settings(rng, x, *, sample_rate: int) -> dict:
+  """Threshold between the quiet (10th percentile) and loud (95th) envelope levels of ``x``.
+
+  Ratio 2–4, knee and time constant as the compressor's (``dynamics.sample_shape``).
+  """
+  shape = dynamics.sample_shape(rng, ratio_range=(2.0, 4.0))
+  alpha = math.exp(-1000.0 / (sample_rate * shape["time_constant_ms"]))
+  energy = np.mean(np.square(x, dtype=np.float64), axis=0)
+  smoothed = np.maximum(sps.lfilter([1 - alpha], [1, -alpha], energy), 0.0)
+  envelope_db = 10 * np.log10(smoothed + dynamics.ENERGY_FLOOR)
+  quiet_db, loud_db = np.percentile(envelope_db, [10, 95])
+  threshold_db = quiet_db + rng.uniform(0.4, 0.7) * (loud_db - quiet_db)
+  return {"threshold_db": float(threshold_db), **shape}
+
+
+PROCESSOR = base.Processor(
+    name="noisegate", label="gate", short_label="gate", colour="#76b7b2",
+    param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
+    penalties=penalties, context_samples=context_samples, effective=effective,
+    describe=describe, params_from_settings=params_from_settings,
+    sample_settings=sample_settings, lti_form=None, sparsity_cost=1.5,
+    sample_needs_input=True)

@@ -55,9 +55,7 @@ from mixjax import dsp
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
-
-LABEL = "reverb"
-"""The processor's name in reports."""
+from mixjax.processors import base
 
 IR_SECONDS = 2.0
 """Length of the impulse response (s)."""
@@ -273,3 +271,61 @@ def describe(effective_dict: dict) -> str:
   t60_text = f"{t60:.0f} ms" if t60 < 1000 else f"{t60 / 1000:.1f} s"
   return (f"T60 {t60_text}, wet {_effective.db(e['wet_level_db'])}, "
           f"dry {_effective.db(e['dry_level_db'])}")
+
+
+# ---------------------------------------------------------------------------
+# Physical settings (the synthetic songs' prior) and their raw parameters
+# ---------------------------------------------------------------------------
+
+
+def settings_t60_ms(settings, frequency_hz, *, sample_rate: int) -> np.ndarray:
+  """T60 per frequency: ``t60_ms · (1 + (high_t60_ratio - 1) · f / (sample_rate / 2))``."""
+  f = np.asarray(frequency_hz, np.float64)
+  return settings["t60_ms"] * (1 + (settings["high_t60_ratio"] - 1) * f / (sample_rate / 2))
+
+
+def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
+  r"""Parameters with a frequency-dependent T60 and a side level.
+
+  The decay per frame is ``softplus(Δ) / 8`` nepers, so a T60 of ``τ`` ms
+  needs ``softplus(Δ) = 8 ln(1000) · HOP / (sample_rate · τ / 1000)``, and
+  ``Δ = ln(e^s - 1)``. The mid starts at 0 dB and the side at
+  ``side_level_db`` (``H0 = 8 · ln 10^{side_level_db / 20}``).
+
+  Args:
+    settings: ``t60_ms`` (T60 at 0 Hz), ``high_t60_ratio`` (T60 at Nyquist
+      over T60 at 0 Hz, linear in between: ``settings_t60_ms``) and
+      ``side_level_db`` (initial level of the side response relative to the mid).
+    sample_rate: Hz.
+    init_params: unused.
+
+  Returns:
+    ``{"init_log_magnitude": float32[2, 193], "delta_log_magnitude": float32[2, 193]}``.
+  """
+  del init_params
+  frequency_hz = np.arange(NUM_BINS) * sample_rate / N_FFT
+  t60_s = settings_t60_ms(settings, frequency_hz, sample_rate=sample_rate) / 1000.0
+  softplus = MASK_SCALE * LN_60_DB * HOP / (sample_rate * t60_s)
+  delta = np.log(np.expm1(softplus))  # the inverse of softplus
+  side_h0 = MASK_SCALE * units.db_to_log_gain(settings["side_level_db"])
+  init_level = np.stack([np.zeros(NUM_BINS), np.full(NUM_BINS, side_h0)])
+  return {"init_log_magnitude": init_level.astype(np.float32),
+          "delta_log_magnitude": np.stack([delta, delta]).astype(np.float32)}
+
+
+def sample_settings(rng, x, *, sample_rate: int) -> dict:
+  """T60 0.4–2 s at 0 Hz, 0.3–0.8 of it at Nyquist; side level -6…0 dB."""
+  del x, sample_rate
+  return {
+      "t60_ms": float(rng.uniform(400.0, 2000.0)),
+      "high_t60_ratio": float(rng.uniform(0.3, 0.8)),
+      "side_level_db": float(rng.uniform(-6.0, 0.0)),
+  }
+
+
+PROCESSOR = base.Processor(
+    name="reverb", label="reverb", short_label="reverb", colour="#9c755f",
+    param_shapes=PARAM_SHAPES, penalty_names=("gain_staging",), init=init, apply=apply,
+    controls=controls, penalties=penalties, context_samples=context_samples,
+    effective=effective, describe=describe, params_from_settings=params_from_settings,
+    sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=1.0)

@@ -17,7 +17,7 @@ from mixjax import report
 from mixjax.graph_search import checkpoint
 from mixjax.graph_search import batch as batch_lib
 from mixjax.processors import PROCESSORS
-from mixjax.synthetic import gain_pan_params
+from mixjax.processors import gain_pan
 
 SR = 8000
 
@@ -221,8 +221,8 @@ def _gain_pan_only_song():
   console = mixjax.Console.build([0, 0, 1], sample_rate=SR)
   params = console.init(jax.random.key(1))
   gains = [(-6.0, 3.0), (4.0, -5.0), (-3.0, -9.0)]
-  log_gain = np.stack([np.asarray(gain_pan_params(left_gain_db=l, right_gain_db=r)["log_gain"])
-                       for l, r in gains])
+  log_gain = np.stack([gain_pan.params_from_settings(
+      {"left_gain_db": l, "right_gain_db": r}, sample_rate=SR)["log_gain"] for l, r in gains])
   processors = {**params.processors, "track": {**params.processors["track"],
                                                "gain_pan": {"log_gain": log_gain}}}
   logits = {**params.drywet_logits, "track": {**params.drywet_logits["track"],

@@ -1,0 +1,18 @@
+"""Synthetic songs with a known mixing graph, to test and measure the search.
+
+* ``music``: ``synthetic_tracks``, the dry tracks of a procedural song;
+* ``song``: ``synthetic_song`` (tracks, grouping, a sparse random graph and
+  its rendered mix) and ``random_graph`` (such a graph for tracks of your own);
+* ``truth``: ``GroundTruth`` (the graph that rendered the mix) and
+  ``recovery_scores`` (precision, recall and F1 of a search's kept nodes).
+
+Each processor's prior over physical settings and their raw parameters live
+in its own module (``sample_settings``, ``params_from_settings``).
+"""
+
+from mixjax.synthetic.music import INSTRUMENTS, synthetic_tracks
+from mixjax.synthetic.song import random_graph, synthetic_song
+from mixjax.synthetic.truth import GroundTruth, NodeSettings, recovery_scores
+
+__all__ = ["GroundTruth", "INSTRUMENTS", "NodeSettings", "random_graph", "recovery_scores",
+           "synthetic_song", "synthetic_tracks"]
