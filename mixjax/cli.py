@@ -216,14 +216,14 @@ def _load_song(path: str, *, sample_rate: int, command: str, tracks_only: bool =
   Returns:
     ``(song, notes)``: the notes as printed, for report.md.
   """
-  from mixjax import loading
-  load = loading.load_tracks if tracks_only else loading.load_song
+  from mixjax.io import song_folder
+  load = song_folder.load_tracks if tracks_only else song_folder.load_song
   with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always", loading.LoadWarning)
+    warnings.simplefilter("always", song_folder.LoadWarning)
     song = load(path, sample_rate=sample_rate)
   notes = []
   for warning in caught:
-    if issubclass(warning.category, loading.LoadWarning):
+    if issubclass(warning.category, song_folder.LoadWarning):
       notes.append(str(warning.message))
       print(f"mixjax {command}: note: {warning.message}", file=sys.stderr)
     else:
@@ -240,7 +240,7 @@ def _notes_markdown(notes: list[str]) -> str | None:
 
 
 def _prepare_output(out: str, *, fingerprint: str, overwrite: bool) -> None:
-  """Checks ``out`` before the search (see ``report.check_output_dir``).
+  """Checks ``out`` before the search (see ``results_folder.check_output_dir``).
 
   When ``overwrite`` lets another song's results be replaced, removes its
   checkpoint and result files (another song's checkpoint must never be
@@ -250,7 +250,7 @@ def _prepare_output(out: str, *, fingerprint: str, overwrite: bool) -> None:
     ValueError: when the folder holds another song's results or foreign files
       (without ``overwrite``).
   """
-  from mixjax import report
+  from mixjax.io import results_folder as report
   if report.check_output_dir(out, fingerprint=fingerprint, overwrite=overwrite):
     shutil.rmtree(os.path.join(out, CHECKPOINT_DIR), ignore_errors=True)
     for name in report.RESULT_FILES:
@@ -269,7 +269,7 @@ def _check_checkpoint(checkpoint_dir: str, song, config, seed: int, *, resume: b
       interrupted run of this very search (same song, settings and seed) that
       ``--resume`` would continue.
   """
-  from mixjax import report
+  from mixjax.io import results_folder as report
   from mixjax.graph_search import checkpoint as checkpoint_lib
   if not os.path.exists(os.path.join(checkpoint_dir, checkpoint_lib.FILENAME)):
     return
@@ -298,13 +298,13 @@ def _settings(args, config) -> dict:
 
 
 def _search(args) -> int:
-  from mixjax import folder_lock
-  from mixjax import loading
-  from mixjax import report
+  from mixjax.io import folder_lock
+  from mixjax.io import results_folder as report
+  from mixjax.io import song_folder
   from mixjax.graph_search import checkpoint as checkpoint_lib
 
   config = _config_from_args(args)
-  found = loading.find_song_files(args.song)
+  found = song_folder.find_song_files(args.song)
   song, notes = _load_song(args.song, sample_rate=args.sample_rate, command="search")
   _check_settings(song, config, args.song)
   folder_lock.check_free(args.out)
@@ -343,8 +343,8 @@ def _search(args) -> int:
 
 
 def _render(args) -> int:
-  from mixjax import files
-  from mixjax import graph as graph_lib
+  from mixjax import atomic_files
+  from mixjax.io import graph_json as graph_lib
   if not args.out.lower().endswith(".wav"):
     raise ValueError(f"--out must name a .wav file, got {args.out!r}.")
   if os.path.isdir(args.out):
@@ -355,7 +355,7 @@ def _render(args) -> int:
                          tracks_only=True)
   mixjax.enable_compilation_cache()
   audio = graph_lib.render_graph(graph, tracks)
-  files.write_wav(args.out, audio, tracks.sample_rate)
+  atomic_files.write_wav(args.out, audio, tracks.sample_rate)
   print(f"rendered {graph_lib.processor_count(graph)} processors on {tracks.n_tracks} tracks "
         f"({tracks.seconds:.1f} s at {tracks.sample_rate} Hz) to {args.out}")
   return 0
@@ -365,8 +365,8 @@ def _demo(args) -> int:
   import jax
 
   import mixjax
-  from mixjax import folder_lock
-  from mixjax import report
+  from mixjax.io import folder_lock
+  from mixjax.io import results_folder as report
 
   if args.groups > args.tracks:
     raise ValueError(f"--groups ({args.groups}) cannot exceed --tracks ({args.tracks}).")
@@ -389,8 +389,8 @@ def _demo(args) -> int:
 def _demo_search(args, config, song, truth, fingerprint) -> None:
   """The demo's search, its comparison with the ground truth, and its results folder."""
   import mixjax
-  from mixjax import files
-  from mixjax import report
+  from mixjax import atomic_files
+  from mixjax.io import results_folder as report
   from mixjax import validation
   from mixjax.synthetic import recovery_scores
 
@@ -427,8 +427,8 @@ def _demo_search(args, config, song, truth, fingerprint) -> None:
   report.write_results(result, song, args.out, fingerprint=fingerprint,
                        song_label=f"synthetic song (seed {args.seed})", notes="\n".join(notes),
                        settings=_settings(args, config))
-  files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
-  files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(), song.sample_rate)
+  atomic_files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
+  atomic_files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(), song.sample_rate)
 
 
 def _collect(args) -> int:
@@ -447,7 +447,7 @@ def _collect(args) -> int:
   if args.batch_size < 1:
     raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
   import mixjax
-  from mixjax import report
+  from mixjax.io import results_folder as report
   mixjax.enable_compilation_cache()
   print(f"mixjax {mixjax.__version__} on {report.default_device()}")
   index = collect_lib.collect(args.dataset, args.out, config=config, batch_size=args.batch_size,

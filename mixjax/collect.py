@@ -40,13 +40,13 @@ import jax
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from mixjax import files
-from mixjax import loading
-from mixjax import report
+from mixjax import atomic_files
 from mixjax.graph_search import SearchConfig, search_batch
 from mixjax.graph_search import buckets as buckets_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import fit as fit_lib
+from mixjax.io import results_folder
+from mixjax.io import song_folder
 
 INDEX = "index.jsonl"
 SUMMARY = "summary.md"
@@ -75,7 +75,7 @@ def find_song_folders(dataset_dir: str) -> list[str]:
 
   def is_song(path):
     entries = os.listdir(path)
-    return ("tracks" in entries or any(e.endswith(loading.METADATA_SUFFIX) for e in entries))
+    return ("tracks" in entries or any(e.endswith(song_folder.METADATA_SUFFIX) for e in entries))
 
   for root, dirs, _ in os.walk(dataset_dir):
     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -96,7 +96,7 @@ def scan(dataset_dir: str) -> tuple[list[SongEntry], list[dict]]:
   for path in find_song_folders(dataset_dir):
     name = _song_name(dataset_dir, path)
     try:
-      song_files = loading.find_song_files(path)
+      song_files = song_folder.find_song_files(path)
       try:
         seconds = sf.info(song_files.mix).duration
       except (RuntimeError, sf.LibsndfileError) as error:
@@ -166,8 +166,8 @@ def read_index(out_dir: str) -> dict:
 
 
 def write_index(out_dir: str, index: dict) -> None:
-  files.write_text(os.path.join(out_dir, index_name()),
-                   "".join(json.dumps(r, sort_keys=True) + "\n" for r in index.values()))
+  atomic_files.write_text(os.path.join(out_dir, index_name()),
+                          "".join(json.dumps(r, sort_keys=True) + "\n" for r in index.values()))
 
 
 def summary_markdown(index: dict) -> str:
@@ -282,7 +282,7 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
     songs, loaded = [], []
     for entry in batch:
       try:
-        songs.append(loading.load_song(entry.path, sample_rate=sample_rate))
+        songs.append(song_folder.load_song(entry.path, sample_rate=sample_rate))
         loaded.append(entry)
       except ValueError as error:
         record_error(entry, error)
@@ -292,8 +292,8 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
       try:
         runs = [(loaded, songs, search(loaded, songs, pad_samples))]
       except Exception as error:  # pylint: disable=broad-except
-        files.remove_tree(os.path.join(out_dir, CHECKPOINTS,
-                                       _batch_id([identity[e.name] for e in loaded])))
+        atomic_files.remove_tree(os.path.join(out_dir, CHECKPOINTS,
+                                              _batch_id([identity[e.name] for e in loaded])))
         runs = []
         if len(loaded) == 1:
           record_error(loaded[0], error)
@@ -307,8 +307,8 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
       for group, group_songs, (results, per_song, checkpoint_dir) in runs:
         for entry, song, result in zip(group, group_songs, results):
           try:
-            report.write_results(result, song, os.path.join(out_dir, entry.name),
-                                 song_label=entry.name)
+            results_folder.write_results(result, song, os.path.join(out_dir, entry.name),
+                                         song_label=entry.name)
           except Exception as error:  # pylint: disable=broad-except
             record_error(entry, error)
             continue
@@ -321,7 +321,7 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
               "sample_rate": sample_rate, "identity": identity[entry.name],
           }
         write_index(out_dir, index)
-        files.remove_tree(checkpoint_dir)
+        atomic_files.remove_tree(checkpoint_dir)
     finished += len(batch)
     bar.update(len(batch))
     rate = finished / (time.perf_counter() - t_start) * 3600
@@ -329,5 +329,5 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
   bar.close()
   write_index(out_dir, index)
   summary = SUMMARY if jax.process_count() == 1 else f"summary-host{jax.process_index()}.md"
-  files.write_text(os.path.join(out_dir, summary), summary_markdown(index))
+  atomic_files.write_text(os.path.join(out_dir, summary), summary_markdown(index))
   return index

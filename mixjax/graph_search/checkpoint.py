@@ -33,7 +33,7 @@ import zipfile
 import jax
 import numpy as np
 
-from mixjax import files
+from mixjax import atomic_files
 from mixjax.graph_search import prune as prune_lib
 
 FORMAT = "mixjax.checkpoint"
@@ -201,7 +201,7 @@ def save(directory: str, progress: dict, stamp: str) -> None:
               "progress": _encode(progress, arrays)}
   text = json.dumps(document, allow_nan=True)
   arrays[DOCUMENT] = np.frombuffer(text.encode("utf-8"), np.uint8)
-  with files.atomic_path(os.path.join(directory, FILENAME)) as tmp:
+  with atomic_files.atomic_path(os.path.join(directory, FILENAME)) as tmp:
     with open(tmp, "wb") as f:
       np.savez(f, **arrays)
 

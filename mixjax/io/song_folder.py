@@ -481,7 +481,7 @@ class Tracks(TrackSizes):
 def load_tracks(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tracks:
   """Loads the dry tracks of a song folder; its mix may be missing or silent.
 
-  For rendering a saved graph on a song's tracks (``graph.render_graph``), e.g.
+  For rendering a saved graph on a song's tracks (``graph_json.render_graph``), e.g.
   on other takes of the same tracks. The tracks are aligned as ``load_song``
   aligns them: to the mix's length when the folder has a mix file (whatever it
   holds), else to the longest track.

@@ -3,7 +3,7 @@
 ``write_results(result, song, out_dir)`` writes, each file atomically:
 
 ==================  =========================================================
-``graph.json``      the pruned graph (``mixjax.graph``; re-render it with
+``graph.json``      the pruned graph (``mixjax.io.graph_json``; re-render it with
                     ``mixjax render``)
 ``graph.png/.svg``  a drawing of the pruned graph
 ``processors.png``  each kept EQ's curve and compressor's/gate's static curve,
@@ -32,9 +32,9 @@ import os
 import jax
 import numpy as np
 
-from mixjax import files
-from mixjax import graph as graph_lib
-from mixjax import plots
+from mixjax import atomic_files
+from mixjax.io import graph_json as graph_lib
+from mixjax.io import plots
 from mixjax import validation
 from mixjax.processors import PROCESSORS, REGISTRY
 
@@ -141,7 +141,7 @@ def write_marker(out_dir: str, *, fingerprint: str, song: str, track_names, stat
   }
   if settings is not None:
     marker["settings"] = settings
-  files.write_text(os.path.join(out_dir, MARKER), json.dumps(marker, indent=2) + "\n")
+  atomic_files.write_text(os.path.join(out_dir, MARKER), json.dumps(marker, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -380,12 +380,12 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
   plots.draw_graph(graph, paths["graph.png"], paths["graph.svg"])
   plots.plot_processors(graph, paths["processors.png"])
   estimate = result.render(song)
-  files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
+  atomic_files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
   full = result.console.render_song(result.params, song.padded_tracks(result.console.max_tracks))
-  files.write_wav(paths["console.wav"], full, song.sample_rate)
+  atomic_files.write_wav(paths["console.wav"], full, song.sample_rate)
   plots.plot_spectrograms(song.mix, estimate, song.sample_rate, paths["spectrogram.png"])
-  files.write_text(paths["losses.csv"], losses_csv(result))
-  files.write_text(paths["report.md"], report_markdown(
+  atomic_files.write_text(paths["losses.csv"], losses_csv(result))
+  atomic_files.write_text(paths["report.md"], report_markdown(
       result, graph, song_label=song_label, n_samples=song.n_samples, device=device,
       notes=notes))
   write_marker(out_dir, fingerprint=fingerprint, song=song_label,
