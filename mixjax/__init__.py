@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from mixjax._version import __version__ as __version__
 
 # name -> module that defines it (a module name alone: the module itself).
 _EXPORTS = {

@@ -22,6 +22,8 @@ import shutil
 import sys
 import warnings
 
+from mixjax._version import __version__
+
 PRESETS = ("paper", "quick")
 
 CHECKPOINT_DIR = "checkpoint"
@@ -323,7 +325,7 @@ def _search(args) -> int:
     settings = _settings(args, config)
     report.write_marker(args.out, fingerprint=fingerprint, song=label,
                         track_names=song.track_names, status="searching", settings=settings)
-    print(f"mixjax {mixjax.__version__} on {report.default_device()}: {label}, "
+    print(f"mixjax {__version__} on {report.default_device()}: {label}, "
           f"{song.n_tracks} tracks in {song.n_groups} groups, {song.seconds:.1f} s at "
           f"{song.sample_rate} Hz ({found.layout} layout)")
     if args.resume:
@@ -394,7 +396,7 @@ def _demo_search(args, config, song, truth, fingerprint) -> None:
   from mixjax import validation
   from mixjax.synthetic import recovery_scores
 
-  print(f"mixjax {mixjax.__version__} on {report.default_device()}")
+  print(f"mixjax {__version__} on {report.default_device()}")
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "
         f"{song.seconds:.1f} s at {song.sample_rate} Hz; ground truth has "
         f"{len(truth.alive_nodes())} processors")
@@ -449,7 +451,7 @@ def _collect(args) -> int:
   import mixjax
   from mixjax.io import results_folder as report
   mixjax.enable_compilation_cache()
-  print(f"mixjax {mixjax.__version__} on {report.default_device()}")
+  print(f"mixjax {__version__} on {report.default_device()}")
   index = collect_lib.collect(args.dataset, args.out, config=config, batch_size=args.batch_size,
                               sample_rate=args.sample_rate, seed=args.seed,
                               bucket_seconds=args.bucket_seconds, progress=not args.no_progress)
@@ -459,16 +461,11 @@ def _collect(args) -> int:
   return 0
 
 
-def _version() -> str:
-  from mixjax import __version__
-  return __version__
-
-
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(
       prog="mixjax", description="Reverse-engineer music mixing graphs (JAX). "
       "Run 'mixjax COMMAND --help' for a command's options.")
-  parser.add_argument("--version", action="version", version=f"mixjax {_version()}",
+  parser.add_argument("--version", action="version", version=f"mixjax {__version__}",
                       help="print mixjax's version and exit")
   sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

@@ -33,6 +33,7 @@ import jax
 import numpy as np
 
 from mixjax import atomic_files
+from mixjax._version import __version__
 from mixjax.io import graph_json as graph_lib
 from mixjax.io import plots
 from mixjax import validation
@@ -128,7 +129,6 @@ def check_output_dir(out_dir: str, *, fingerprint: str, overwrite: bool = False)
 def write_marker(out_dir: str, *, fingerprint: str, song: str, track_names, status: str,
                  settings: dict | None = None) -> None:
   """Writes ``mixjax-run.json``: which song the folder belongs to, and how far the run got."""
-  import mixjax
   marker = {
       "format": MARKER_FORMAT,
       "version": 1,
@@ -137,7 +137,7 @@ def write_marker(out_dir: str, *, fingerprint: str, song: str, track_names, stat
       "track_names": list(track_names),
       "status": status,
       "updated": datetime.datetime.now().isoformat(timespec="seconds"),
-      "mixjax": mixjax.__version__,
+      "mixjax": __version__,
   }
   if settings is not None:
     marker["settings"] = settings
@@ -256,7 +256,6 @@ def _table(header, rows) -> list[str]:
 def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, device: str,
                     notes: str | None = None) -> str:
   """report.md text."""
-  import mixjax
   sr = result.sample_rate
   counts = result.processor_counts()
   groups = [g for g in graph["groups"] if any(t["group"] == g for t in graph["tracks"])]
@@ -308,7 +307,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
             "A search resumed after an interruption counts the interrupted runs up to their "
             "last checkpoint (work after it was done again, and is counted once).", ""]
   lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
-            f"({accepted} accepted); device: {device}; mixjax {mixjax.__version__}.", ""]
+            f"({accepted} accepted); device: {device}; mixjax {__version__}.", ""]
   lines += ["## Settings", "", f"seed {result.seed}", ""]
   lines += _table(["setting", "value"], [
       [f.name, setting_text(f.name, getattr(result.config, f.name))]
