@@ -18,16 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import sys
 import warnings
 
 from mixjax._version import __version__
 
 PRESETS = ("paper", "quick")
-
-CHECKPOINT_DIR = "checkpoint"
-"""Sub-folder of --out holding the search's checkpoints."""
 
 SEARCH_HELP = """Searches a song for its mixing graph: fits a full mixing console to the
 song's mix, prunes it to a sparse graph, and writes the results into --out:
@@ -234,65 +230,6 @@ def _load_song(path: str, *, sample_rate: int, command: str, tracks_only: bool =
   return song, notes
 
 
-def _notes_markdown(notes: list[str]) -> str | None:
-  """The loading notes as a report.md section (None when there are none)."""
-  if not notes:
-    return None
-  return "\n".join(["## Notes from loading the song", "", *[f"- {n}" for n in notes]])
-
-
-def _prepare_output(out: str, *, fingerprint: str, overwrite: bool) -> None:
-  """Checks ``out`` before the search (see ``results_folder.check_output_dir``).
-
-  When ``overwrite`` lets another song's results be replaced, removes its
-  checkpoint and result files (another song's checkpoint must never be
-  resumed, nor its results shown next to this song's).
-
-  Raises:
-    ValueError: when the folder holds another song's results or foreign files
-      (without ``overwrite``).
-  """
-  from mixjax.io import results_folder as report
-  if report.check_output_dir(out, fingerprint=fingerprint, overwrite=overwrite):
-    shutil.rmtree(os.path.join(out, CHECKPOINT_DIR), ignore_errors=True)
-    for name in report.RESULT_FILES:
-      path = os.path.join(out, name)
-      if os.path.isfile(path):
-        os.remove(path)
-
-
-def _check_checkpoint(checkpoint_dir: str, song, config, seed: int, *, resume: bool,
-                      overwrite: bool) -> None:
-  """Refuses a ``--resume`` that cannot continue, and a restart that would lose one.
-
-  Raises:
-    ValueError: with ``resume``, when the checkpoint belongs to another run;
-      without ``resume`` or ``overwrite``, when the folder holds an
-      interrupted run of this very search (same song, settings and seed) that
-      ``--resume`` would continue.
-  """
-  from mixjax.io import results_folder as report
-  from mixjax.graph_search import checkpoint as checkpoint_lib
-  if not os.path.exists(os.path.join(checkpoint_dir, checkpoint_lib.FILENAME)):
-    return
-  stamp = checkpoint_lib.fingerprint_batch([song], config, [seed])
-  if resume:
-    checkpoint_lib.check(checkpoint_dir, stamp)  # raises for another run's checkpoint
-    return
-  marker = report.read_marker(os.path.dirname(checkpoint_dir))
-  if overwrite or marker is None or marker.get("status") != "searching":
-    return  # nothing interrupted (a finished run keeps its last checkpoint)
-  try:
-    resumable = checkpoint_lib.check(checkpoint_dir, stamp)
-  except ValueError:
-    resumable = False  # another run's: starting over is the only way
-  if resumable:
-    raise ValueError(
-        f"{os.path.dirname(checkpoint_dir)} holds an interrupted run of this very search (same "
-        f"song, settings and seed); pass --resume to continue it, or --overwrite to start "
-        f"again.")
-
-
 def _settings(args, config) -> dict:
   import dataclasses
   return {"seed": args.seed, **{k: (list(v) if isinstance(v, tuple) else v)
@@ -300,32 +237,35 @@ def _settings(args, config) -> dict:
 
 
 def _search(args) -> int:
-  from mixjax.io import folder_lock
-  from mixjax.io import results_folder as report
-  from mixjax.io import song_folder
   from mixjax.graph_search import checkpoint as checkpoint_lib
+  from mixjax.io import folder_lock
+  from mixjax.io import report_text
+  from mixjax.io import results_folder
+  from mixjax.io import song_folder
 
   config = _config_from_args(args)
   found = song_folder.find_song_files(args.song)
   song, notes = _load_song(args.song, sample_rate=args.sample_rate, command="search")
   _check_settings(song, config, args.song)
   folder_lock.check_free(args.out)
-  fingerprint = report.files_fingerprint(found.mix, song.track_names)
+  fingerprint = results_folder.files_fingerprint(found.mix, song.track_names)
   label = os.path.basename(os.path.normpath(os.path.abspath(args.song)))
-  checkpoint_dir = os.path.join(args.out, CHECKPOINT_DIR)
-  foreign = report.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+  checkpoint_dir = os.path.join(args.out, results_folder.CHECKPOINT_DIR)
+  foreign = results_folder.check_output_dir(args.out, fingerprint=fingerprint,
+                                            overwrite=args.overwrite)
   if not foreign:
-    _check_checkpoint(checkpoint_dir, song, config, args.seed, resume=args.resume,
-                      overwrite=args.overwrite)
+    results_folder.check_checkpoint(checkpoint_dir, song, config, args.seed,
+                                    resume=args.resume, overwrite=args.overwrite)
   # -- the input is valid: from here on, files are written ------------------
   with folder_lock.hold(args.out):
-    _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+    results_folder.prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
     import mixjax
     mixjax.enable_compilation_cache()
     settings = _settings(args, config)
-    report.write_marker(args.out, fingerprint=fingerprint, song=label,
-                        track_names=song.track_names, status="searching", settings=settings)
-    print(f"mixjax {__version__} on {report.default_device()}: {label}, "
+    results_folder.write_marker(args.out, fingerprint=fingerprint, song=label,
+                                track_names=song.track_names, status="searching",
+                                settings=settings)
+    print(f"mixjax {__version__} on {results_folder.default_device()}: {label}, "
           f"{song.n_tracks} tracks in {song.n_groups} groups, {song.seconds:.1f} s at "
           f"{song.sample_rate} Hz ({found.layout} layout)")
     if args.resume:
@@ -338,9 +278,10 @@ def _search(args) -> int:
     print(result.summary())
     print(f"writing the results (the whole song rendered twice, pictures) to {args.out} ...",
           flush=True)
-    report.write_results(result, song, args.out, fingerprint=fingerprint, song_label=label,
-                         settings=settings, notes=_notes_markdown(notes))
-  print(f"wrote {', '.join(report.RESULT_FILES)} to {args.out}")
+    results_folder.write_results(result, song, args.out, fingerprint=fingerprint,
+                                 song_label=label, settings=settings,
+                                 notes=report_text.loading_notes_markdown(notes))
+  print(f"wrote {', '.join(results_folder.RESULT_FILES)} to {args.out}")
   return 0
 
 
@@ -368,7 +309,7 @@ def _demo(args) -> int:
 
   import mixjax
   from mixjax.io import folder_lock
-  from mixjax.io import results_folder as report
+  from mixjax.io import results_folder
 
   if args.groups > args.tracks:
     raise ValueError(f"--groups ({args.groups}) cannot exceed --tracks ({args.tracks}).")
@@ -379,12 +320,12 @@ def _demo(args) -> int:
       seconds=args.seconds, sample_rate=args.sample_rate)
   _check_settings(song, config, "the synthetic song (--seconds)")
   folder_lock.check_free(args.out)
-  fingerprint = report.song_fingerprint(song)
-  report.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+  fingerprint = results_folder.song_fingerprint(song)
+  results_folder.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
   with folder_lock.hold(args.out):
-    _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+    results_folder.prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
     _demo_search(args, config, song, truth, fingerprint)
-  print(f"wrote {', '.join(report.RESULT_FILES)}, target.wav, dry_sum.wav to {args.out}")
+  print(f"wrote {', '.join(results_folder.RESULT_FILES)}, target.wav, dry_sum.wav to {args.out}")
   return 0
 
 
@@ -392,45 +333,25 @@ def _demo_search(args, config, song, truth, fingerprint) -> None:
   """The demo's search, its comparison with the ground truth, and its results folder."""
   import mixjax
   from mixjax import atomic_files
-  from mixjax.io import results_folder as report
-  from mixjax import validation
+  from mixjax.io import report_text
+  from mixjax.io import results_folder
   from mixjax.synthetic import recovery_scores
 
-  print(f"mixjax {__version__} on {report.default_device()}")
+  print(f"mixjax {__version__} on {results_folder.default_device()}")
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "
         f"{song.seconds:.1f} s at {song.sample_rate} Hz; ground truth has "
         f"{len(truth.alive_nodes())} processors")
   result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress)
   scores = recovery_scores(truth.alive_nodes(), result.alive_nodes())
-
-  def name(node):
-    level, index, processor = node
-    names = song.track_names if level == "track" else song.group_names
-    return validation.owner_label(level, names[index]), processor
-
-  rows = []
-  for node in sorted(truth.alive_nodes() | result.alive_nodes()):
-    owner, processor = name(node)
-    rows.append((owner, processor, "yes" if node in truth.alive_nodes() else "no",
-                 "yes" if node in result.alive_nodes() else "no"))
-  recovery = (f"recovery: precision {scores['precision']:.2f}, recall {scores['recall']:.2f}, "
-              f"F1 {scores['f1']:.2f}")
-  text = [result.summary(), "", "ground truth vs found:"]
-  text += [f"  {o:22s} {p:10s} truth {t:3s} found {f}" for o, p, t, f in rows]
-  text.append(recovery)
-  print("\n".join(text))
-
-  notes = ["## Ground truth", "",
-           "The song is synthetic: its true graph is known. Every processor in either:", "",
-           "| node | processor | in the truth | found |", "|---|---|---|---|"]
-  notes += [f"| {o} | {p} | {t} | {f} |" for o, p, t, f in rows]
-  notes += ["", recovery + ".", "",
-            "`target.wav` is the synthetic mix, `dry_sum.wav` the plain sum of the tracks."]
-  report.write_results(result, song, args.out, fingerprint=fingerprint,
-                       song_label=f"synthetic song (seed {args.seed})", notes="\n".join(notes),
-                       settings=_settings(args, config))
+  printed, notes = report_text.ground_truth_text(song, truth.alive_nodes(),
+                                                 result.alive_nodes(), scores)
+  print(result.summary() + "\n\n" + printed)
+  results_folder.write_results(result, song, args.out, fingerprint=fingerprint,
+                               song_label=f"synthetic song (seed {args.seed})", notes=notes,
+                               settings=_settings(args, config))
   atomic_files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
-  atomic_files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(), song.sample_rate)
+  atomic_files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(),
+                         song.sample_rate)
 
 
 def _collect(args) -> int:
@@ -449,9 +370,9 @@ def _collect(args) -> int:
   if args.batch_size < 1:
     raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
   import mixjax
-  from mixjax.io import results_folder as report
+  from mixjax.io import results_folder
   mixjax.enable_compilation_cache()
-  print(f"mixjax {__version__} on {report.default_device()}")
+  print(f"mixjax {__version__} on {results_folder.default_device()}")
   index = collect_lib.collect(args.dataset, args.out, config=config, batch_size=args.batch_size,
                               sample_rate=args.sample_rate, seed=args.seed,
                               bucket_seconds=args.bucket_seconds, progress=not args.no_progress)

@@ -24,6 +24,7 @@ import mixjax
 from mixjax import cli
 from mixjax.io import folder_lock
 from mixjax.io import graph_json as graph_lib
+from mixjax.io import report_text
 from mixjax.io import results_folder
 from mixjax.io.song_folder import load_song
 
@@ -161,7 +162,7 @@ def test_search_writes_every_file(plain_out):
 
   with open(os.path.join(plain_out, "losses.csv")) as f:
     rows = list(csv.DictReader(f))
-  assert tuple(rows[0]) == results_folder.LOSS_COLUMNS
+  assert tuple(rows[0]) == report_text.LOSS_COLUMNS
   steps = [r for r in rows if r["kind"] == "step"]
   trials = [r for r in rows if r["kind"] == "trial"]
   assert [int(r["step"]) for r in steps] == list(range(20))  # 10 console + 10 fine-tune

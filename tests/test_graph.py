@@ -18,7 +18,7 @@ import mixjax
 from mixjax import validation
 from mixjax.io import graph_json as graph_lib
 from mixjax.io import plots
-from mixjax.io import results_folder
+from mixjax.io import report_text
 from mixjax.processors import PROCESSORS, REGISTRY
 
 SR = 8000
@@ -308,12 +308,12 @@ def test_report_describes_each_node_by_its_effect(graph, searched):
   for node in graph["nodes"]:
     if node["type"] in PROCESSORS:
       module = REGISTRY[node["type"]]
-      text = results_folder.describe_node(node, SR)
+      text = report_text.describe_node(node, SR)
       assert text == (f"{module.LABEL}: {module.describe(node['effective'])} "
                       f"({100 * node['drywet']:.0f} % wet)")
       older = {k: v for k, v in node.items() if k != "effective"}
-      assert results_folder.describe_node(older, SR) == text
-  markdown = results_folder.report_markdown(result, graph, song_label="tiny", n_samples=N,
+      assert report_text.describe_node(older, SR) == text
+  markdown = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N,
                                     device="cpu")
   assert "(processors.png)" in markdown and "| processors.png |" in markdown
   kept = [n for n in graph["nodes"] if n["type"] in PROCESSORS]

@@ -5,6 +5,7 @@
 ``graph_json``      graph.json: write, read, check and re-render a saved graph
 ``results_folder``  the results folder of a search: which files it holds, whose
                     song it is, when it may be written, writing it
+``report_text``     the texts: report.md, losses.csv, the demo's ground-truth table
 ``plots``           the pictures: graph drawing, processor curves, spectrograms
 ``folder_lock``     one run at a time in a results folder
 ==================  =========================================================
