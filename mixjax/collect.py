@@ -65,21 +65,16 @@ class SongEntry(NamedTuple):
 def find_song_folders(dataset_dir: str) -> list[str]:
   """Every song folder under ``dataset_dir`` (itself, or its sub-folders, recursively).
 
-  A folder is a song when it holds a plain-layout song (``tracks/`` and a mix)
-  or a MedleyDB song (``<Song>_METADATA.yaml``); song folders are not searched
-  further.
+  A folder is a song when ``song_folder.is_song_folder`` says so (it holds
+  ``tracks/``, or a MedleyDB ``<Song>_METADATA.yaml``); song folders are not
+  searched further.
   """
   if not os.path.isdir(dataset_dir):
     raise ValueError(f"{dataset_dir}: no such folder; give the folder that holds the songs.")
   found = []
-
-  def is_song(path):
-    entries = os.listdir(path)
-    return ("tracks" in entries or any(e.endswith(song_folder.METADATA_SUFFIX) for e in entries))
-
   for root, dirs, _ in os.walk(dataset_dir):
     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    if is_song(root):
+    if song_folder.is_song_folder(root):
       found.append(root)
       dirs[:] = []
   return sorted(found)

@@ -238,6 +238,18 @@ def expect_error(path, *, match, sample_rate=SR):
   return message
 
 
+def test_is_song_folder_in_both_layouts_and_none_else(tmp_path):
+  assert song_folder.is_song_folder(plain_song(tmp_path / "plain"))
+  assert song_folder.is_song_folder(medleydb_song(tmp_path / "medleydb"))
+  (tmp_path / "other").mkdir()
+  (tmp_path / "other" / "notes.txt").write_text("hi")
+  (tmp_path / "other" / ".hidden_METADATA.yaml").write_text("stems: {}")  # hidden: not read
+  write(str(tmp_path / "other" / "mix.wav"), sine(220, 1.0, SR))  # a mix alone is no song
+  assert not song_folder.is_song_folder(str(tmp_path / "other"))
+  assert not song_folder.is_song_folder(str(tmp_path / "other" / "mix.wav"))
+  assert not song_folder.is_song_folder(str(tmp_path / "nope"))
+
+
 def test_missing_folder(tmp_path):
   expect_error(str(tmp_path / "nope"), match=r"nope: no such folder")
 
