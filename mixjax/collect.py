@@ -29,7 +29,6 @@ by any host (with any host count) is not searched again.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -190,21 +189,26 @@ def song_seed(seed: int, name: str) -> int:
   It depends on nothing else (not the batch, the host count or the other
   songs of the data set).
   """
-  digest = hashlib.sha256(f"{int(seed)}:{name}".encode("utf-8")).digest()
-  return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+  return int(checkpoint_lib.digest([f"{int(seed)}:{name}"], n_hex=8), 16) & 0x7FFFFFFF
 
 
 def song_identity(name: str, *, seed: int, sample_rate: int, config: SearchConfig,
                   optimizer) -> str:
   """A hash of everything that changes a song's result: its name and seed, the sample
-  rate, every search setting and the optimizer (``checkpoint.describe``)."""
+  rate, every search setting and the optimizer (``checkpoint.describe``).
+
+  It decides whether a song is done (see ``checkpoint``'s fingerprints for the
+  other identities of a run): by name, so finished songs are skipped without
+  reading their audio.
+  """
   text = repr((name, seed, sample_rate, sorted(dataclasses.asdict(config).items()),
                checkpoint_lib.describe(optimizer)))
-  return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+  return checkpoint_lib.digest([text], n_hex=16)
 
 
 def _batch_id(identities: list[str]) -> str:
-  return hashlib.sha256(repr(identities).encode("utf-8")).hexdigest()[:16]
+  """The checkpoint folder name of a batch: a hash of its songs' identities."""
+  return checkpoint_lib.digest([repr(identities)], n_hex=16)
 
 
 def _error_line(error: Exception) -> str:

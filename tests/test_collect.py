@@ -153,6 +153,12 @@ def test_a_songs_seed_and_identity_depend_on_the_song_and_the_settings_only():
   assert len({collect_lib.song_identity("a", **dict(base, **c)) for c in changes} | {same}) == 5
 
 
+def test_stored_seeds_and_batch_ids_keep_their_values():
+  # index.jsonl and the batch checkpoint folders of earlier runs hold these
+  assert collect_lib.song_seed(0, "song") == 1935025337
+  assert collect_lib._batch_id(["x", "y"]) == "22d40f550601001d"
+
+
 HOST_SCRIPT = r"""
 import json, sys, jax
 jax.config.update("jax_platforms", "cpu")

@@ -29,7 +29,7 @@ run of the very same search is never silently restarted (``check_checkpoint``).
 from __future__ import annotations
 
 import datetime
-import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -63,11 +63,13 @@ CHECKPOINT_DIR = "checkpoint"
 
 
 def song_fingerprint(song) -> str:
-  """A hash of a ``Song``: its track names, sample rate and mix samples."""
-  digest = hashlib.sha256()
-  digest.update(json.dumps([list(song.track_names), int(song.sample_rate)]).encode())
-  digest.update(np.ascontiguousarray(song.mix, np.float32).tobytes())
-  return "song:" + digest.hexdigest()[:32]
+  """Whose song a folder holds, for a ``Song`` in memory: its track names, rate and mix.
+
+  See ``checkpoint``'s fingerprints for the other identities of a run.
+  """
+  return "song:" + checkpoint_lib.digest(
+      [json.dumps([list(song.track_names), int(song.sample_rate)]),
+       np.asarray(song.mix, np.float32)], n_hex=32)
 
 
 def files_fingerprint(mix_path: str, track_names) -> str:
@@ -76,12 +78,10 @@ def files_fingerprint(mix_path: str, track_names) -> str:
   Unlike ``song_fingerprint`` it does not depend on the search's sample rate,
   so re-running a song at another rate reuses its folder.
   """
-  digest = hashlib.sha256()
-  digest.update(json.dumps(list(track_names)).encode())
   with open(mix_path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return "files:" + digest.hexdigest()[:32]
+    blocks = iter(lambda: f.read(1 << 20), b"")
+    return "files:" + checkpoint_lib.digest(
+        itertools.chain([json.dumps(list(track_names))], blocks), n_hex=32)
 
 
 def read_marker(out_dir: str) -> dict | None:
