@@ -16,6 +16,7 @@ code 2, before anything is written. Compiled programs are cached on disk
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 import sys
@@ -83,8 +84,25 @@ class _Parser(argparse.ArgumentParser):
     self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+@functools.cache
+def _presets() -> dict:
+  """``{"paper": SearchConfig.paper(), "quick": SearchConfig.quick()}``: where every
+  search option's default comes from (imported on first use: it loads JAX)."""
+  from mixjax.graph_search import SearchConfig
+  return {"paper": SearchConfig.paper(), "quick": SearchConfig.quick()}
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-  """Keeps the descriptions' line breaks; wraps option help."""
+  """Keeps the descriptions' line breaks; wraps option help; fills in the presets' settings.
+
+  An option's help names a preset's setting as ``{paper.tolerance}``; it is read
+  from ``SearchConfig`` only when help is shown, so that parsing a command line
+  (and ``mixjax --help``) does not wait for JAX.
+  """
+
+  def _get_help_string(self, action):
+    text = super()._get_help_string(action)
+    return text.format(**_presets()) if text and "{" in text else text
 
 
 def _count(text: str) -> int:
@@ -128,48 +146,49 @@ def _add_search_options(parser, *, preset: str) -> None:
   group = parser.add_argument_group("search settings")
   group.add_argument(
       "--preset", choices=PRESETS, default=preset,
-      help=f"starting settings: 'paper' (the paper's: 6000 console steps, 12 rounds of "
-           f"500 fine-tune steps; hours on a CPU, best on a GPU) or 'quick' (400 steps, 4 "
-           f"rounds of 50; minutes on a CPU). The options below override it. "
+      help="starting settings: 'paper' (the paper's: {paper.console_steps} console steps, "
+           "{paper.rounds} rounds of {paper.finetune_steps} fine-tune steps; hours on a CPU, "
+           "best on a GPU) or 'quick' ({quick.console_steps} steps, {quick.rounds} rounds of "
+           "{quick.finetune_steps}; minutes on a CPU). The options below override it. "
            f"Default: {preset}.")
   group.add_argument(
       "--steps", type=_count, metavar="N",
       help="optimisation steps of the full console before pruning "
-           "(default: the preset's, paper 6000, quick 400)")
+           "(default: the preset's, paper {paper.console_steps}, quick {quick.console_steps})")
   group.add_argument(
       "--finetune-steps", type=_count, metavar="N",
-      help="optimisation steps after each pruning round (default: the preset's, paper 500, "
-           "quick 50)")
+      help="optimisation steps after each pruning round (default: the preset's, paper "
+           "{paper.finetune_steps}, quick {quick.finetune_steps})")
   group.add_argument(
       "--rounds", type=_count, metavar="N",
-      help="pruning rounds; 0 fits the console only (default: the preset's, paper 12, "
-           "quick 4)")
+      help="pruning rounds; 0 fits the console only (default: the preset's, paper "
+           "{paper.rounds}, quick {quick.rounds})")
   group.add_argument(
-      "--sampler", choices=("hybrid", "drywet", "brute"), default="hybrid",
+      "--sampler", choices=("hybrid", "drywet", "brute"),
       help="how pruning picks candidates: 'drywet' tries removing growing fractions of the "
            "processors with the smallest dry/wet weight, type by type (fast); 'brute' tries "
            "every processor alone (thorough, one trial each); 'hybrid' is drywet with brute "
-           "force every 4th round (default: hybrid, the paper's)")
+           "force every {paper.brute_every}th round (default: {paper.sampler}, the paper's)")
   group.add_argument(
-      "--method", choices=("paper", "precise"), default="paper",
+      "--method", choices=("paper", "precise"),
       help="'paper' (the paper's pruning, as its reference code runs it) or 'precise' "
            "(sparsity during the console fit with per-type costs, removed processors may "
            "return, one-track subgroups' processors moved to their track: sparser graphs; "
-           "see benchmarks/RESULTS.md) (default: paper)")
+           "see benchmarks/RESULTS.md) (default: {paper.method})")
   group.add_argument(
-      "--tolerance", type=_non_negative_float, metavar="T", default=0.01,
+      "--tolerance", type=_non_negative_float, metavar="T",
       help="τ: a processor is pruned if the loss without it is at most the lowest loss so "
-           "far + T (default: 0.01, the paper's)")
+           "far + T (default: {paper.tolerance}, the paper's)")
   group.add_argument(
-      "--crop-seconds", type=_positive_float, metavar="S", default=3.8,
+      "--crop-seconds", type=_positive_float, metavar="S",
       help="length of the training crops and of the whole-song loss chunks; the song must "
            "be at least this long. Shorter crops let you search short clips, with less "
-           "context per step (default: 3.8, the paper's)")
+           "context per step (default: {paper.crop_seconds}, the paper's)")
   group.add_argument(
-      "--warmup-seconds", type=_positive_float, metavar="S", default=1.0,
+      "--warmup-seconds", type=_positive_float, metavar="S",
       help="start of every crop that is rendered but left out of the loss, so reverbs and "
            "delays can build up; must be shorter than --crop-seconds. Loss chunks hop by "
-           "crop minus warm-up (default: 1.0, the paper's)")
+           "crop minus warm-up (default: {paper.omit_seconds}, the paper's)")
   group.add_argument("--seed", type=_count, default=0, metavar="S",
                      help="random seed: the same seed gives the same result (default: 0)")
   group.add_argument("--no-progress", action="store_true",
@@ -177,25 +196,26 @@ def _add_search_options(parser, *, preset: str) -> None:
 
 
 def _config_from_args(args):
-  """The ``SearchConfig`` that the options describe.
+  """The ``SearchConfig`` that the options describe: the preset's, with each option given.
+
+  Loss chunks always hop by crop minus warm-up.
 
   Raises:
     ValueError: for settings that do not fit together.
   """
-  from mixjax.graph_search import SearchConfig
-  if not args.warmup_seconds < args.crop_seconds:
+  base = _presets()[args.preset]
+  crop = base.crop_seconds if args.crop_seconds is None else args.crop_seconds
+  warmup = base.omit_seconds if args.warmup_seconds is None else args.warmup_seconds
+  if not warmup < crop:
     raise ValueError(
-        f"--warmup-seconds ({args.warmup_seconds:g}) must be shorter than --crop-seconds "
-        f"({args.crop_seconds:g}).")
-  changes = {
-      "sampler": args.sampler, "tolerance": args.tolerance, "method": args.method,
-      "crop_seconds": args.crop_seconds, "omit_seconds": args.warmup_seconds,
-      "eval_hop_seconds": round(args.crop_seconds - args.warmup_seconds, 9)}
+        f"--warmup-seconds ({warmup:g}) must be shorter than --crop-seconds ({crop:g}).")
+  changes = {"crop_seconds": crop, "omit_seconds": warmup,
+             "eval_hop_seconds": round(crop - warmup, 9)}
   for option, field in (("steps", "console_steps"), ("finetune_steps", "finetune_steps"),
-                        ("rounds", "rounds")):
+                        ("rounds", "rounds"), ("sampler", "sampler"), ("method", "method"),
+                        ("tolerance", "tolerance")):
     if getattr(args, option) is not None:
       changes[field] = getattr(args, option)
-  base = SearchConfig.quick() if args.preset == "quick" else SearchConfig.paper()
   return base.replace(**changes)
 
 

@@ -217,7 +217,7 @@ def _error_line(error: Exception) -> str:
 
 
 def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = None,
-            batch_size: int = 8, sample_rate: int = 30000, seed: int = 0,
+            batch_size: int = 8, sample_rate: int = song_folder.DEFAULT_SAMPLE_RATE, seed: int = 0,
             bucket_seconds: float = 30.0, progress: bool = True, optimizer=None) -> dict:
   """Searches every song of ``dataset_dir``; see the module docstring.
 

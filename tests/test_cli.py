@@ -140,6 +140,28 @@ def test_paper_preset_is_the_default():
   assert args.sample_rate == 30000 and args.seed == 0
 
 
+@pytest.mark.parametrize("command", [["search", "x", "--out", "y"], ["demo"],
+                                     ["collect", "x", "--out", "y"]])
+@pytest.mark.parametrize("preset", ["paper", "quick"])
+def test_the_options_defaults_are_the_presets(command, preset):
+  args = cli.build_parser().parse_args(command + ["--preset", preset])
+  assert cli._config_from_args(args) == getattr(mixjax.SearchConfig, preset)()
+  options = {a.dest: a for a in next(
+      a for a in cli.build_parser()._actions if a.dest == "command").choices[command[0]]._actions}
+  from mixjax.graph_search import config as config_lib
+  assert tuple(options["sampler"].choices) == config_lib.SAMPLERS
+  assert tuple(options["method"].choices) == config_lib.METHODS
+
+
+def test_help_shows_the_presets_settings(capsys):
+  _, out, _ = run(capsys, "search", "--help")
+  paper, quick = mixjax.SearchConfig.paper(), mixjax.SearchConfig.quick()
+  text = " ".join(out.split())
+  assert f"paper {paper.console_steps}, quick {quick.console_steps}" in text
+  assert f"(default: {paper.tolerance}, the paper's)" in text
+  assert "{paper." not in out and "{quick." not in out
+
+
 def test_search_writes_every_file(plain_out):
   names = set(os.listdir(plain_out))
   assert set(results_folder.RESULT_FILES) | {results_folder.MARKER, "checkpoint"} == names
