@@ -57,6 +57,7 @@ MARKER_FORMAT = "mixjax.run"
 CHECKPOINT_DIR = "checkpoint"
 """Sub-folder of a ``mixjax search`` results folder holding the search's checkpoints."""
 
+
 # ---------------------------------------------------------------------------
 # Which song a folder belongs to
 # ---------------------------------------------------------------------------
