@@ -49,7 +49,7 @@ def main(argv=None) -> int:
   import jax
   import make_songs
   import mixjax
-  from mixjax import files, synthetic
+  from mixjax import atomic_files as files, synthetic
 
   groups = {f"group{i + 1}": [f"{name}.wav" for name in part.split(",")]
             for i, part in enumerate(args.groups.split(":"))}

@@ -1323,7 +1323,7 @@ def dumps(value) -> str:
 
 
 def _write_json(path: str, value) -> None:
-  from mixjax import files
+  from mixjax import atomic_files as files
   files.write_text(path, dumps(value) + "\n")
 
 
@@ -1360,8 +1360,8 @@ def make_song(out: str, seed: int, index: int, *, style: str, n_tracks: int, sec
   import jax
   import soundfile as sf
 
-  from mixjax import files
-  from mixjax.loading import load_song
+  from mixjax import atomic_files as files
+  from mixjax.io.song_folder import load_song
 
   t0 = time.perf_counter()
   score = make_score(seed, index, n_tracks=n_tracks, seconds_range=seconds_range, style=style)

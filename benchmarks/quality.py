@@ -262,7 +262,7 @@ def find_songs(folder: str) -> tuple[list[str], list[str]]:
     ``(songs, skipped)``: song paths in natural order, and one line per
     sub-folder that is not a readable song (with the reason).
   """
-  from mixjax.loading import find_song_files
+  from mixjax.io.song_folder import find_song_files
   try:
     find_song_files(folder)
     return [folder], []
@@ -840,7 +840,7 @@ def main(argv=None) -> int:
   started = time.perf_counter()
   import mixjax
   mixjax.enable_compilation_cache()
-  from mixjax.loading import LoadWarning
+  from mixjax.io.song_folder import LoadWarning
 
   preset = PRESETS[args.preset]
   sample_rate = args.sample_rate or preset["sample_rate"]

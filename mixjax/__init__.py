@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from mixjax._version import __version__ as __version__
 
 # name -> module that defines it (a module name alone: the module itself).
 _EXPORTS = {
@@ -27,8 +27,8 @@ _EXPORTS = {
     "SearchResult": "mixjax.graph_search",
     "Song": "mixjax.data",
     "enable_compilation_cache": "mixjax.cache",
-    "load_song": "mixjax.loading",
-    "load_tracks": "mixjax.loading",
+    "load_song": "mixjax.io.song_folder",
+    "load_tracks": "mixjax.io.song_folder",
     "loss": "mixjax.loss",
     "processors": "mixjax.processors",
     "search": "mixjax.graph_search",
@@ -64,8 +64,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
   from mixjax.graph_search import SearchResult as SearchResult
   from mixjax.graph_search import search as search
   from mixjax.graph_search import search_batch as search_batch
-  from mixjax.loading import load_song as load_song
-  from mixjax.loading import load_tracks as load_tracks
+  from mixjax.io.song_folder import load_song as load_song
+  from mixjax.io.song_folder import load_tracks as load_tracks
   from mixjax.processors import PROCESSORS as PROCESSORS
   from mixjax.synthetic import GroundTruth as GroundTruth
   from mixjax.synthetic import synthetic_song as synthetic_song

@@ -16,16 +16,15 @@ code 2, before anything is written. Compiled programs are cached on disk
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
-import shutil
 import sys
 import warnings
 
-PRESETS = ("paper", "quick")
+from mixjax._version import __version__
 
-CHECKPOINT_DIR = "checkpoint"
-"""Sub-folder of --out holding the search's checkpoints."""
+PRESETS = ("paper", "quick")
 
 SEARCH_HELP = """Searches a song for its mixing graph: fits a full mixing console to the
 song's mix, prunes it to a sparse graph, and writes the results into --out:
@@ -85,8 +84,25 @@ class _Parser(argparse.ArgumentParser):
     self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+@functools.cache
+def _presets() -> dict:
+  """``{"paper": SearchConfig.paper(), "quick": SearchConfig.quick()}``: where every
+  search option's default comes from (imported on first use: it loads JAX)."""
+  from mixjax.graph_search import SearchConfig
+  return {"paper": SearchConfig.paper(), "quick": SearchConfig.quick()}
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-  """Keeps the descriptions' line breaks; wraps option help."""
+  """Keeps the descriptions' line breaks; wraps option help; fills in the presets' settings.
+
+  An option's help names a preset's setting as ``{paper.tolerance}``; it is read
+  from ``SearchConfig`` only when help is shown, so that parsing a command line
+  (and ``mixjax --help``) does not wait for JAX.
+  """
+
+  def _get_help_string(self, action):
+    text = super()._get_help_string(action)
+    return text.format(**_presets()) if text and "{" in text else text
 
 
 def _count(text: str) -> int:
@@ -130,48 +146,49 @@ def _add_search_options(parser, *, preset: str) -> None:
   group = parser.add_argument_group("search settings")
   group.add_argument(
       "--preset", choices=PRESETS, default=preset,
-      help=f"starting settings: 'paper' (the paper's: 6000 console steps, 12 rounds of "
-           f"500 fine-tune steps; hours on a CPU, best on a GPU) or 'quick' (400 steps, 4 "
-           f"rounds of 50; minutes on a CPU). The options below override it. "
+      help="starting settings: 'paper' (the paper's: {paper.console_steps} console steps, "
+           "{paper.rounds} rounds of {paper.finetune_steps} fine-tune steps; hours on a CPU, "
+           "best on a GPU) or 'quick' ({quick.console_steps} steps, {quick.rounds} rounds of "
+           "{quick.finetune_steps}; minutes on a CPU). The options below override it. "
            f"Default: {preset}.")
   group.add_argument(
       "--steps", type=_count, metavar="N",
       help="optimisation steps of the full console before pruning "
-           "(default: the preset's, paper 6000, quick 400)")
+           "(default: the preset's, paper {paper.console_steps}, quick {quick.console_steps})")
   group.add_argument(
       "--finetune-steps", type=_count, metavar="N",
-      help="optimisation steps after each pruning round (default: the preset's, paper 500, "
-           "quick 50)")
+      help="optimisation steps after each pruning round (default: the preset's, paper "
+           "{paper.finetune_steps}, quick {quick.finetune_steps})")
   group.add_argument(
       "--rounds", type=_count, metavar="N",
-      help="pruning rounds; 0 fits the console only (default: the preset's, paper 12, "
-           "quick 4)")
+      help="pruning rounds; 0 fits the console only (default: the preset's, paper "
+           "{paper.rounds}, quick {quick.rounds})")
   group.add_argument(
-      "--sampler", choices=("hybrid", "drywet", "brute"), default="hybrid",
+      "--sampler", choices=("hybrid", "drywet", "brute"),
       help="how pruning picks candidates: 'drywet' tries removing growing fractions of the "
            "processors with the smallest dry/wet weight, type by type (fast); 'brute' tries "
            "every processor alone (thorough, one trial each); 'hybrid' is drywet with brute "
-           "force every 4th round (default: hybrid, the paper's)")
+           "force every {paper.brute_every}th round (default: {paper.sampler}, the paper's)")
   group.add_argument(
-      "--method", choices=("paper", "precise"), default="paper",
+      "--method", choices=("paper", "precise"),
       help="'paper' (the paper's pruning, as its reference code runs it) or 'precise' "
            "(sparsity during the console fit with per-type costs, removed processors may "
            "return, one-track subgroups' processors moved to their track: sparser graphs; "
-           "see benchmarks/RESULTS.md) (default: paper)")
+           "see benchmarks/RESULTS.md) (default: {paper.method})")
   group.add_argument(
-      "--tolerance", type=_non_negative_float, metavar="T", default=0.01,
+      "--tolerance", type=_non_negative_float, metavar="T",
       help="τ: a processor is pruned if the loss without it is at most the lowest loss so "
-           "far + T (default: 0.01, the paper's)")
+           "far + T (default: {paper.tolerance}, the paper's)")
   group.add_argument(
-      "--crop-seconds", type=_positive_float, metavar="S", default=3.8,
+      "--crop-seconds", type=_positive_float, metavar="S",
       help="length of the training crops and of the whole-song loss chunks; the song must "
            "be at least this long. Shorter crops let you search short clips, with less "
-           "context per step (default: 3.8, the paper's)")
+           "context per step (default: {paper.crop_seconds}, the paper's)")
   group.add_argument(
-      "--warmup-seconds", type=_positive_float, metavar="S", default=1.0,
+      "--warmup-seconds", type=_positive_float, metavar="S",
       help="start of every crop that is rendered but left out of the loss, so reverbs and "
            "delays can build up; must be shorter than --crop-seconds. Loss chunks hop by "
-           "crop minus warm-up (default: 1.0, the paper's)")
+           "crop minus warm-up (default: {paper.omit_seconds}, the paper's)")
   group.add_argument("--seed", type=_count, default=0, metavar="S",
                      help="random seed: the same seed gives the same result (default: 0)")
   group.add_argument("--no-progress", action="store_true",
@@ -179,25 +196,26 @@ def _add_search_options(parser, *, preset: str) -> None:
 
 
 def _config_from_args(args):
-  """The ``SearchConfig`` that the options describe.
+  """The ``SearchConfig`` that the options describe: the preset's, with each option given.
+
+  Loss chunks always hop by crop minus warm-up.
 
   Raises:
     ValueError: for settings that do not fit together.
   """
-  from mixjax.graph_search import SearchConfig
-  if not args.warmup_seconds < args.crop_seconds:
+  base = _presets()[args.preset]
+  crop = base.crop_seconds if args.crop_seconds is None else args.crop_seconds
+  warmup = base.omit_seconds if args.warmup_seconds is None else args.warmup_seconds
+  if not warmup < crop:
     raise ValueError(
-        f"--warmup-seconds ({args.warmup_seconds:g}) must be shorter than --crop-seconds "
-        f"({args.crop_seconds:g}).")
-  changes = {
-      "sampler": args.sampler, "tolerance": args.tolerance, "method": args.method,
-      "crop_seconds": args.crop_seconds, "omit_seconds": args.warmup_seconds,
-      "eval_hop_seconds": round(args.crop_seconds - args.warmup_seconds, 9)}
+        f"--warmup-seconds ({warmup:g}) must be shorter than --crop-seconds ({crop:g}).")
+  changes = {"crop_seconds": crop, "omit_seconds": warmup,
+             "eval_hop_seconds": round(crop - warmup, 9)}
   for option, field in (("steps", "console_steps"), ("finetune_steps", "finetune_steps"),
-                        ("rounds", "rounds")):
+                        ("rounds", "rounds"), ("sampler", "sampler"), ("method", "method"),
+                        ("tolerance", "tolerance")):
     if getattr(args, option) is not None:
       changes[field] = getattr(args, option)
-  base = SearchConfig.quick() if args.preset == "quick" else SearchConfig.paper()
   return base.replace(**changes)
 
 
@@ -216,79 +234,20 @@ def _load_song(path: str, *, sample_rate: int, command: str, tracks_only: bool =
   Returns:
     ``(song, notes)``: the notes as printed, for report.md.
   """
-  from mixjax import loading
-  load = loading.load_tracks if tracks_only else loading.load_song
+  from mixjax.io import song_folder
+  load = song_folder.load_tracks if tracks_only else song_folder.load_song
   with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always", loading.LoadWarning)
+    warnings.simplefilter("always", song_folder.LoadWarning)
     song = load(path, sample_rate=sample_rate)
   notes = []
   for warning in caught:
-    if issubclass(warning.category, loading.LoadWarning):
+    if issubclass(warning.category, song_folder.LoadWarning):
       notes.append(str(warning.message))
       print(f"mixjax {command}: note: {warning.message}", file=sys.stderr)
     else:
       warnings.showwarning(warning.message, warning.category, warning.filename,
                            warning.lineno)
   return song, notes
-
-
-def _notes_markdown(notes: list[str]) -> str | None:
-  """The loading notes as a report.md section (None when there are none)."""
-  if not notes:
-    return None
-  return "\n".join(["## Notes from loading the song", "", *[f"- {n}" for n in notes]])
-
-
-def _prepare_output(out: str, *, fingerprint: str, overwrite: bool) -> None:
-  """Checks ``out`` before the search (see ``report.check_output_dir``).
-
-  When ``overwrite`` lets another song's results be replaced, removes its
-  checkpoint and result files (another song's checkpoint must never be
-  resumed, nor its results shown next to this song's).
-
-  Raises:
-    ValueError: when the folder holds another song's results or foreign files
-      (without ``overwrite``).
-  """
-  from mixjax import report
-  if report.check_output_dir(out, fingerprint=fingerprint, overwrite=overwrite):
-    shutil.rmtree(os.path.join(out, CHECKPOINT_DIR), ignore_errors=True)
-    for name in report.RESULT_FILES:
-      path = os.path.join(out, name)
-      if os.path.isfile(path):
-        os.remove(path)
-
-
-def _check_checkpoint(checkpoint_dir: str, song, config, seed: int, *, resume: bool,
-                      overwrite: bool) -> None:
-  """Refuses a ``--resume`` that cannot continue, and a restart that would lose one.
-
-  Raises:
-    ValueError: with ``resume``, when the checkpoint belongs to another run;
-      without ``resume`` or ``overwrite``, when the folder holds an
-      interrupted run of this very search (same song, settings and seed) that
-      ``--resume`` would continue.
-  """
-  from mixjax import report
-  from mixjax.graph_search import checkpoint as checkpoint_lib
-  if not os.path.exists(os.path.join(checkpoint_dir, checkpoint_lib.FILENAME)):
-    return
-  stamp = checkpoint_lib.fingerprint_batch([song], config, [seed])
-  if resume:
-    checkpoint_lib.check(checkpoint_dir, stamp)  # raises for another run's checkpoint
-    return
-  marker = report.read_marker(os.path.dirname(checkpoint_dir))
-  if overwrite or marker is None or marker.get("status") != "searching":
-    return  # nothing interrupted (a finished run keeps its last checkpoint)
-  try:
-    resumable = checkpoint_lib.check(checkpoint_dir, stamp)
-  except ValueError:
-    resumable = False  # another run's: starting over is the only way
-  if resumable:
-    raise ValueError(
-        f"{os.path.dirname(checkpoint_dir)} holds an interrupted run of this very search (same "
-        f"song, settings and seed); pass --resume to continue it, or --overwrite to start "
-        f"again.")
 
 
 def _settings(args, config) -> dict:
@@ -298,32 +257,35 @@ def _settings(args, config) -> dict:
 
 
 def _search(args) -> int:
-  from mixjax import folder_lock
-  from mixjax import loading
-  from mixjax import report
   from mixjax.graph_search import checkpoint as checkpoint_lib
+  from mixjax.io import folder_lock
+  from mixjax.io import report_text
+  from mixjax.io import results_folder
+  from mixjax.io import song_folder
 
   config = _config_from_args(args)
-  found = loading.find_song_files(args.song)
+  found = song_folder.find_song_files(args.song)
   song, notes = _load_song(args.song, sample_rate=args.sample_rate, command="search")
   _check_settings(song, config, args.song)
   folder_lock.check_free(args.out)
-  fingerprint = report.files_fingerprint(found.mix, song.track_names)
+  fingerprint = results_folder.files_fingerprint(found.mix, song.track_names)
   label = os.path.basename(os.path.normpath(os.path.abspath(args.song)))
-  checkpoint_dir = os.path.join(args.out, CHECKPOINT_DIR)
-  foreign = report.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+  checkpoint_dir = os.path.join(args.out, results_folder.CHECKPOINT_DIR)
+  foreign = results_folder.check_output_dir(args.out, fingerprint=fingerprint,
+                                            overwrite=args.overwrite)
   if not foreign:
-    _check_checkpoint(checkpoint_dir, song, config, args.seed, resume=args.resume,
-                      overwrite=args.overwrite)
+    results_folder.check_checkpoint(checkpoint_dir, song, config, args.seed,
+                                    resume=args.resume, overwrite=args.overwrite)
   # -- the input is valid: from here on, files are written ------------------
   with folder_lock.hold(args.out):
-    _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+    results_folder.prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
     import mixjax
     mixjax.enable_compilation_cache()
     settings = _settings(args, config)
-    report.write_marker(args.out, fingerprint=fingerprint, song=label,
-                        track_names=song.track_names, status="searching", settings=settings)
-    print(f"mixjax {mixjax.__version__} on {report.default_device()}: {label}, "
+    results_folder.write_marker(args.out, fingerprint=fingerprint, song=label,
+                                track_names=song.track_names, status="searching",
+                                settings=settings)
+    print(f"mixjax {__version__} on {results_folder.default_device()}: {label}, "
           f"{song.n_tracks} tracks in {song.n_groups} groups, {song.seconds:.1f} s at "
           f"{song.sample_rate} Hz ({found.layout} layout)")
     if args.resume:
@@ -336,15 +298,16 @@ def _search(args) -> int:
     print(result.summary())
     print(f"writing the results (the whole song rendered twice, pictures) to {args.out} ...",
           flush=True)
-    report.write_results(result, song, args.out, fingerprint=fingerprint, song_label=label,
-                         settings=settings, notes=_notes_markdown(notes))
-  print(f"wrote {', '.join(report.RESULT_FILES)} to {args.out}")
+    results_folder.write_results(result, song, args.out, fingerprint=fingerprint,
+                                 song_label=label, settings=settings,
+                                 notes=report_text.loading_notes_markdown(notes))
+  print(f"wrote {', '.join(results_folder.RESULT_FILES)} to {args.out}")
   return 0
 
 
 def _render(args) -> int:
-  from mixjax import files
-  from mixjax import graph as graph_lib
+  from mixjax import atomic_files
+  from mixjax.io import graph_json as graph_lib
   if not args.out.lower().endswith(".wav"):
     raise ValueError(f"--out must name a .wav file, got {args.out!r}.")
   if os.path.isdir(args.out):
@@ -355,7 +318,7 @@ def _render(args) -> int:
                          tracks_only=True)
   mixjax.enable_compilation_cache()
   audio = graph_lib.render_graph(graph, tracks)
-  files.write_wav(args.out, audio, tracks.sample_rate)
+  atomic_files.write_wav(args.out, audio, tracks.sample_rate)
   print(f"rendered {graph_lib.processor_count(graph)} processors on {tracks.n_tracks} tracks "
         f"({tracks.seconds:.1f} s at {tracks.sample_rate} Hz) to {args.out}")
   return 0
@@ -365,8 +328,8 @@ def _demo(args) -> int:
   import jax
 
   import mixjax
-  from mixjax import folder_lock
-  from mixjax import report
+  from mixjax.io import folder_lock
+  from mixjax.io import results_folder
 
   if args.groups > args.tracks:
     raise ValueError(f"--groups ({args.groups}) cannot exceed --tracks ({args.tracks}).")
@@ -377,58 +340,38 @@ def _demo(args) -> int:
       seconds=args.seconds, sample_rate=args.sample_rate)
   _check_settings(song, config, "the synthetic song (--seconds)")
   folder_lock.check_free(args.out)
-  fingerprint = report.song_fingerprint(song)
-  report.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+  fingerprint = results_folder.song_fingerprint(song)
+  results_folder.check_output_dir(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
   with folder_lock.hold(args.out):
-    _prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
+    results_folder.prepare_output(args.out, fingerprint=fingerprint, overwrite=args.overwrite)
     _demo_search(args, config, song, truth, fingerprint)
-  print(f"wrote {', '.join(report.RESULT_FILES)}, target.wav, dry_sum.wav to {args.out}")
+  print(f"wrote {', '.join(results_folder.RESULT_FILES)}, target.wav, dry_sum.wav to {args.out}")
   return 0
 
 
 def _demo_search(args, config, song, truth, fingerprint) -> None:
   """The demo's search, its comparison with the ground truth, and its results folder."""
   import mixjax
-  from mixjax import files
-  from mixjax import report
-  from mixjax import validation
+  from mixjax import atomic_files
+  from mixjax.io import report_text
+  from mixjax.io import results_folder
   from mixjax.synthetic import recovery_scores
 
-  print(f"mixjax {mixjax.__version__} on {report.default_device()}")
+  print(f"mixjax {__version__} on {results_folder.default_device()}")
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "
         f"{song.seconds:.1f} s at {song.sample_rate} Hz; ground truth has "
         f"{len(truth.alive_nodes())} processors")
   result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress)
   scores = recovery_scores(truth.alive_nodes(), result.alive_nodes())
-
-  def name(node):
-    level, index, processor = node
-    names = song.track_names if level == "track" else song.group_names
-    return validation.owner_label(level, names[index]), processor
-
-  rows = []
-  for node in sorted(truth.alive_nodes() | result.alive_nodes()):
-    owner, processor = name(node)
-    rows.append((owner, processor, "yes" if node in truth.alive_nodes() else "no",
-                 "yes" if node in result.alive_nodes() else "no"))
-  recovery = (f"recovery: precision {scores['precision']:.2f}, recall {scores['recall']:.2f}, "
-              f"F1 {scores['f1']:.2f}")
-  text = [result.summary(), "", "ground truth vs found:"]
-  text += [f"  {o:22s} {p:10s} truth {t:3s} found {f}" for o, p, t, f in rows]
-  text.append(recovery)
-  print("\n".join(text))
-
-  notes = ["## Ground truth", "",
-           "The song is synthetic: its true graph is known. Every processor in either:", "",
-           "| node | processor | in the truth | found |", "|---|---|---|---|"]
-  notes += [f"| {o} | {p} | {t} | {f} |" for o, p, t, f in rows]
-  notes += ["", recovery + ".", "",
-            "`target.wav` is the synthetic mix, `dry_sum.wav` the plain sum of the tracks."]
-  report.write_results(result, song, args.out, fingerprint=fingerprint,
-                       song_label=f"synthetic song (seed {args.seed})", notes="\n".join(notes),
-                       settings=_settings(args, config))
-  files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
-  files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(), song.sample_rate)
+  printed, notes = report_text.ground_truth_text(song, truth.alive_nodes(),
+                                                 result.alive_nodes(), scores)
+  print(result.summary() + "\n\n" + printed)
+  results_folder.write_results(result, song, args.out, fingerprint=fingerprint,
+                               song_label=f"synthetic song (seed {args.seed})", notes=notes,
+                               settings=_settings(args, config))
+  atomic_files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
+  atomic_files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(),
+                         song.sample_rate)
 
 
 def _collect(args) -> int:
@@ -447,9 +390,9 @@ def _collect(args) -> int:
   if args.batch_size < 1:
     raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
   import mixjax
-  from mixjax import report
+  from mixjax.io import results_folder
   mixjax.enable_compilation_cache()
-  print(f"mixjax {mixjax.__version__} on {report.default_device()}")
+  print(f"mixjax {__version__} on {results_folder.default_device()}")
   index = collect_lib.collect(args.dataset, args.out, config=config, batch_size=args.batch_size,
                               sample_rate=args.sample_rate, seed=args.seed,
                               bucket_seconds=args.bucket_seconds, progress=not args.no_progress)
@@ -459,16 +402,11 @@ def _collect(args) -> int:
   return 0
 
 
-def _version() -> str:
-  from mixjax import __version__
-  return __version__
-
-
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(
       prog="mixjax", description="Reverse-engineer music mixing graphs (JAX). "
       "Run 'mixjax COMMAND --help' for a command's options.")
-  parser.add_argument("--version", action="version", version=f"mixjax {_version()}",
+  parser.add_argument("--version", action="version", version=f"mixjax {__version__}",
                       help="print mixjax's version and exit")
   sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

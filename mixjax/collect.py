@@ -29,7 +29,6 @@ by any host (with any host count) is not searched again.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -40,13 +39,13 @@ import jax
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from mixjax import files
-from mixjax import loading
-from mixjax import report
+from mixjax import atomic_files
 from mixjax.graph_search import SearchConfig, search_batch
 from mixjax.graph_search import buckets as buckets_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import fit as fit_lib
+from mixjax.io import results_folder
+from mixjax.io import song_folder
 
 INDEX = "index.jsonl"
 SUMMARY = "summary.md"
@@ -65,21 +64,16 @@ class SongEntry(NamedTuple):
 def find_song_folders(dataset_dir: str) -> list[str]:
   """Every song folder under ``dataset_dir`` (itself, or its sub-folders, recursively).
 
-  A folder is a song when it holds a plain-layout song (``tracks/`` and a mix)
-  or a MedleyDB song (``<Song>_METADATA.yaml``); song folders are not searched
-  further.
+  A folder is a song when ``song_folder.is_song_folder`` says so (it holds
+  ``tracks/``, or a MedleyDB ``<Song>_METADATA.yaml``); song folders are not
+  searched further.
   """
   if not os.path.isdir(dataset_dir):
     raise ValueError(f"{dataset_dir}: no such folder; give the folder that holds the songs.")
   found = []
-
-  def is_song(path):
-    entries = os.listdir(path)
-    return ("tracks" in entries or any(e.endswith(loading.METADATA_SUFFIX) for e in entries))
-
   for root, dirs, _ in os.walk(dataset_dir):
     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    if is_song(root):
+    if song_folder.is_song_folder(root):
       found.append(root)
       dirs[:] = []
   return sorted(found)
@@ -96,7 +90,7 @@ def scan(dataset_dir: str) -> tuple[list[SongEntry], list[dict]]:
   for path in find_song_folders(dataset_dir):
     name = _song_name(dataset_dir, path)
     try:
-      song_files = loading.find_song_files(path)
+      song_files = song_folder.find_song_files(path)
       try:
         seconds = sf.info(song_files.mix).duration
       except (RuntimeError, sf.LibsndfileError) as error:
@@ -166,8 +160,8 @@ def read_index(out_dir: str) -> dict:
 
 
 def write_index(out_dir: str, index: dict) -> None:
-  files.write_text(os.path.join(out_dir, index_name()),
-                   "".join(json.dumps(r, sort_keys=True) + "\n" for r in index.values()))
+  atomic_files.write_text(os.path.join(out_dir, index_name()),
+                          "".join(json.dumps(r, sort_keys=True) + "\n" for r in index.values()))
 
 
 def summary_markdown(index: dict) -> str:
@@ -195,21 +189,26 @@ def song_seed(seed: int, name: str) -> int:
   It depends on nothing else (not the batch, the host count or the other
   songs of the data set).
   """
-  digest = hashlib.sha256(f"{int(seed)}:{name}".encode("utf-8")).digest()
-  return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+  return int(checkpoint_lib.digest([f"{int(seed)}:{name}"], n_hex=8), 16) & 0x7FFFFFFF
 
 
 def song_identity(name: str, *, seed: int, sample_rate: int, config: SearchConfig,
                   optimizer) -> str:
   """A hash of everything that changes a song's result: its name and seed, the sample
-  rate, every search setting and the optimizer (``checkpoint.describe``)."""
+  rate, every search setting and the optimizer (``checkpoint.describe``).
+
+  It decides whether a song is done (see ``checkpoint``'s fingerprints for the
+  other identities of a run): by name, so finished songs are skipped without
+  reading their audio.
+  """
   text = repr((name, seed, sample_rate, sorted(dataclasses.asdict(config).items()),
                checkpoint_lib.describe(optimizer)))
-  return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+  return checkpoint_lib.digest([text], n_hex=16)
 
 
 def _batch_id(identities: list[str]) -> str:
-  return hashlib.sha256(repr(identities).encode("utf-8")).hexdigest()[:16]
+  """The checkpoint folder name of a batch: a hash of its songs' identities."""
+  return checkpoint_lib.digest([repr(identities)], n_hex=16)
 
 
 def _error_line(error: Exception) -> str:
@@ -218,7 +217,7 @@ def _error_line(error: Exception) -> str:
 
 
 def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = None,
-            batch_size: int = 8, sample_rate: int = 30000, seed: int = 0,
+            batch_size: int = 8, sample_rate: int = song_folder.DEFAULT_SAMPLE_RATE, seed: int = 0,
             bucket_seconds: float = 30.0, progress: bool = True, optimizer=None) -> dict:
   """Searches every song of ``dataset_dir``; see the module docstring.
 
@@ -282,7 +281,7 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
     songs, loaded = [], []
     for entry in batch:
       try:
-        songs.append(loading.load_song(entry.path, sample_rate=sample_rate))
+        songs.append(song_folder.load_song(entry.path, sample_rate=sample_rate))
         loaded.append(entry)
       except ValueError as error:
         record_error(entry, error)
@@ -292,8 +291,8 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
       try:
         runs = [(loaded, songs, search(loaded, songs, pad_samples))]
       except Exception as error:  # pylint: disable=broad-except
-        files.remove_tree(os.path.join(out_dir, CHECKPOINTS,
-                                       _batch_id([identity[e.name] for e in loaded])))
+        atomic_files.remove_tree(os.path.join(out_dir, CHECKPOINTS,
+                                              _batch_id([identity[e.name] for e in loaded])))
         runs = []
         if len(loaded) == 1:
           record_error(loaded[0], error)
@@ -307,8 +306,8 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
       for group, group_songs, (results, per_song, checkpoint_dir) in runs:
         for entry, song, result in zip(group, group_songs, results):
           try:
-            report.write_results(result, song, os.path.join(out_dir, entry.name),
-                                 song_label=entry.name)
+            results_folder.write_results(result, song, os.path.join(out_dir, entry.name),
+                                         song_label=entry.name)
           except Exception as error:  # pylint: disable=broad-except
             record_error(entry, error)
             continue
@@ -321,7 +320,7 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
               "sample_rate": sample_rate, "identity": identity[entry.name],
           }
         write_index(out_dir, index)
-        files.remove_tree(checkpoint_dir)
+        atomic_files.remove_tree(checkpoint_dir)
     finished += len(batch)
     bar.update(len(batch))
     rate = finished / (time.perf_counter() - t_start) * 3600
@@ -329,5 +328,5 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
   bar.close()
   write_index(out_dir, index)
   summary = SUMMARY if jax.process_count() == 1 else f"summary-host{jax.process_index()}.md"
-  files.write_text(os.path.join(out_dir, summary), summary_markdown(index))
+  atomic_files.write_text(os.path.join(out_dir, summary), summary_markdown(index))
   return index

@@ -12,7 +12,7 @@ order. So with ``track_groups = (1, None, 0, None)`` the tracks feed groups
 (``(0, 2)``) still counts as a group (with a name) that no track feeds; the
 console leaves it empty.
 
-Songs are read from folders by ``mixjax.loading`` and made up by
+Songs are read from folders by ``mixjax.io.song_folder`` and made up by
 ``mixjax.synthetic``; ``Console.of(song)`` builds the console that renders one.
 """
 

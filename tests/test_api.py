@@ -6,7 +6,9 @@ import inspect
 import pytest
 
 import mixjax
-from mixjax import collect, graph, loading
+from mixjax import collect
+from mixjax.io import graph_json
+from mixjax.io import song_folder
 
 
 def _public_callables():
@@ -18,7 +20,8 @@ def _public_callables():
     for fn in ("init", "apply", "controls", "penalties", "context_samples",
                "params_from_settings"):
       yield f"{module.__name__}.{fn}", getattr(module, fn)
-  for module, names in ((loading, ["load_song", "load_tracks"]), (graph, ["save_graph", "load_graph", "render_graph"]),
+  for module, names in ((song_folder, ["load_song", "load_tracks"]),
+                        (graph_json, ["save_graph", "load_graph", "render_graph"]),
                         (collect, ["collect"])):
     for name in names:
       yield f"{module.__name__}.{name}", getattr(module, name)

@@ -22,10 +22,11 @@ import yaml
 
 import mixjax
 from mixjax import cli
-from mixjax import folder_lock
-from mixjax import graph as graph_lib
-from mixjax import report
-from mixjax.loading import load_song
+from mixjax.io import folder_lock
+from mixjax.io import graph_json as graph_lib
+from mixjax.io import report_text
+from mixjax.io import results_folder
+from mixjax.io.song_folder import load_song
 
 SR = 8000
 SECONDS = 2.0
@@ -139,9 +140,31 @@ def test_paper_preset_is_the_default():
   assert args.sample_rate == 30000 and args.seed == 0
 
 
+@pytest.mark.parametrize("command", [["search", "x", "--out", "y"], ["demo"],
+                                     ["collect", "x", "--out", "y"]])
+@pytest.mark.parametrize("preset", ["paper", "quick"])
+def test_the_options_defaults_are_the_presets(command, preset):
+  args = cli.build_parser().parse_args(command + ["--preset", preset])
+  assert cli._config_from_args(args) == getattr(mixjax.SearchConfig, preset)()
+  options = {a.dest: a for a in next(
+      a for a in cli.build_parser()._actions if a.dest == "command").choices[command[0]]._actions}
+  from mixjax.graph_search import config as config_lib
+  assert tuple(options["sampler"].choices) == config_lib.SAMPLERS
+  assert tuple(options["method"].choices) == config_lib.METHODS
+
+
+def test_help_shows_the_presets_settings(capsys):
+  _, out, _ = run(capsys, "search", "--help")
+  paper, quick = mixjax.SearchConfig.paper(), mixjax.SearchConfig.quick()
+  text = " ".join(out.split())
+  assert f"paper {paper.console_steps}, quick {quick.console_steps}" in text
+  assert f"(default: {paper.tolerance}, the paper's)" in text
+  assert "{paper." not in out and "{quick." not in out
+
+
 def test_search_writes_every_file(plain_out):
   names = set(os.listdir(plain_out))
-  assert set(report.RESULT_FILES) | {report.MARKER, "checkpoint"} == names
+  assert set(results_folder.RESULT_FILES) | {results_folder.MARKER, "checkpoint"} == names
   assert no_temp_files(plain_out)
 
   graph = graph_lib.load_graph(os.path.join(plain_out, "graph.json"))
@@ -161,7 +184,7 @@ def test_search_writes_every_file(plain_out):
 
   with open(os.path.join(plain_out, "losses.csv")) as f:
     rows = list(csv.DictReader(f))
-  assert tuple(rows[0]) == report.LOSS_COLUMNS
+  assert tuple(rows[0]) == report_text.LOSS_COLUMNS
   steps = [r for r in rows if r["kind"] == "step"]
   trials = [r for r in rows if r["kind"] == "trial"]
   assert [int(r["step"]) for r in steps] == list(range(20))  # 10 console + 10 fine-tune
@@ -189,7 +212,7 @@ def test_search_writes_every_file(plain_out):
   settings = text[text.index("## Settings"):text.index("## Files")]
   assert "'hybrid'" not in settings and "('eq'" not in settings, settings  # no Python reprs
 
-  with open(os.path.join(plain_out, report.MARKER)) as f:
+  with open(os.path.join(plain_out, results_folder.MARKER)) as f:
     marker = json.load(f)
   assert marker["status"] == "complete" and marker["song"] == "plain"
   assert marker["track_names"] == ["bass", "kick", "lead"]
@@ -254,7 +277,7 @@ def test_the_lock_of_a_killed_search_does_not_block_resume(songs, plain_out, tmp
   out = str(tmp_path / "killed")
   shutil.copytree(plain_out, out)
   holder = subprocess.Popen(
-      [sys.executable, "-c", "import sys, time; from mixjax import folder_lock\n"
+      [sys.executable, "-c", "import sys, time; from mixjax.io import folder_lock\n"
        "with folder_lock.hold(sys.argv[1]):\n  print('held', flush=True); time.sleep(600)", out],
       stdout=subprocess.PIPE, text=True,
       env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(mixjax.__file__))))
@@ -352,7 +375,8 @@ def test_search_medleydb_layout(songs, tmp_path, capsys):
   graph = graph_lib.load_graph(os.path.join(out, "graph.json"))
   assert [t["name"] for t in graph["tracks"]] == ["RAW_01_01", "RAW_01_02", "RAW_02_01"]
   assert graph["groups"] == ["S01 drum set", "S02 electric bass"]
-  assert set(os.listdir(out)) == set(report.RESULT_FILES) | {report.MARKER, "checkpoint"}
+  assert set(os.listdir(out)) == (set(results_folder.RESULT_FILES)
+                                  | {results_folder.MARKER, "checkpoint"})
 
 
 def test_refuses_another_songs_results_then_overwrites(songs, plain_out, tmp_path, capsys):
@@ -366,7 +390,7 @@ def test_refuses_another_songs_results_then_overwrites(songs, plain_out, tmp_pat
 
   code, _, _ = run(capsys, "search", songs["medleydb"], "--out", out, *TINY_ARGS, "--overwrite")
   assert code == 0
-  with open(os.path.join(out, report.MARKER)) as f:
+  with open(os.path.join(out, results_folder.MARKER)) as f:
     assert json.load(f)["song"] == "Artist_Song"
   graph = graph_lib.load_graph(os.path.join(out, "graph.json"))
   assert graph["tracks"][0]["name"] == "RAW_01_01"
@@ -375,9 +399,9 @@ def test_refuses_another_songs_results_then_overwrites(songs, plain_out, tmp_pat
 def test_resume_checks(songs, plain_out, tmp_path, capsys):
   out = str(tmp_path / "interrupted")
   shutil.copytree(plain_out, out)
-  with open(os.path.join(out, report.MARKER)) as f:
+  with open(os.path.join(out, results_folder.MARKER)) as f:
     marker = json.load(f)
-  report.write_marker(out, fingerprint=marker["fingerprint"], song="plain",
+  results_folder.write_marker(out, fingerprint=marker["fingerprint"], song="plain",
                       track_names=marker["track_names"], status="searching")  # as if killed
   listing = sorted(os.listdir(out))
 
@@ -390,24 +414,24 @@ def test_resume_checks(songs, plain_out, tmp_path, capsys):
                      "--resume")
   assert_one_line_error(code, err, "search", "belongs to another run")
   assert sorted(os.listdir(out)) == listing
-  with open(os.path.join(out, report.MARKER)) as f:
+  with open(os.path.join(out, results_folder.MARKER)) as f:
     assert json.load(f)["status"] == "searching"
 
 
 def test_check_output_dir(tmp_path):
   out = str(tmp_path / "out")
-  assert report.check_output_dir(out, fingerprint="a") is False  # missing: fine
+  assert results_folder.check_output_dir(out, fingerprint="a") is False  # missing: fine
   os.makedirs(out)
-  assert report.check_output_dir(out, fingerprint="a") is False  # empty: fine
-  report.write_marker(out, fingerprint="a", song="A", track_names=["x"], status="complete")
-  assert report.check_output_dir(out, fingerprint="a") is False  # this song's: fine
+  assert results_folder.check_output_dir(out, fingerprint="a") is False  # empty: fine
+  results_folder.write_marker(out, fingerprint="a", song="A", track_names=["x"], status="complete")
+  assert results_folder.check_output_dir(out, fingerprint="a") is False  # this song's: fine
   with pytest.raises(ValueError, match=r"holds the results of another song \(A\)"):
-    report.check_output_dir(out, fingerprint="b")
-  assert report.check_output_dir(out, fingerprint="b", overwrite=True) is True
-  os.remove(os.path.join(out, report.MARKER))
+    results_folder.check_output_dir(out, fingerprint="b")
+  assert results_folder.check_output_dir(out, fingerprint="b", overwrite=True) is True
+  os.remove(os.path.join(out, results_folder.MARKER))
   open(os.path.join(out, "thesis.tex"), "w").close()
   with pytest.raises(ValueError, match=r"is not empty and holds no mixjax results"):
-    report.check_output_dir(out, fingerprint="a")
+    results_folder.check_output_dir(out, fingerprint="a")
 
 
 # -- bad input: one line, exit code 2, nothing written ---------------------------------
@@ -581,8 +605,8 @@ def test_demo_writes_the_results_folder_and_the_comparison(tmp_path, capsys):
                         "--seconds", "2", *TINY_ARGS)
   assert code == 0
   assert "ground truth vs found:" in stdout and "recovery: precision" in stdout
-  assert set(os.listdir(out)) == set(report.RESULT_FILES) | {report.MARKER, "target.wav",
-                                                             "dry_sum.wav"}
+  assert set(os.listdir(out)) == (set(results_folder.RESULT_FILES)
+                                  | {results_folder.MARKER, "target.wav", "dry_sum.wav"})
   with open(os.path.join(out, "report.md")) as f:
     text = f.read()
   assert "## Ground truth" in text and "| node | processor | in the truth | found |" in text

@@ -15,7 +15,7 @@ import pytest
 import mixjax
 from mixjax import cli
 from mixjax import collect as collect_lib
-from mixjax import files
+from mixjax import atomic_files
 from mixjax.graph_search import checkpoint
 from mixjax.synthetic import synthetic_tracks
 
@@ -28,9 +28,9 @@ ARGS = ["--preset", "quick", "--steps", "10", "--finetune-steps", "10", "--round
 def write_song(folder, seed):
   tracks, names = synthetic_tracks(jax.random.key(seed), n_tracks=3, seconds=2.0, sample_rate=SR)
   for name, track in zip(names, tracks):
-    files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, SR)
-  files.write_wav(os.path.join(folder, "mix.wav"), (tracks * [[[0.5]], [[1.2]], [[0.8]]]).sum(0), SR)
-  files.write_text(os.path.join(folder, "groups.json"),
+    atomic_files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, SR)
+  atomic_files.write_wav(os.path.join(folder, "mix.wav"), (tracks * [[[0.5]], [[1.2]], [[0.8]]]).sum(0), SR)
+  atomic_files.write_text(os.path.join(folder, "groups.json"),
                    json.dumps({"rhythm": [f"{names[0]}.wav", f"{names[1]}.wav"]}))
 
 
@@ -151,6 +151,12 @@ def test_a_songs_seed_and_identity_depend_on_the_song_and_the_settings_only():
   changes = [dict(seed=2), dict(sample_rate=9000), dict(config=config.replace(rounds=1)),
              dict(optimizer=optax.adamw(1e-3, weight_decay=0.0))]
   assert len({collect_lib.song_identity("a", **dict(base, **c)) for c in changes} | {same}) == 5
+
+
+def test_stored_seeds_and_batch_ids_keep_their_values():
+  # index.jsonl and the batch checkpoint folders of earlier runs hold these
+  assert collect_lib.song_seed(0, "song") == 1935025337
+  assert collect_lib._batch_id(["x", "y"]) == "22d40f550601001d"
 
 
 HOST_SCRIPT = r"""

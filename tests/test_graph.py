@@ -1,4 +1,4 @@
-"""Tests of mixjax.graph (graph.json) and mixjax.plots, on one tiny search.
+"""Tests of mixjax.io.graph_json (graph.json) and mixjax.io.plots, on one tiny search.
 
 The song shape (3 tracks in 2 groups, 2 s at 8 kHz) and the search settings
 are the ones tests/test_cli.py uses, so both files share compiled programs.
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import mixjax
-from mixjax import graph as graph_lib
-from mixjax import plots
 from mixjax import validation
-from mixjax import report
+from mixjax.io import graph_json as graph_lib
+from mixjax.io import plots
+from mixjax.io import report_text
 from mixjax.processors import PROCESSORS, REGISTRY
 
 SR = 8000
@@ -308,12 +308,12 @@ def test_report_describes_each_node_by_its_effect(graph, searched):
   for node in graph["nodes"]:
     if node["type"] in PROCESSORS:
       processor = REGISTRY[node["type"]]
-      text = report.describe_node(node, SR)
+      text = report_text.describe_node(node, SR)
       assert text == (f"{processor.label}: {processor.describe(node['effective'])} "
                       f"({100 * node['drywet']:.0f} % wet)")
       older = {k: v for k, v in node.items() if k != "effective"}
-      assert report.describe_node(older, SR) == text
-  markdown = report.report_markdown(result, graph, song_label="tiny", n_samples=N,
+      assert report_text.describe_node(older, SR) == text
+  markdown = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N,
                                     device="cpu")
   assert "(processors.png)" in markdown and "| processors.png |" in markdown
   kept = [n for n in graph["nodes"] if n["type"] in PROCESSORS]

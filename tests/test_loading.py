@@ -1,4 +1,4 @@
-"""Tests of mixjax.loading: song folders in both layouts, and every bad input."""
+"""Tests of mixjax.io.song_folder: song folders in both layouts, and every bad input."""
 
 import json
 import os
@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import yaml
 
-from mixjax import loading
-from mixjax.loading import LoadWarning, load_song
+from mixjax.io import song_folder
+from mixjax.io.song_folder import LoadWarning, load_song
 
 SR = 8000
 SECONDS = 2.0
@@ -73,7 +73,7 @@ def medleydb_song(root, name="Artist_Song", stems=None, *, write_raw=True, extra
 def test_read_audio_any_rate_depth_and_channels(tmp_path, file_rate, subtype, channels):
   path = write(str(tmp_path / "x.wav"), sine(440, 1.0, file_rate, channels=channels),
                file_rate, subtype)
-  audio = loading.read_audio(path, sample_rate=SR)
+  audio = song_folder.read_audio(path, sample_rate=SR)
   assert audio.dtype == np.float32 and audio.shape[0] == 2
   assert abs(audio.shape[1] - SR) <= 1
   expected = sine(440, 1.0, SR, channels=2).T
@@ -86,7 +86,7 @@ def test_read_audio_any_rate_depth_and_channels(tmp_path, file_rate, subtype, ch
 
 def test_read_audio_flac(tmp_path):
   path = write(str(tmp_path / "x.flac"), sine(440, 0.5, 16000, channels=2), 16000, "PCM_24")
-  assert loading.read_audio(path, sample_rate=SR).shape == (2, SR // 2)
+  assert song_folder.read_audio(path, sample_rate=SR).shape == (2, SR // 2)
 
 
 # -- plain layout -------------------------------------------------------------
@@ -176,19 +176,19 @@ def test_load_tracks_needs_no_mix(tmp_path):
   root = plain_song(tmp_path / "song")
   song = load_song(root, sample_rate=SR)
   write(os.path.join(root, "mix.wav"), np.zeros((int(SECONDS * SR), 2)))  # silent mix
-  tracks = loading.load_tracks(root, sample_rate=SR)
+  tracks = song_folder.load_tracks(root, sample_rate=SR)
   assert tracks.track_names == song.track_names and tracks.sample_rate == SR
   np.testing.assert_array_equal(tracks.tracks, song.tracks)
   os.remove(os.path.join(root, "mix.wav"))  # no mix: aligned to the longest track
   write(os.path.join(root, "tracks", "lead.wav"), sine(330, SECONDS + 1.5, SR))
   with pytest.warns(LoadWarning) as record:
-    tracks = loading.load_tracks(root, sample_rate=SR)
+    tracks = song_folder.load_tracks(root, sample_rate=SR)
   messages = sorted(str(w.message) for w in record)
   assert len(messages) == 2 and all(
       f"{name}.wav is 1.5 s shorter than the longest track; padded with silence" in m
       for name, m in zip(("bass", "kick"), messages)), messages
   assert tracks.n_samples == int((SECONDS + 1.5) * SR) and tracks.n_tracks == 3
-  assert loading.find_song_files(root, need_mix=False).mix is None
+  assert song_folder.find_song_files(root, need_mix=False).mix is None
   with pytest.raises(ValueError, match="has no mix file"):
     load_song(root, sample_rate=SR)
 
@@ -212,7 +212,7 @@ def test_medleydb_layout(tmp_path):
   assert song.group_names == ("S01 drum set", "S02 electric bass")
   assert song.resolved_groups() == (0, 0, 1)
   assert song.n_samples == int(SECONDS * SR)
-  assert loading.find_song_files(root).layout == "medleydb"
+  assert song_folder.find_song_files(root).layout == "medleydb"
 
 
 def test_medleydb_without_dir_and_mix_entries_uses_the_defaults(tmp_path):
@@ -236,6 +236,18 @@ def expect_error(path, *, match, sample_rate=SR):
   message = str(info.value)
   assert "\n" not in message
   return message
+
+
+def test_is_song_folder_in_both_layouts_and_none_else(tmp_path):
+  assert song_folder.is_song_folder(plain_song(tmp_path / "plain"))
+  assert song_folder.is_song_folder(medleydb_song(tmp_path / "medleydb"))
+  (tmp_path / "other").mkdir()
+  (tmp_path / "other" / "notes.txt").write_text("hi")
+  (tmp_path / "other" / ".hidden_METADATA.yaml").write_text("stems: {}")  # hidden: not read
+  write(str(tmp_path / "other" / "mix.wav"), sine(220, 1.0, SR))  # a mix alone is no song
+  assert not song_folder.is_song_folder(str(tmp_path / "other"))
+  assert not song_folder.is_song_folder(str(tmp_path / "other" / "mix.wav"))
+  assert not song_folder.is_song_folder(str(tmp_path / "nope"))
 
 
 def test_missing_folder(tmp_path):

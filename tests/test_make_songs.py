@@ -128,7 +128,7 @@ def test_one_tiny_song(tmp_path):
     pytest.skip("missing: " + "; ".join(make_songs.check_tools()))
   import soundfile as sf
 
-  from mixjax.loading import load_song
+  from mixjax.io.song_folder import load_song
 
   manifest = _render(tmp_path / "a")
   (entry,) = manifest["songs"]

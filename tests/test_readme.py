@@ -19,7 +19,7 @@ import jax
 import pytest
 
 import mixjax
-from mixjax import files
+from mixjax import atomic_files
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 SR = 8000
@@ -38,12 +38,12 @@ def write_song_folder(folder: str, seed: int) -> None:
   """A synthetic song in the plain layout: tracks/*.wav, mix.wav, groups.json."""
   song, _ = mixjax.synthetic_song(jax.random.key(seed), **TINY_SONG)
   for name, track in zip(song.track_names, song.tracks):
-    files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, song.sample_rate)
-  files.write_wav(os.path.join(folder, "mix.wav"), song.mix, song.sample_rate)
+    atomic_files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, song.sample_rate)
+  atomic_files.write_wav(os.path.join(folder, "mix.wav"), song.mix, song.sample_rate)
   groups = {}
   for name, g in zip(song.track_names, song.resolved_groups()):
     groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
-  files.write_text(os.path.join(folder, "groups.json"), json.dumps(groups))
+  atomic_files.write_text(os.path.join(folder, "groups.json"), json.dumps(groups))
 
 
 class _TinyConfigs:

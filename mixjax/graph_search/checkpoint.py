@@ -33,7 +33,7 @@ import zipfile
 import jax
 import numpy as np
 
-from mixjax import files
+from mixjax import atomic_files
 from mixjax import nodes as nodes_lib
 from mixjax.graph_search import prune as prune_lib
 
@@ -48,6 +48,40 @@ NAMED_TUPLES = {"Trial": prune_lib.Trial, "Node": nodes_lib.Node}
 
 
 # -- fingerprints ------------------------------------------------------------
+#
+# A run has several identities, each hashed with ``digest`` and each answering
+# one question, so each hashes only what that answer depends on:
+#
+# * ``fingerprint_batch`` (here): may this checkpoint be resumed? Everything
+#   that changes the search's arithmetic: audio, grouping, sample rate,
+#   settings, seeds, optimizer.
+# * ``results_folder.song_fingerprint`` / ``files_fingerprint``: whose song
+#   is in this results folder? The song only (track names and mix), not the
+#   settings, so a song searched again with other settings reuses its folder;
+#   ``files_`` hashes the mix file, so it holds at any sample rate.
+# * ``collect.song_identity``: is this data set's song already done? Its name
+#   (no audio read to skip it), seed, sample rate, settings and optimizer;
+#   ``collect``'s batch checkpoint folder is named after its songs' identities.
+# * ``collect.song_seed`` is no identity: it derives a song's seed from its name.
+#
+# Their values are stored (checkpoints, markers, index.jsonl): changing what
+# one hashes makes every stored one stale.
+
+
+def digest(parts, *, n_hex: int | None = None) -> str:
+  """The SHA-256 of ``parts`` fed in order, as hex (its first ``n_hex`` digits).
+
+  Text is fed as UTF-8, ``bytes`` as they are, arrays as their C-order bytes.
+  """
+  h = hashlib.sha256()
+  for part in parts:
+    if isinstance(part, str):
+      part = part.encode("utf-8")
+    elif not isinstance(part, (bytes, bytearray, memoryview)):
+      part = np.ascontiguousarray(part).tobytes()
+    h.update(part)
+  return h.hexdigest()[:n_hex]
+
 
 def describe(value, _depth: int = 0, _seen: frozenset = frozenset()) -> str:
   """A stable text description of a value, for fingerprints: what an Optax optimizer is.
@@ -83,14 +117,14 @@ def describe(value, _depth: int = 0, _seen: frozenset = frozenset()) -> str:
         cells.append(f"{name}={rec(cell.cell_contents)}")
       except ValueError:  # an empty cell
         cells.append(f"{name}=<empty>")
-    digest = hashlib.sha256(code.co_code).hexdigest()[:16]
-    return (f"{value.__module__}.{value.__qualname__}[{digest}]({', '.join(cells)}; "
+    code_hash = digest([code.co_code], n_hex=16)
+    return (f"{value.__module__}.{value.__qualname__}[{code_hash}]({', '.join(cells)}; "
             f"defaults={rec(value.__defaults__)}, {rec(value.__kwdefaults__)})")
   if isinstance(value, types.MethodType):
     return f"method({rec(value.__func__)}, {rec(value.__self__)})"
   if hasattr(value, "__array__") and hasattr(value, "dtype"):
     array = np.asarray(value)
-    return f"array({array.dtype}, {array.shape}, {hashlib.sha256(array.tobytes()).hexdigest()[:16]})"
+    return f"array({array.dtype}, {array.shape}, {digest([array], n_hex=16)})"
   if hasattr(value, "__wrapped__"):  # jit-wrapped and decorated functions
     return f"wrapped({rec(value.__wrapped__)})"
   if dataclasses.is_dataclass(value):
@@ -106,14 +140,11 @@ def fingerprint_batch(songs, config, seeds, optimizer=None) -> str:
   """
   from mixjax.graph_search import fit as fit_lib
   optimizer = fit_lib.default_optimizer(config) if optimizer is None else optimizer
-  h = hashlib.sha256()
+  parts = []
   for song in songs:
-    h.update(np.ascontiguousarray(song.tracks).tobytes())
-    h.update(np.ascontiguousarray(song.mix).tobytes())
-    h.update(repr((tuple(song.resolved_groups()), song.sample_rate)).encode())
-  h.update(repr((sorted(dataclasses.asdict(config).items()), list(seeds))).encode())
-  h.update(describe(optimizer).encode())
-  return h.hexdigest()
+    parts += [song.tracks, song.mix, repr((tuple(song.resolved_groups()), song.sample_rate))]
+  parts += [repr((sorted(dataclasses.asdict(config).items()), list(seeds))), describe(optimizer)]
+  return digest(parts)
 
 
 # -- encoding: arrays into the archive, everything else into JSON ------------
@@ -202,7 +233,7 @@ def save(directory: str, progress: dict, stamp: str) -> None:
               "progress": _encode(progress, arrays)}
   text = json.dumps(document, allow_nan=True)
   arrays[DOCUMENT] = np.frombuffer(text.encode("utf-8"), np.uint8)
-  with files.atomic_path(os.path.join(directory, FILENAME)) as tmp:
+  with atomic_files.atomic_path(os.path.join(directory, FILENAME)) as tmp:
     with open(tmp, "wb") as f:
       np.savez(f, **arrays)
 

@@ -1,6 +1,7 @@
 """Checkpoints: arrays and JSON only; loading never runs code and restores the exact pytree."""
 
 import functools
+import hashlib
 import os
 import pickle
 
@@ -93,6 +94,13 @@ def test_a_foreign_or_mismatched_checkpoint_is_refused(tmp_path):
   # The state of another optimizer does not fit this run's (checked leaf by leaf).
   with pytest.raises(ValueError, match="does not fit this search.*another structure"):
     checkpoint.load(str(tmp_path), "stamp", template=fresh_progress(optax.sgd(1e-2)))
+
+
+def test_digest_hashes_text_bytes_and_arrays_in_order():
+  array = np.arange(6, dtype=np.float32).reshape(2, 3)
+  expected = hashlib.sha256("ab".encode() + b"c" + array.tobytes() + array.T.copy().tobytes())
+  assert checkpoint.digest(["ab", b"c", array, array.T]) == expected.hexdigest()
+  assert checkpoint.digest(iter(["ab"]), n_hex=8) == hashlib.sha256(b"ab").hexdigest()[:8]
 
 
 def test_the_fingerprint_tells_optimizers_apart():

@@ -13,7 +13,7 @@ import optax
 import pytest
 
 import mixjax
-from mixjax import report
+from mixjax.io import results_folder
 from mixjax.graph_search import checkpoint
 from mixjax.graph_search import batch as batch_lib
 from mixjax.processors import PROCESSORS
@@ -160,7 +160,7 @@ def test_any_subset_of_processors_searches_and_reports(song, tmp_path):
   result = mixjax.search(song, config, seed=0, progress=False)
   assert set(result.pruning_ratio_per_type) == {"eq", "gain_pan"}
   assert set(t for _, _, t in result.alive_nodes()) <= {"eq", "gain_pan"}
-  report.write_results(result, song, str(tmp_path))
+  results_folder.write_results(result, song, str(tmp_path))
   text = (tmp_path / "report.md").read_text()
   kept = sum(result.processor_counts().values())
   assert f"{kept} of {2 * (song.n_tracks + song.n_groups)} processors kept (the console holds " \

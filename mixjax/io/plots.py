@@ -16,9 +16,9 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 import matplotlib
 
+from mixjax import atomic_files
 from mixjax import dsp
-from mixjax import files
-from mixjax import graph as graph_lib
+from mixjax.io import graph_json as graph_lib
 from mixjax import validation
 from mixjax.processors import PROCESSORS, REGISTRY, eq
 
@@ -63,7 +63,7 @@ def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
   a pruned one is a small grey dot on the wire.
 
   Args:
-    graph: from ``graph.graph_to_json`` or ``graph.load_graph``.
+    graph: from ``graph_json.graph_to_json`` or ``graph_json.load_graph``.
     path_png: where to write the PNG.
     path_svg: where to write the same drawing as SVG (None: no SVG).
   """
@@ -159,11 +159,11 @@ def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
   ax.text(x_out, n_rows / 2, "mix", ha="center", va="center", fontsize=font + 1,
           color="white", zorder=4)
 
-  with files.atomic_path(path_png, suffix=".png") as tmp:
+  with atomic_files.atomic_path(path_png, suffix=".png") as tmp:
     fig.savefig(tmp, format="png")
   if path_svg is not None:
     with matplotlib.rc_context({"svg.fonttype": "none"}):
-      with files.atomic_path(path_svg, suffix=".svg") as tmp:
+      with atomic_files.atomic_path(path_svg, suffix=".svg") as tmp:
         fig.savefig(tmp, format="svg")
 
 
@@ -247,7 +247,7 @@ def plot_processors(graph: dict, path: str) -> None:
   nodes' ``effective`` entries (computed from ``raw`` for an older graph.json).
 
   Args:
-    graph: a graph.json dict (``graph.graph_to_json`` or ``graph.load_graph``).
+    graph: a graph.json dict (``graph_json.graph_to_json`` or ``graph_json.load_graph``).
     path: where to write the PNG.
   """
   graph = graph_lib.with_effective(graph)
@@ -293,7 +293,7 @@ def plot_processors(graph: dict, path: str) -> None:
                      fontweight="bold")
     fig.suptitle("Kept EQs and dynamics at their dry/wet (gain re the input)", fontsize=11,
                  y=1 - 0.25 / total_height, va="top")
-  with files.atomic_path(path, suffix=".png") as tmp:
+  with atomic_files.atomic_path(path, suffix=".png") as tmp:
     fig.savefig(tmp, format="png")
 
 
@@ -404,6 +404,6 @@ def _save_palette_png(fig: Figure, path: str, cmap: str) -> None:
   palette = Image.new("P", (1, 1))
   palette.putpalette(np.round(255 * np.concatenate([colours, greys])).astype(np.uint8)
                      .ravel().tolist())
-  with files.atomic_path(path, suffix=".png") as tmp:
+  with atomic_files.atomic_path(path, suffix=".png") as tmp:
     rgb.quantize(palette=palette, dither=Image.Dither.NONE).save(tmp, format="PNG",
                                                                    optimize=True)

@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mixjax import files
+from mixjax import atomic_files
 from mixjax import validation
 from mixjax.console import LEVELS, Console, ConsoleParams
 from mixjax.processors import PROCESSORS, REGISTRY
@@ -248,7 +248,7 @@ def save_graph(result, path: str) -> dict:
     The graph dict that was written.
   """
   graph = result if isinstance(result, dict) else graph_to_json(result)
-  files.write_text(path, dumps(graph))
+  atomic_files.write_text(path, dumps(graph))
   return graph
 
 
@@ -425,7 +425,7 @@ def render_graph(graph: dict, song) -> np.ndarray:
 
   Args:
     graph: from ``load_graph`` or ``graph_to_json``.
-    song: a ``Song``, or the ``Tracks`` of ``loading.load_tracks`` (no mix
+    song: a ``Song``, or the ``Tracks`` of ``song_folder.load_tracks`` (no mix
       needed), at the graph's sample rate with the graph's tracks (matched by
       name; their order may differ). The routing into subgroups is the
       graph's, whatever the song's grouping.

@@ -115,6 +115,22 @@ def _stem(filename: str) -> str:
   return os.path.splitext(filename)[0]
 
 
+def _layout(entries: list[str]) -> str | None:
+  """``"plain"``, ``"medleydb"`` or None: the layout a folder's entry names announce."""
+  if "tracks" in entries:
+    return "plain"
+  if any(e.endswith(METADATA_SUFFIX) for e in entries):
+    return "medleydb"
+  return None
+
+
+def is_song_folder(path: str) -> bool:
+  """Whether ``path`` is a song folder: it holds ``tracks/`` (plain layout) or a
+  ``<Song>_METADATA.yaml`` (MedleyDB). Reads names only; ``find_song_files``
+  checks the files."""
+  return os.path.isdir(path) and _layout(_visible_entries(path)) is not None
+
+
 def find_song_files(path: str, *, need_mix: bool = True) -> SongFiles:
   """Finds the mix, the tracks and the grouping of a song folder (no audio read).
 
@@ -137,14 +153,15 @@ def find_song_files(path: str, *, need_mix: bool = True) -> SongFiles:
         f"{path} is a file; give the song's folder (with tracks/ and mix.wav, or a "
         f"MedleyDB song folder), not a single file.")
   entries = _visible_entries(path)
-  metadata = [e for e in entries if e.endswith(METADATA_SUFFIX)]
-  if metadata and "tracks" not in entries:
+  layout = _layout(entries)
+  if layout == "medleydb":
+    metadata = [e for e in entries if e.endswith(METADATA_SUFFIX)]
     if len(metadata) > 1:
       raise ValueError(
           f"{path} holds {len(metadata)} MedleyDB metadata files ({', '.join(metadata)}); "
           f"keep one song per folder.")
     return _medleydb_files(path, metadata[0], need_mix)
-  if "tracks" in entries or any(_stem(e) == "mix" for e in entries):
+  if layout == "plain" or any(_stem(e) == "mix" for e in entries):  # mix only: say what's missing
     return _plain_files(path, entries, need_mix)
   raw_dirs = [e for e in entries if e.endswith("_RAW") and os.path.isdir(os.path.join(path, e))]
   if raw_dirs:
@@ -481,7 +498,7 @@ class Tracks(TrackSizes):
 def load_tracks(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tracks:
   """Loads the dry tracks of a song folder; its mix may be missing or silent.
 
-  For rendering a saved graph on a song's tracks (``graph.render_graph``), e.g.
+  For rendering a saved graph on a song's tracks (``graph_json.render_graph``), e.g.
   on other takes of the same tracks. The tracks are aligned as ``load_song``
   aligns them: to the mix's length when the folder has a mix file (whatever it
   holds), else to the longest track.

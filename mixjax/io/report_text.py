@@ -1,147 +1,29 @@
-"""The results folder of a search: the graph, audio, pictures, losses and a report.
+"""The texts of a results folder: report.md, losses.csv, and the demo's truth table.
 
-``write_results(result, song, out_dir)`` writes, each file atomically:
-
-==================  =========================================================
-``graph.json``      the pruned graph (``mixjax.graph``; re-render it with
-                    ``mixjax render``)
-``graph.png/.svg``  a drawing of the pruned graph
-``processors.png``  each kept EQ's curve and compressor's/gate's static curve,
-                    at its dry/wet
-``estimate.wav``    the pruned graph's render of the whole song
-``console.wav``     the full console's render (every processor, final params)
-``spectrogram.png`` mid/side spectrograms of the mix, the estimate and their
-                    difference
-``losses.csv``      every logged optimisation step, then every pruning trial
-``report.md``       song, settings, losses, pruning ratios, times, device
-``mixjax-run.json`` which song the folder belongs to (so a later run for
-                    another song does not mix its files in)
-==================  =========================================================
+``report_markdown`` is the report a person reads (the song, the losses and
+after which fitting each was measured, ρ, the graph in an engineer's words,
+times, settings), with sections the CLI adds (``loading_notes_markdown``,
+``ground_truth_text``); ``losses_csv`` is the table a program reads (every
+logged optimisation step, then every pruning trial). All are pure: they return
+text, and ``results_folder.write_results`` writes it.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime
-import hashlib
 import io
-import json
-import os
 
-import jax
 import numpy as np
 
-from mixjax import files
-from mixjax import graph as graph_lib
-from mixjax import plots
 from mixjax import validation
+from mixjax._version import __version__
+from mixjax.io import graph_json as graph_lib
 from mixjax.processors import PROCESSORS, REGISTRY
-
-RESULT_FILES = ("graph.json", "graph.png", "graph.svg", "processors.png", "estimate.wav",
-                "console.wav", "spectrogram.png", "losses.csv", "report.md")
-"""The files ``write_results`` writes (besides ``MARKER``)."""
-
-MARKER = "mixjax-run.json"
-"""The file naming the song whose results a folder holds."""
-
-MARKER_FORMAT = "mixjax.run"
-"""The ``format`` field of the marker."""
 
 LOSS_COLUMNS = ("kind", "step", "phase", "round", "loss", "regularizer", "sparsity", "total",
                 "l_min", "accepted", "candidates")
 """Columns of losses.csv; ``kind`` is ``step`` or ``trial``, other cells blank."""
-
-
-# ---------------------------------------------------------------------------
-# Which song a folder belongs to
-# ---------------------------------------------------------------------------
-
-
-def song_fingerprint(song) -> str:
-  """A hash of a ``Song``: its track names, sample rate and mix samples."""
-  digest = hashlib.sha256()
-  digest.update(json.dumps([list(song.track_names), int(song.sample_rate)]).encode())
-  digest.update(np.ascontiguousarray(song.mix, np.float32).tobytes())
-  return "song:" + digest.hexdigest()[:32]
-
-
-def files_fingerprint(mix_path: str, track_names) -> str:
-  """A hash of a song folder: its mix file's bytes and its track names.
-
-  Unlike ``song_fingerprint`` it does not depend on the search's sample rate,
-  so re-running a song at another rate reuses its folder.
-  """
-  digest = hashlib.sha256()
-  digest.update(json.dumps(list(track_names)).encode())
-  with open(mix_path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return "files:" + digest.hexdigest()[:32]
-
-
-def read_marker(out_dir: str) -> dict | None:
-  """The marker of a results folder, or None when it has none (or an unreadable one)."""
-  try:
-    with open(os.path.join(out_dir, MARKER), encoding="utf-8") as f:
-      marker = json.load(f)
-  except (OSError, ValueError):
-    return None
-  return marker if isinstance(marker, dict) and marker.get("format") == MARKER_FORMAT else None
-
-
-def check_output_dir(out_dir: str, *, fingerprint: str, overwrite: bool = False) -> bool:
-  """Checks that ``out_dir`` may receive this song's results.
-
-  A missing or empty folder, or one holding this song's earlier results, is
-  fine. A folder holding another song's results, or other files, is refused
-  unless ``overwrite``.
-
-  Returns:
-    True when the folder holds another song's results (or foreign files) that
-    ``overwrite`` allows replacing.
-
-  Raises:
-    ValueError: when the folder cannot be used.
-  """
-  if not os.path.exists(out_dir):
-    return False
-  if not os.path.isdir(out_dir):
-    raise ValueError(f"{out_dir} is a file; --out must be a folder (new or empty).")
-  entries = [e for e in os.listdir(out_dir) if not e.startswith(".")]
-  if not entries:
-    return False
-  marker = read_marker(out_dir)
-  if marker is not None and marker.get("fingerprint") == fingerprint:
-    return False
-  if overwrite:
-    return True
-  if marker is not None:
-    raise ValueError(
-        f"{out_dir} holds the results of another song ({marker.get('song', '?')}); choose "
-        f"another --out folder, or pass --overwrite to replace them.")
-  raise ValueError(
-      f"{out_dir} is not empty and holds no mixjax results; choose a new or empty --out "
-      f"folder, or pass --overwrite to write into it anyway.")
-
-
-def write_marker(out_dir: str, *, fingerprint: str, song: str, track_names, status: str,
-                 settings: dict | None = None) -> None:
-  """Writes ``mixjax-run.json``: which song the folder belongs to, and how far the run got."""
-  import mixjax
-  marker = {
-      "format": MARKER_FORMAT,
-      "version": 1,
-      "song": song,
-      "fingerprint": fingerprint,
-      "track_names": list(track_names),
-      "status": status,
-      "updated": datetime.datetime.now().isoformat(timespec="seconds"),
-      "mixjax": mixjax.__version__,
-  }
-  if settings is not None:
-    marker["settings"] = settings
-  files.write_text(os.path.join(out_dir, MARKER), json.dumps(marker, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -247,6 +129,42 @@ def _loss_explanation(result) -> str:
       f"console after its fit): {starts}.")
 
 
+def loading_notes_markdown(notes: list[str]) -> str | None:
+  """The notes printed while loading the song, as a report.md section (None when none)."""
+  if not notes:
+    return None
+  return "\n".join(["## Notes from loading the song", "", *[f"- {n}" for n in notes]])
+
+
+def ground_truth_text(song, truth_nodes, found_nodes, scores: dict) -> tuple[str, str]:
+  """A synthetic song's true graph next to the found one: ``(printed text, report.md section)``.
+
+  Args:
+    song: the ``Song`` (for track and group names).
+    truth_nodes, found_nodes: ``{(level, index, processor)}`` of the truth and
+      of the search's result (``alive_nodes()``).
+    scores: the recovery metric (``precision``, ``recall``, ``f1``).
+  """
+  rows = []
+  for level, index, processor in sorted(truth_nodes | found_nodes):
+    names = song.track_names if level == "track" else song.group_names
+    node = (level, index, processor)
+    rows.append((validation.owner_label(level, names[index]), processor,
+                 "yes" if node in truth_nodes else "no", "yes" if node in found_nodes else "no"))
+  recovery = (f"recovery: precision {scores['precision']:.2f}, recall {scores['recall']:.2f}, "
+              f"F1 {scores['f1']:.2f}")
+  printed = ["ground truth vs found:"]
+  printed += [f"  {o:22s} {p:10s} truth {t:3s} found {f}" for o, p, t, f in rows]
+  printed.append(recovery)
+  notes = ["## Ground truth", "",
+           "The song is synthetic: its true graph is known. Every processor in either:", "",
+           "| node | processor | in the truth | found |", "|---|---|---|---|"]
+  notes += [f"| {o} | {p} | {t} | {f} |" for o, p, t, f in rows]
+  notes += ["", recovery + ".", "",
+            "`target.wav` is the synthetic mix, `dry_sum.wav` the plain sum of the tracks."]
+  return "\n".join(printed), "\n".join(notes)
+
+
 def _table(header, rows) -> list[str]:
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -256,7 +174,6 @@ def _table(header, rows) -> list[str]:
 def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, device: str,
                     notes: str | None = None) -> str:
   """report.md text."""
-  import mixjax
   sr = result.sample_rate
   counts = result.processor_counts()
   groups = [g for g in graph["groups"] if any(t["group"] == g for t in graph["tracks"])]
@@ -308,7 +225,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
             "A search resumed after an interruption counts the interrupted runs up to their "
             "last checkpoint (work after it was done again, and is counted once).", ""]
   lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
-            f"({accepted} accepted); device: {device}; mixjax {mixjax.__version__}.", ""]
+            f"({accepted} accepted); device: {device}; mixjax {__version__}.", ""]
   lines += ["## Settings", "", f"seed {result.seed}", ""]
   lines += _table(["setting", "value"], [
       [f.name, setting_text(f.name, getattr(result.config, f.name))]
@@ -327,67 +244,3 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   if notes:
     lines += ["", notes.rstrip()]
   return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------
-# Everything
-# ---------------------------------------------------------------------------
-
-
-def default_device() -> str:
-  """``"cpu (cpu)"``, ``"gpu (NVIDIA A100-SXM4-40GB) x 8"``, ...: what JAX runs on."""
-  devices = jax.devices()
-  name = f"{jax.default_backend()} ({devices[0].device_kind})"
-  return name + (f" x {len(devices)}" if len(devices) > 1 else "")
-
-
-def write_results(result, song, out_dir: str, *, device: str | None = None,
-                  fingerprint: str | None = None, song_label: str | None = None,
-                  notes: str | None = None, settings: dict | None = None) -> dict:
-  """Writes the results folder of a search (module docstring), every file atomically.
-
-  Args:
-    result: a ``SearchResult``.
-    song: the ``Song`` that was searched.
-    out_dir: the folder (created if needed).
-    device: what ran the search, for report.md (default: JAX's devices).
-    fingerprint: identifies the song in ``mixjax-run.json`` (default:
-      ``song_fingerprint(song)``).
-    song_label: the song's name in report.md (default: its track count).
-    notes: extra markdown appended to report.md.
-    settings: extra entries for the marker (e.g. the command line's options).
-
-  Returns:
-    ``{file name: path}`` of everything written.
-
-  Raises:
-    ValueError: when ``song`` is not the song of ``result``.
-  """
-  if list(song.track_names) != list(result.track_names) or (
-      song.sample_rate != result.sample_rate):
-    raise ValueError(
-        "write_results: the song is not the one searched (track names or sample rate "
-        "differ); pass the Song given to search.")
-  device = default_device() if device is None else device
-  fingerprint = song_fingerprint(song) if fingerprint is None else fingerprint
-  song_label = f"{song.n_tracks}-track song" if song_label is None else song_label
-  os.makedirs(out_dir, exist_ok=True)
-  paths = {name: os.path.join(out_dir, name) for name in (*RESULT_FILES, MARKER)}
-  write_marker(out_dir, fingerprint=fingerprint, song=song_label,
-               track_names=song.track_names, status="writing results", settings=settings)
-
-  graph = graph_lib.save_graph(result, paths["graph.json"])
-  plots.draw_graph(graph, paths["graph.png"], paths["graph.svg"])
-  plots.plot_processors(graph, paths["processors.png"])
-  estimate = result.render(song)
-  files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
-  full = result.console.render_song(result.params, song.padded_tracks(result.console.max_tracks))
-  files.write_wav(paths["console.wav"], full, song.sample_rate)
-  plots.plot_spectrograms(song.mix, estimate, song.sample_rate, paths["spectrogram.png"])
-  files.write_text(paths["losses.csv"], losses_csv(result))
-  files.write_text(paths["report.md"], report_markdown(
-      result, graph, song_label=song_label, n_samples=song.n_samples, device=device,
-      notes=notes))
-  write_marker(out_dir, fingerprint=fingerprint, song=song_label,
-               track_names=song.track_names, status="complete", settings=settings)
-  return paths

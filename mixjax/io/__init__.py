@@ -1,0 +1,16 @@
+"""Reading and writing files, above the core: song folders in, results folders out.
+
+==================  =========================================================
+``song_folder``     a song folder (plain or MedleyDB layout) read as a ``Song``
+``graph_json``      graph.json: write, read, check and re-render a saved graph
+``results_folder``  the results folder of a search: which files it holds, whose
+                    song it is, when it may be written, writing it
+``report_text``     the texts: report.md, losses.csv, the demo's ground-truth table
+``plots``           the pictures: graph drawing, processor curves, spectrograms
+``folder_lock``     one run at a time in a results folder
+==================  =========================================================
+
+Nothing in the core (processors, console, loss, graph_search) imports these;
+they import the core. This file imports nothing, so loading one module (say
+``song_folder``) never loads the plotting code.
+"""
