@@ -37,40 +37,25 @@ the console ``vmap``s them over all nodes of a level.
 1. ``mixjax/processors/<name>.py`` with the functions above (pure JAX for
    ``init``, ``apply``, ``controls`` and ``penalties``), ending with
    ``PROCESSOR = base.Processor(name="<name>", label=..., ...)``;
-2. its ``<name>.PROCESSOR`` in ``_RECORDS`` below, at its place in the chain.
+2. its name in ``PROCESSORS`` below, at its place in the chain.
 
-``PROCESSORS``, ``REGISTRY`` and ``PENALTY_NAMES`` follow from that list.
+``REGISTRY`` (its module's ``PROCESSOR``) and ``PENALTY_NAMES`` follow from that list.
 A new penalty term also needs a ``SearchConfig.<term>_weight``.
 ``tests/processors/test_registry.py`` checks every record.
 """
 
-from mixjax.processors import compressor
-from mixjax.processors import delay
-from mixjax.processors import eq
-from mixjax.processors import gain_pan
-from mixjax.processors import imager
-from mixjax.processors import noisegate
-from mixjax.processors import reverb
+import importlib
+
 from mixjax.processors.base import Processor
 
-_RECORDS = (
-    eq.PROCESSOR,
-    compressor.PROCESSOR,
-    noisegate.PROCESSOR,
-    imager.PROCESSOR,
-    gain_pan.PROCESSOR,
-    delay.PROCESSOR,
-    reverb.PROCESSOR,
-)
-"""Every processor type, in chain order (the one list to extend)."""
+PROCESSORS = ("eq", "compressor", "noisegate", "imager", "gain_pan", "delay", "reverb")
+"""Processor names in chain order, each the name of its module here (the one list to extend)."""
 
-PROCESSORS = tuple(record.name for record in _RECORDS)
-"""Processor names in chain order."""
+REGISTRY = {name: importlib.import_module(f"{__name__}.{name}").PROCESSOR for name in PROCESSORS}
+"""Name -> ``Processor`` record (each module's ``PROCESSOR``)."""
 
-REGISTRY = {record.name: record for record in _RECORDS}
-"""Name -> ``Processor`` record."""
-
-PENALTY_NAMES = tuple(dict.fromkeys(term for record in _RECORDS for term in record.penalty_names))
+PENALTY_NAMES = tuple(dict.fromkeys(term for record in REGISTRY.values()
+                                    for term in record.penalty_names))
 """Every regulariser term a processor may report (first use in chain order)."""
 
 __all__ = ["PROCESSORS", "REGISTRY", "PENALTY_NAMES", "Processor"] + list(PROCESSORS)
