@@ -103,8 +103,8 @@ def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: 
   pred, penalties = console_lib.render(console, params, tracks, alive, active)
   la = loss_lib.mrstft_loss(pred, mix, sample_rate=console.sample_rate,
                             omit_seconds=settings.omit_seconds, fft_sizes=settings.fft_sizes)
-  regularizer = (settings.gain_staging_weight * penalties["gain_staging"]
-                 + settings.radii_weight * penalties["radii"])
+  regularizer = loss_lib.regularization(penalties, gain_staging_weight=settings.gain_staging_weight,
+                                        radii_weight=settings.radii_weight)
   coefficient = loss_lib.sparsity_weight(step, start_step=sparsity[0], ramp_steps=sparsity[1],
                                          weight=sparsity[2])
   sparsity_term = coefficient * sparsity_sum(console, params, alive, costs)
