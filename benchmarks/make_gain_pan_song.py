@@ -24,10 +24,6 @@ import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
-
 
 def gain_pan_only(truth):
   """``truth`` with every processor but the gain/pans bypassed (and their settings only)."""
@@ -47,8 +43,9 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
 
   import jax
-  import make_songs
   import mixjax
+
+  from benchmarks import make_songs
   from mixjax import files, synthetic
 
   groups = {f"group{i + 1}": [f"{name}.wav" for name in part.split(",")]

@@ -57,7 +57,7 @@ two runs can be compared with one ``diff``.
 
 Usage:
   bash benchmarks/setup_songs.sh    # once: fluidsynth, the SoundFont, pedalboard, music21, mido
-  python benchmarks/make_songs.py --out /work/songs --seed 0 --count 6 --sample-rate 30000
+  python benchmarks/make_songs.py --out $MIXJAX_SONGS_DIR --seed 0 --count 6 --sample-rate 30000
 """
 
 from __future__ import annotations
@@ -1558,11 +1558,7 @@ def main(argv=None) -> int:
     if os.path.exists(manifest_path):
       os.remove(manifest_path)
   os.environ.setdefault("JAX_PLATFORMS", "cpu")
-  try:
-    import mixjax
-  except ImportError:  # run from a clone without pip install -e .
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import mixjax
+  import mixjax
 
   t0 = time.perf_counter()
   entries = []

@@ -77,12 +77,12 @@ import warnings
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, REPO)
+from benchmarks import timing
 
-DEFAULT_SONG_DIRS = ("/work/songs/console", "/work/songs/pedalboard")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SONG_TARGETS = ("console", "pedalboard")
+"""The default data sets: these folders of ``$MIXJAX_SONGS_DIR`` (``make_songs.py --out``)."""
 
 ABLATION_ORDER = ("gain_pan", "imager", "eq", "reverb", "compressor", "noisegate", "delay")
 """The paper's Table 1 order: g, s, e, r, c, n, d."""
@@ -328,48 +328,56 @@ def check_truth_matches(truth: dict, song) -> None:
 # ---------------------------------------------------------------------------
 
 
-def audible_nodes(song, truth_path: str, *, config, tolerance: float) -> tuple[set, dict]:
+def audible_nodes(song, truth_path: str, *, config, tolerance: float,
+                  masks_per_call: int = 8) -> tuple[set, dict]:
   """Truth nodes whose removal raises the true render's whole-song loss by more than τ.
 
-  The reference is the true graph rendered at the song's (search) rate; each
-  truth node is removed alone and the result scored against it with the
-  search's whole-song loss (chunks of ``crop_seconds`` every
-  ``eval_hop_seconds``, mean of ``mixjax.loss.mrstft_loss``).
+  The reference is the true graph rendered at the song's (search) rate; the
+  true graph and every truth node removed alone are scored against it with
+  the search's whole-song loss (``graph_search.evaluate.song_loss``: chunks of
+  ``crop_seconds`` every ``eval_hop_seconds``, each rendered on its own), and
+  a node is audible iff its removal's loss exceeds the true graph's by more
+  than τ (the pruning rule, with the true graph as ``L_min``).
 
   Returns:
     ``(audible, losses)``: the audible set and the loss of every removal.
   """
   import jax
-  import jax.numpy as jnp
-  from make_songs import read_console_truth
 
-  import mixjax
+  from benchmarks.make_songs import read_console_truth
+  from mixjax.graph_search import evaluate
 
   params, alive = read_console_truth(truth_path)
   console = song.console()
-  tracks = song.padded_tracks()
   sr = song.sample_rate
-  starts = mixjax.loss.whole_song_chunks(song.n_samples, sample_rate=sr,
-                                         chunk_seconds=config.crop_seconds,
-                                         hop_seconds=config.eval_hop_seconds)
+  starts = evaluate.chunk_starts(song.n_samples, sample_rate=sr, config=config)
   chunk_len = config.crop_samples(sr)
+  one_song = lambda tree: jax.tree.map(lambda x: np.asarray(x)[None], tree)
+  pad = lambda x: one_song(evaluate.pad_for_chunks(np.asarray(x), starts, chunk_len))
+  tracks = song.padded_tracks()
   reference = console.render(params, tracks, alive)
-  target = jnp.asarray(mixjax.loss.chunk_signal(np.asarray(reference), starts, chunk_len))
+  args = (one_song(params), one_song(console), pad(tracks), pad(reference))
+  nodes = sorted(_alive_set(alive))
+  masks = [alive] + [_without(alive, node) for node in nodes]
+  losses = []
+  for i in range(0, len(masks), masks_per_call):
+    part = masks[i:i + masks_per_call]
+    full = part + [part[-1]] * (masks_per_call - len(part))  # one compiled shape
+    out = evaluate.song_loss(*args, one_song(evaluate.stack_masks(full)),
+                             np.asarray(starts, np.int32), np.array([len(starts)], np.int32),
+                             chunk_len=chunk_len, omit_seconds=config.omit_seconds,
+                             fft_sizes=tuple(config.fft_sizes))
+    losses.extend(float(v) for v in np.asarray(out)[0, :len(part)])
+  base, removal = losses[0], dict(zip(nodes, losses[1:]))
+  return {n for n, value in removal.items() if value - base > tolerance}, removal
 
-  @jax.jit
-  def loss_without(params, tracks, target, mask):  # arguments, not constants: a fast compile
-    pred = console.render(params, tracks, mask)
-    return mixjax.loss.chunked_loss(mixjax.loss.chunk_signal(pred, starts, chunk_len), target,
-                                    sample_rate=sr, omit_seconds=config.omit_seconds,
-                                    fft_sizes=tuple(config.fft_sizes))
 
-  tracks = jnp.asarray(tracks)
-  losses = {}
-  for level, index, processor in sorted(_alive_set(alive)):
-    mask = {lv: {p: np.array(a) for p, a in procs.items()} for lv, procs in alive.items()}
-    mask[level][processor][index] = False
-    losses[(level, index, processor)] = float(loss_without(params, tracks, target, mask))
-  return {n for n, value in losses.items() if value > tolerance}, losses
+def _without(alive: dict, node: tuple) -> dict:
+  """A copy of the alive mask with ``(level, index, processor)`` removed."""
+  level, index, processor = node
+  mask = {lv: {p: np.array(a) for p, a in procs.items()} for lv, procs in alive.items()}
+  mask[level][processor][index] = False
+  return mask
 
 
 def _alive_set(alive: dict) -> set:
@@ -809,9 +817,9 @@ def _jsonable(value):
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       description="Search every song of the given data-set folders and score the graphs found.")
-  parser.add_argument("song_dirs", nargs="*", default=list(DEFAULT_SONG_DIRS), metavar="SONGS_DIR",
+  parser.add_argument("song_dirs", nargs="*", metavar="SONGS_DIR",
                       help="data-set folders of plain or MedleyDB songs, or song folders "
-                           f"(default: {' '.join(DEFAULT_SONG_DIRS)})")
+                           "(default: $MIXJAX_SONGS_DIR/console and $MIXJAX_SONGS_DIR/pedalboard)")
   parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced")
   parser.add_argument("--sample-rate", type=int, default=None,
                       help="search rate in Hz (default: 16000 reduced, 30000 paper)")
@@ -841,6 +849,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
+  if not args.song_dirs:
+    songs = timing.env_path("MIXJAX_SONGS_DIR", "the default song folders (or give SONGS_DIR)")
+    args.song_dirs = [os.path.join(songs, target) for target in SONG_TARGETS]
   started = time.perf_counter()
   import mixjax
   mixjax.enable_compilation_cache()

@@ -16,16 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import timing  # noqa: E402  (benchmarks/timing.py)
+from benchmarks import grafx_side, timing
 
 PRESETS = {
     # A CPU-sized setting: the paper's loss, crop, samplers and τ; fewer steps and rounds.
@@ -210,16 +203,10 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
   t0 = time.perf_counter()
   evaluate()
   compile_eval = time.perf_counter() - t0
-  step_s = statistics.median(_timed(step) for _ in range(repeats))
-  eval_s = statistics.median(_timed(evaluate) for _ in range(max(1, repeats // 2)))
+  step_s = timing.median_seconds(step, repeats)
+  eval_s = timing.median_seconds(evaluate, max(1, repeats // 2))
   return {"step_s": step_s, "evaluate_s": eval_s, "compile_step_s": compile_step,
           "compile_evaluate_s": compile_eval, "chunks": len(starts)}
-
-
-def _timed(fn) -> float:
-  t0 = time.perf_counter()
-  fn()
-  return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -241,11 +228,10 @@ def main() -> None:
   import jax
   summary = {"benchmark": "search", "preset": args.preset, "sample_rate": args.sample_rate,
              "seconds": args.seconds, "backend": jax.default_backend(),
-             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+             "machine": timing.machine()}
   if not args.skip_search:
     summary["searches"] = search_rows(args)
 
-  import grafx_side
   grafx_python = None if args.no_grafx else grafx_side.find_grafx_python()
   costs = []
   print(f"\n{'T x G':>6} | {'mixjax step':>11} {'eval':>7} | {'GRAFX step':>10} {'eval':>7} | {'ratio step':>10} {'eval':>6}"

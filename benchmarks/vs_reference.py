@@ -1,6 +1,6 @@
 """mixjax's search and the reference's own search on the same song, same schedule, side by side.
 
-    python benchmarks/vs_reference.py /work/songs/console/001_ballad --sample-rate 16000 \
+    python benchmarks/vs_reference.py $MIXJAX_SONGS_DIR/console/001_ballad --sample-rate 16000 \
         --epoch-steps 100 --console-epochs 4 --rounds 4
 
 The reference is grafx-prune's solver on GRAFX, run on CPU by ``benchmarks/grafx_search.py``
@@ -31,10 +31,7 @@ import time
 
 import numpy as np
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)
-import grafx_side  # noqa: E402
-import quality  # noqa: E402
+from benchmarks import grafx_side, quality
 
 SAMPLERS = {"hybrid": "hybrid", "drywet": "weight", "brute": "brute_force"}
 """mixjax sampler name -> grafx-prune ``prune_policy``."""
@@ -84,17 +81,18 @@ def load(args):
 def run_reference(song, args, workdir: str) -> dict:
   python = grafx_side.find_grafx_python()
   if python is None:
-    sys.exit("vs_reference: no GRAFX environment (run benchmarks/setup_grafx_env.sh)")
+    sys.exit("vs_reference: no GRAFX environment (set MIXJAX_GRAFX_PYTHON; "
+             "benchmarks/setup_grafx_env.sh builds one)")
   npz, out = os.path.join(workdir, "song.npz"), os.path.join(workdir, "reference.json")
   np.savez(npz, tracks=song.tracks, mix=song.mix, track_groups=np.asarray(song.track_groups),
            sample_rate=song.sample_rate)
-  cmd = [python, os.path.join(_HERE, "grafx_search.py"), npz, "--out", out,
-         "--epoch-steps", str(args.epoch_steps), "--console-epochs", str(args.console_epochs),
-         "--rounds", str(args.rounds), "--sparsity-raise-epochs",
-         str(args.sparsity_raise_epochs), "--tolerance", str(args.tolerance),
-         "--policy", SAMPLERS[args.sampler], "--seed", str(args.seed)]
+  cmd = grafx_side.grafx_command(
+      python, "grafx_search", npz, "--out", out, "--epoch-steps", str(args.epoch_steps),
+      "--console-epochs", str(args.console_epochs), "--rounds", str(args.rounds),
+      "--sparsity-raise-epochs", str(args.sparsity_raise_epochs), "--tolerance",
+      str(args.tolerance), "--policy", SAMPLERS[args.sampler], "--seed", str(args.seed))
   with open(os.path.join(workdir, "reference.log"), "w") as log:
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    done = subprocess.run(cmd, cwd=grafx_side.ROOT, stdout=subprocess.DEVNULL, stderr=log)
   if done.returncode != 0:
     sys.exit(f"vs_reference: the reference search failed; its log is {log.name}")
   with open(out) as f:

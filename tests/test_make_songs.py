@@ -8,7 +8,6 @@ cleanly when any of them is missing.
 
 import json
 import os
-import sys
 
 import jax
 import numpy as np
@@ -18,9 +17,7 @@ from mixjax import synthetic
 from mixjax.console import Console
 from mixjax.processors import PROCESSORS
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "benchmarks"))
-import make_songs  # noqa: E402
+from benchmarks import make_songs
 
 
 # ---------------------------------------------------------------------------

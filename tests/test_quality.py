@@ -1,15 +1,11 @@
 """The quality benchmark's scoring, on hand-made inputs (no search)."""
 
 import itertools
-import os
-import sys
+import json
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "benchmarks"))
-
-import quality
+from benchmarks import quality
 
 
 def _effect(level, index, kind, mixjax_type):
@@ -221,3 +217,29 @@ def test_find_songs(tmp_path):
   assert quality.find_songs(str(song)) == ([str(song)], [])
   entries = quality.song_entries([str(tmp_path / "set"), str(song) + "/"], max_songs=1)
   assert [(e["dataset"], e["name"]) for e in entries] == [("set", "001_song"), ("set", "001_song")]
+
+
+def test_audible_nodes_scores_every_truth_removal_with_the_search_loss(tmp_path):
+  import jax
+  import numpy as np
+
+  import mixjax
+  from benchmarks import make_songs
+
+  song, _ = mixjax.synthetic_song(jax.random.key(0), n_tracks=2, n_groups=1, seconds=2.5,
+                                  sample_rate=8000)
+  _, truth = make_songs.console_mix(song, key=jax.random.key(1), density=0.6)
+  np.savez(tmp_path / "params.npz", **make_songs.console_params_arrays(truth))
+  (tmp_path / "truth.json").write_text(json.dumps(make_songs.console_truth_json(
+      song, truth, density=0.6, params_file="params.npz")))
+  config = mixjax.SearchConfig(crop_seconds=1.5, eval_hop_seconds=1.0, omit_seconds=0.5)
+  score = lambda tolerance: quality.audible_nodes(song, str(tmp_path / "truth.json"),
+                                                  config=config, tolerance=tolerance,
+                                                  masks_per_call=4)
+  audible, losses = score(0.01)
+  alive = {(level, int(i), name) for level, names in truth.alive.items()
+           for name, a in names.items() for i in np.flatnonzero(np.asarray(a))}
+  assert set(losses) == alive and len(alive) > 4  # more removals than one call's masks
+  assert all(np.isfinite(v) and v >= 0 for v in losses.values())
+  assert audible <= alive
+  assert score(-1.0)[0] == alive and score(1e9)[0] == set()
