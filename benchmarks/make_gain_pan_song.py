@@ -45,7 +45,7 @@ def main(argv=None) -> int:
   import jax
   import mixjax
 
-  from benchmarks import make_songs
+  from benchmarks.songs import targets
   from mixjax import files, synthetic
 
   groups = {f"group{i + 1}": [f"{name}.wav" for name in part.split(",")]
@@ -74,9 +74,9 @@ def main(argv=None) -> int:
     raise SystemExit(f"make_gain_pan_song: the folder loads as {loaded.track_names} / "
                      f"{loaded.group_names}, not {order} / {group_names}.")
   np.savez_compressed(os.path.join(args.out, "truth_console_params.npz"),
-                      **make_songs.console_params_arrays(truth))
+                      **targets.console_params_arrays(truth))
   with open(os.path.join(args.out, "truth.json"), "w", encoding="utf-8") as f:
-    json.dump(make_songs.console_truth_json(loaded, truth, density=0.0,
+    json.dump(targets.console_truth_json(loaded, truth, density=0.0,
                                             params_file="truth_console_params.npz"), f, indent=1)
   print(f"{args.out}: {len(order)} tracks in {len(groups)} subgroups, "
         f"{len(truth.settings)} gain/pans alive, {loaded.seconds:.1f} s")

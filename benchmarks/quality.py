@@ -344,7 +344,7 @@ def audible_nodes(song, truth_path: str, *, config, tolerance: float,
   """
   import jax
 
-  from benchmarks.make_songs import read_console_truth
+  from benchmarks.songs.targets import read_console_truth
   from mixjax.graph_search import evaluate
 
   params, alive = read_console_truth(truth_path)
@@ -417,6 +417,14 @@ def run_searches(songs, config, *, seed: int, mode: str) -> list:
   return [mixjax.search(song, config, seed=seed, progress=progress) for song in songs]
 
 
+def search_numbers(result) -> dict:
+  """What every benchmark reports of one ``SearchResult``: losses, ρ, trials and seconds."""
+  return {"loss_sum": result.loss_sum, "loss_console": result.loss_console,
+          "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
+          "pruning_ratio_per_type": result.pruning_ratio_per_type,
+          "trials": len(result.trials), "seconds": result.seconds}
+
+
 def cost(song, result) -> dict:
   """Wall seconds per optimisation step and for the trials: what scales a search."""
   config, sec = result.config, result.seconds
@@ -442,11 +450,8 @@ def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | No
       "method": result.config.method,
       "target": truth["target"] if truth else None,
       "tracks": song.n_tracks, "groups": song.n_groups, "seconds_audio": round(song.seconds, 2),
-      "loss_sum": result.loss_sum, "loss_console": result.loss_console,
-      "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
-      "pruning_ratio_per_type": result.pruning_ratio_per_type,
-      "processors_kept": len(found), "trials": len(result.trials),
-      "seconds": result.seconds, "compilations": result.compilations,
+      **search_numbers(result), "processors_kept": len(found),
+      "compilations": result.compilations,
       "compiled": any(v > 0 for v in result.compilations.values()),
       "cost": cost(song, result),
       "found": sorted(found),

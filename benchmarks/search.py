@@ -18,7 +18,7 @@ import argparse
 import json
 import time
 
-from benchmarks import grafx_side, timing
+from benchmarks import grafx_side, quality, timing
 
 PRESETS = {
     # A CPU-sized setting: the paper's loss, crop, samplers and τ; fewer steps and rounds.
@@ -36,11 +36,6 @@ def _config(preset: str):
   if preset == "quick":
     return mixjax.SearchConfig.quick()
   return mixjax.SearchConfig(**PRESETS[preset])
-
-
-def _recovery(result, truth):
-  from mixjax.synthetic import recovery_scores
-  return recovery_scores(truth.alive_nodes(), result.alive_nodes())
 
 
 TRIAL_MODES = (
@@ -71,11 +66,8 @@ def search_rows(args) -> list[dict]:
       row = {
           "tracks": n_tracks, "groups": n_groups, "sampler": sampler,
           "trial_batch": config.trials_per_call(), "incremental": config.incremental_trials,
-          "loss_sum": result.loss_sum, "loss_console": result.loss_console,
-          "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
-          "pruning_ratio_per_type": result.pruning_ratio_per_type,
-          "trials": len(result.trials), "seconds": result.seconds,
-          "recovery": _recovery(result, truth),
+          **quality.search_numbers(result),
+          "recovery": quality.recovery(truth.alive_nodes(), result.alive_nodes()),
       }
       rows.append(row)
       _print_search_row(row)
@@ -93,7 +85,6 @@ def pruning_phase(song, config) -> dict:
   subtracted.
   """
   import copy
-  import numpy as np
   from mixjax.graph_search import fit as fit_lib
   from mixjax.graph_search import batch as batch_lib
 

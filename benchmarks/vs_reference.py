@@ -104,10 +104,9 @@ def run_mixjax(song, args) -> dict:
   t0 = time.perf_counter()
   result = mixjax.search(song, search_config(args), seed=args.seed,
                          progress=sys.stderr.isatty())
-  return {"loss_sum": result.loss_sum, "loss_console": result.loss_console,
-          "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
-          "alive": sorted(list(n) for n in result.alive_nodes()), "trials": len(result.trials),
-          "seconds": {"total": time.perf_counter() - t0}}
+  return quality.search_numbers(result) | {
+      "alive": sorted(list(n) for n in result.alive_nodes()),
+      "seconds": {"total": time.perf_counter() - t0}}
 
 
 def score(run: dict, truth: dict | None) -> dict:

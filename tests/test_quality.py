@@ -224,13 +224,13 @@ def test_audible_nodes_scores_every_truth_removal_with_the_search_loss(tmp_path)
   import numpy as np
 
   import mixjax
-  from benchmarks import make_songs
+  from benchmarks.songs import targets
 
   song, _ = mixjax.synthetic_song(jax.random.key(0), n_tracks=2, n_groups=1, seconds=2.5,
                                   sample_rate=8000)
-  _, truth = make_songs.console_mix(song, key=jax.random.key(1), density=0.6)
-  np.savez(tmp_path / "params.npz", **make_songs.console_params_arrays(truth))
-  (tmp_path / "truth.json").write_text(json.dumps(make_songs.console_truth_json(
+  _, truth = targets.console_mix(song, key=jax.random.key(1), density=0.6)
+  np.savez(tmp_path / "params.npz", **targets.console_params_arrays(truth))
+  (tmp_path / "truth.json").write_text(json.dumps(targets.console_truth_json(
       song, truth, density=0.6, params_file="params.npz")))
   config = mixjax.SearchConfig(crop_seconds=1.5, eval_hop_seconds=1.0, omit_seconds=0.5)
   score = lambda tolerance: quality.audible_nodes(song, str(tmp_path / "truth.json"),
@@ -243,3 +243,13 @@ def test_audible_nodes_scores_every_truth_removal_with_the_search_loss(tmp_path)
   assert all(np.isfinite(v) and v >= 0 for v in losses.values())
   assert audible <= alive
   assert score(-1.0)[0] == alive and score(1e9)[0] == set()
+
+
+def test_search_numbers_are_the_results_losses_ratio_trials_and_seconds():
+  import types
+  result = types.SimpleNamespace(loss_sum=3.0, loss_console=0.5, loss_pruned=0.6,
+                                 pruning_ratio=0.4, pruning_ratio_per_type={"eq": 0.5},
+                                 trials=[1, 2, 3], seconds={"total": 9.0})
+  assert quality.search_numbers(result) == {
+      "loss_sum": 3.0, "loss_console": 0.5, "loss_pruned": 0.6, "pruning_ratio": 0.4,
+      "pruning_ratio_per_type": {"eq": 0.5}, "trials": 3, "seconds": {"total": 9.0}}
