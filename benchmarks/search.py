@@ -18,7 +18,7 @@ import argparse
 import json
 import time
 
-from benchmarks import grafx_side, quality, timing
+from benchmarks import grafx_side, scoring, timing
 
 PRESETS = {
     # A CPU-sized setting: the paper's loss, crop, samplers and τ; fewer steps and rounds.
@@ -66,8 +66,8 @@ def search_rows(args) -> list[dict]:
       row = {
           "tracks": n_tracks, "groups": n_groups, "sampler": sampler,
           "trial_batch": config.trials_per_call(), "incremental": config.incremental_trials,
-          **quality.search_numbers(result),
-          "recovery": quality.recovery(truth.alive_nodes(), result.alive_nodes()),
+          **scoring.search_numbers(result),
+          "recovery": scoring.recovery(truth.alive_nodes(), result.alive_nodes()),
       }
       rows.append(row)
       _print_search_row(row)

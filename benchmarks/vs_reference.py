@@ -9,9 +9,9 @@ with the matching ``SearchConfig``: ``console_steps = epoch_steps · console_epo
 ``finetune_steps = reset_every = epoch_steps`` (the reference re-creates its optimiser every
 epoch), ``rounds``, ``sparsity_ramp_steps = epoch_steps · sparsity_raise_epochs``, τ and the
 sampler. Both load the song as mixjax does (``mixjax.load_song`` at ``--sample-rate``, cut to
-``--seconds``). Both are scored with ``quality.py``'s functions against the song's
+``--seconds``). Both are scored with ``scoring.py``'s functions against the song's
 ``truth.json``: precision and recall of the kept processors for a console target (also with
-each one-track subgroup's processors counted on its track, ``quality.merge_series``), the
+each one-track subgroup's processors counted on its track, ``scoring.merge_series``), the
 effects found for a pedalboard target. The two runs are one after the other, not side by side
 (each wants both cores), and differ in their random draws (crops, parameter init, sampler
 order): compare them as two seeds of one method, not bit for bit.
@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from benchmarks import grafx_side, quality
+from benchmarks import grafx_side, scoring
 
 SAMPLERS = {"hybrid": "hybrid", "drywet": "weight", "brute": "brute_force"}
 """mixjax sampler name -> grafx-prune ``prune_policy``."""
@@ -104,7 +104,7 @@ def run_mixjax(song, args) -> dict:
   t0 = time.perf_counter()
   result = mixjax.search(song, search_config(args), seed=args.seed,
                          progress=sys.stderr.isatty())
-  return quality.search_numbers(result) | {
+  return scoring.search_numbers(result) | {
       "alive": sorted(list(n) for n in result.alive_nodes()),
       "seconds": {"total": time.perf_counter() - t0}}
 
@@ -115,10 +115,10 @@ def score(run: dict, truth: dict | None) -> dict:
   if truth is None:
     return kept
   if truth["target"] == "console":
-    merged = quality.merged_recovery(truth, found)
-    return kept | quality.recovery(quality.truth_nodes(truth), found) | {
+    merged = scoring.merged_recovery(truth, found)
+    return kept | scoring.recovery(scoring.truth_nodes(truth), found) | {
         "precision_merged": merged["precision"], "recall_merged": merged["recall"]}
-  board = quality.pedalboard_scores(truth, found)
+  board = scoring.pedalboard_scores(truth, found)
   return kept | {"effects_found": board["effects_found"], "effects": board["effects"],
                  "extra": board["extra"], "precision": board["node_precision"],
                  "recall": board["node_recall"]}
@@ -127,9 +127,9 @@ def score(run: dict, truth: dict | None) -> dict:
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
   song = load(args)
-  truth = quality.read_truth(args.song)
+  truth = scoring.read_truth(args.song)
   if truth is not None:
-    quality.check_truth_matches(truth, song)
+    scoring.check_truth_matches(truth, song)
   runs = {}
   with tempfile.TemporaryDirectory(prefix="vs-reference-") as tmp:
     workdir = args.workdir or tmp
