@@ -10,7 +10,7 @@ first). On the device JAX picks (a GPU when there is one), it measures:
   on ``--grafx-device``, the same GPU), and their ratios;
 - a slice of a paper-preset search of one synthetic 16 × 4 song of
   ``--search-song-seconds``: steps per second and trials per second
-  (``collect.paper_costs``: a few steps, a round-start cache render, one call
+  (``batch_throughput.paper_costs``: a few steps, a round-start cache render, one call
   of incremental trials);
 - the same costs for batches of ``--batch-sizes`` songs, projected to
   songs/hour for 3-minute songs at the paper's schedule;
@@ -30,16 +30,9 @@ import argparse
 import json
 import os
 import platform
-import resource
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import collect  # noqa: E402  (benchmarks/ is on the path)
-import grafx_side  # noqa: E402
-import render  # noqa: E402
-import search  # noqa: E402
+from benchmarks import batch_throughput, grafx_side, render, search, timing
 
 PAPER = dict(sizes="16x4,32x8", sample_rate=30000, crop_seconds=3.8, eval_song_seconds=30.0,
              search_song_seconds=60.0, search_size="16x4", batch_sizes="1,8,32", repeats=3)
@@ -61,7 +54,7 @@ def device_info() -> dict:
   return {"backend": jax.default_backend(), "device_name": getattr(device, "device_kind", str(device)),
           "device_count": jax.local_device_count(), "jax": jax.__version__,
           "jaxlib": jaxlib.__version__, "python": platform.python_version(),
-          "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+          "machine": timing.machine()}
 
 
 def peak_device_mb() -> float | None:
@@ -132,7 +125,7 @@ def run(args) -> dict:
   for batch in [int(b) for b in args.batch_sizes.split(",") if b]:
     if not time_left(f"batch {batch}"):
       continue
-    costs = collect.paper_costs(batch, tracks=t, groups=g, song_seconds=args.search_song_seconds,
+    costs = batch_throughput.paper_costs(batch, tracks=t, groups=g, song_seconds=args.search_song_seconds,
                                 sample_rate=args.sample_rate, config_overrides=config)
     costs["songs_per_step_s"] = batch / costs["step_s"]  # song-steps per second
     costs["trials_per_s"] = batch * costs["trials_answered_per_call"] / costs["trial_call_s"]
@@ -145,7 +138,7 @@ def run(args) -> dict:
                               "steps_per_s": 1.0 / single["step_s"],
                               "trials_per_s": single["trials_per_s"]}
   result["peak_device_mb"] = peak_device_mb()
-  result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  result["peak_rss_mb"] = timing.peak_rss_mb()
   result["seconds"] = time.perf_counter() - started
   return result
 

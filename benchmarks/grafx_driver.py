@@ -3,7 +3,7 @@
 Run with the GRAFX environment's python (see ``benchmarks/setup_grafx_env.sh``), never with
 mixjax's: this script imports torch and grafx and must not import jax or mixjax.
 
-    /work/grafx-venv/bin/python benchmarks/grafx_driver.py --mode render \
+    $MIXJAX_GRAFX_PYTHON -m benchmarks.grafx_driver --mode render \
         --tracks 16 --groups 4 --seconds 3.8 --sample-rate 30000 --repeats 5 --threads 2
 
 Modes:
@@ -30,8 +30,8 @@ delay, reverb, every processor wrapped in ``DryWet`` (EQ and reverb also in
 run time from an export of the grafx-prune repository (nothing of it is kept in mixjax):
 
 * ``MIXJAX_GRAFX_PRUNE_DIR`` (default ``/tmp/grafx-prune``): a directory holding ``code/``;
-* if it is missing, ``code/`` is exported there with ``git archive`` from the bare mirror
-  ``MIXJAX_GRAFX_PRUNE_GIT`` (default ``/work/.mirror/sh-lee97+grafx-prune/repo``).
+* if it is missing, ``code/`` is exported there with ``git archive`` from the git repository
+  (a bare mirror will do) named by ``MIXJAX_GRAFX_PRUNE_GIT`` (no default).
 
 Without grafx-prune, ``render`` still runs (with an equivalent graph built here through the
 GRAFX API; the JSON line says which builder was used); ``step`` and ``evaluate`` need its loss.
@@ -55,10 +55,6 @@ import tempfile
 import time
 import warnings
 
-# Keep this directory (mixjax's benchmark scripts) off the import path: only grafx is wanted.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
 PROCESSORS = [
     "eq",
     "compressor",
@@ -77,7 +73,6 @@ PRUNE_FILES = [
     "code/utils.py",
 ]
 DEFAULT_PRUNE_DIR = "/tmp/grafx-prune"
-DEFAULT_PRUNE_GIT = "/work/.mirror/sh-lee97+grafx-prune/repo"
 
 LR = 1e-2
 GAIN_REG_WEIGHT = 1e-3
@@ -129,14 +124,26 @@ def parse_args(argv=None):
 # --------------------------------------------------------------------------- grafx-prune import
 
 
-def grafx_prune_code_dir() -> str | None:
-    """Return a directory holding grafx-prune's ``code/`` modules, exporting it if needed."""
+def grafx_prune_on_path() -> str | None:
+    """grafx-prune's ``code/`` directory, exported if needed and put first on the import path.
+
+    grafx-prune is not a package: its modules (``loss``, ``mixing_console``, ``solver``...)
+    are imported top-level from there. ``None`` when it is not available.
+    """
+    code = _grafx_prune_code_dir()
+    if code is not None and code not in sys.path:
+        sys.path.insert(0, code)
+    return code
+
+
+def _grafx_prune_code_dir() -> str | None:
+    """A directory holding grafx-prune's ``code/`` modules, exporting it if needed."""
     root = os.environ.get("MIXJAX_GRAFX_PRUNE_DIR", DEFAULT_PRUNE_DIR)
     code = os.path.join(root, "code")
     if all(os.path.exists(os.path.join(root, f)) for f in PRUNE_FILES):
         return code
-    git_dir = os.environ.get("MIXJAX_GRAFX_PRUNE_GIT", DEFAULT_PRUNE_GIT)
-    if not os.path.isdir(git_dir):
+    git_dir = os.environ.get("MIXJAX_GRAFX_PRUNE_GIT")
+    if not git_dir or not os.path.isdir(git_dir):
         return code if os.path.isfile(os.path.join(code, "loss.py")) else None
     shutil.rmtree(root, ignore_errors=True)  # an older export without the solver's files
     os.makedirs(os.path.dirname(os.path.abspath(root)) or ".", exist_ok=True)
@@ -161,11 +168,8 @@ def grafx_prune_code_dir() -> str | None:
 
 def import_grafx_prune():
     """Return (construct_mixing_console, MRSTFTLoss), either of which may be None."""
-    code = grafx_prune_code_dir()
-    if code is None:
+    if grafx_prune_on_path() is None:
         return None, None
-    if code not in sys.path:
-        sys.path.insert(0, code)
     from loss import MRSTFTLoss  # noqa: E402  (grafx-prune, code/loss.py)
     from mixing_console import construct_mixing_console  # noqa: E402
 

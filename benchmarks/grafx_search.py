@@ -1,9 +1,10 @@
 """Run the reference's own pruning search (grafx-prune's solver on GRAFX) on one song, on CPU.
 
 Run with the GRAFX environment's python (``benchmarks/setup_grafx_env.sh``), never with
-mixjax's; ``benchmarks/vs_reference.py`` prepares the song and calls this script:
+mixjax's, as a module from the repository root (it imports ``benchmarks.grafx_driver``);
+``benchmarks/vs_reference.py`` prepares the song and calls it:
 
-    /work/grafx-venv/bin/python benchmarks/grafx_search.py song.npz --out result.json \
+    $MIXJAX_GRAFX_PYTHON -m benchmarks.grafx_search song.npz --out result.json \
         --epoch-steps 100 --console-epochs 4 --rounds 4
 
 ``song.npz`` holds ``tracks`` (T, 2, n) and ``mix`` (2, n) float32, ``track_groups`` (T,) int
@@ -44,11 +45,7 @@ import warnings
 
 import numpy as np
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)
-import grafx_driver  # noqa: E402  (the GRAFX-side helpers: grafx-prune export, processors)
-
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+from benchmarks import grafx_driver  # the GRAFX-side helpers: grafx-prune export, processors
 
 MIXJAX_NAMES = {
     "eq": "eq",
@@ -247,10 +244,9 @@ def run(args) -> dict:
     if tracks.shape[-1] <= audio_len:
         sys.exit(f"grafx_search: {args.song} is shorter than one {args.crop_seconds} s crop")
 
-    code_dir = grafx_driver.grafx_prune_code_dir()
+    code_dir = grafx_driver.grafx_prune_on_path()
     if code_dir is None:
         sys.exit("grafx_search: grafx-prune's code is not available (set MIXJAX_GRAFX_PRUNE_DIR)")
-    sys.path.insert(0, code_dir)
     install_stand_ins(console_metadata(track_groups))
     solver_class = load_solver_class(code_dir)
 

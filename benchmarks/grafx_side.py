@@ -1,8 +1,10 @@
 """Run GRAFX (the PyTorch reference) beside mixjax's benchmarks, in its own environment.
 
 GRAFX needs torch, which mixjax never imports, so it lives in a separate virtual environment
-(``benchmarks/setup_grafx_env.sh`` builds one at ``/work/grafx-venv``) and is driven through a
-subprocess running ``benchmarks/grafx_driver.py``. This module only uses the standard library.
+(``benchmarks/setup_grafx_env.sh DIR`` builds one), named by ``MIXJAX_GRAFX_PYTHON`` (its
+python), and is driven through a subprocess running ``python -m benchmarks.grafx_driver`` (or
+``benchmarks.grafx_search``) from the repository root, so those scripts import each other as
+package modules without mixjax installed there. This module only uses the standard library.
 
     from benchmarks.grafx_side import run_grafx
     ref = run_grafx("render", tracks=16, groups=4, seconds=3.8, sample_rate=30000, repeats=5)
@@ -19,40 +21,24 @@ import os
 import subprocess
 import sys
 
-DEFAULT_VENV_PYTHON = "/work/grafx-venv/bin/python"
-DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grafx_driver.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The repository root: the GRAFX-side scripts run from here as ``benchmarks.*`` modules."""
+
 MODES = ("render", "step", "evaluate")
 
 
-def _can_import_grafx(python: str) -> bool:
-    try:
-        done = subprocess.run(
-            [python, "-I", "-W", "ignore", "-c", "import grafx"],
-            capture_output=True,
-            timeout=120,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
 def find_grafx_python() -> str | None:
-    """The python interpreter of an environment that has GRAFX, or ``None``.
+    """The python of the GRAFX environment, ``$MIXJAX_GRAFX_PYTHON`` (trusted as given), or ``None``."""
+    return os.environ.get("MIXJAX_GRAFX_PYTHON") or None
 
-    ``MIXJAX_GRAFX_PYTHON`` wins when set (it is trusted as given); otherwise
-    ``/work/grafx-venv/bin/python`` is used if it exists and can ``import grafx``.
-    """
-    env = os.environ.get("MIXJAX_GRAFX_PYTHON")
-    if env:
-        return env
-    if os.path.isfile(DEFAULT_VENV_PYTHON) and os.access(DEFAULT_VENV_PYTHON, os.X_OK):
-        if _can_import_grafx(DEFAULT_VENV_PYTHON):
-            return DEFAULT_VENV_PYTHON
-    return None
+
+def grafx_command(python: str, script: str, *args: str) -> list[str]:
+    """``python -m benchmarks.<script> args...``: run it with ``cwd=ROOT``."""
+    return [python, "-m", f"benchmarks.{script}", *args]
 
 
 def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
-    """Time GRAFX with ``grafx_driver.py`` and return its JSON result, or ``None``.
+    """Time GRAFX with ``benchmarks.grafx_driver`` and return its JSON result, or ``None``.
 
     Args:
         mode: ``"render"``, ``"step"`` or ``"evaluate"``.
@@ -72,12 +58,12 @@ def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
     python = find_grafx_python()
     if python is None:
         print(
-            "GRAFX comparison skipped: no GRAFX environment (set MIXJAX_GRAFX_PYTHON or run "
-            "benchmarks/setup_grafx_env.sh)",
+            "GRAFX comparison skipped: no GRAFX environment (set MIXJAX_GRAFX_PYTHON; "
+            "benchmarks/setup_grafx_env.sh builds one)",
             file=sys.stderr,
         )
         return None
-    cmd = [python, DRIVER, "--mode", mode]
+    cmd = grafx_command(python, "grafx_driver", "--mode", mode)
     for key, value in kwargs.items():
         if value is None or value is False:
             continue
@@ -85,7 +71,7 @@ def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
         if value is not True:
             cmd.append(str(value))
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         print(f"GRAFX comparison skipped: timed out after {timeout:.0f} s", file=sys.stderr)
         return None

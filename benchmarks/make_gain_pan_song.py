@@ -24,10 +24,6 @@ import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
-
 
 def gain_pan_only(truth):
   """``truth`` with every processor but the gain/pans bypassed (and their settings only)."""
@@ -47,9 +43,10 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
 
   import jax
-  import make_songs
   import mixjax
-  from mixjax import atomic_files as files, synthetic
+
+  from benchmarks.songs import targets
+  from mixjax import atomic_files, synthetic
 
   groups = {f"group{i + 1}": [f"{name}.wav" for name in part.split(",")]
             for i, part in enumerate(args.groups.split(":"))}
@@ -71,15 +68,15 @@ def main(argv=None) -> int:
   truth = gain_pan_only(drawn)
   console = mixjax.Console.build(track_groups, sample_rate=song.sample_rate)
   mix = np.asarray(console.render(truth.params, tracks, truth.alive), np.float32)
-  files.write_wav(os.path.join(args.out, "mix.wav"), mix, song.sample_rate)
+  atomic_files.write_wav(os.path.join(args.out, "mix.wav"), mix, song.sample_rate)
   loaded = mixjax.load_song(args.out)
   if list(loaded.track_names) != order or list(loaded.group_names) != group_names:
     raise SystemExit(f"make_gain_pan_song: the folder loads as {loaded.track_names} / "
                      f"{loaded.group_names}, not {order} / {group_names}.")
   np.savez_compressed(os.path.join(args.out, "truth_console_params.npz"),
-                      **make_songs.console_params_arrays(truth))
+                      **targets.console_params_arrays(truth))
   with open(os.path.join(args.out, "truth.json"), "w", encoding="utf-8") as f:
-    json.dump(make_songs.console_truth_json(loaded, truth, density=0.0,
+    json.dump(targets.console_truth_json(loaded, truth, density=0.0,
                                             params_file="truth_console_params.npz"), f, indent=1)
   print(f"{args.out}: {len(order)} tracks in {len(groups)} subgroups, "
         f"{len(truth.settings)} gain/pans alive, {loaded.seconds:.1f} s")

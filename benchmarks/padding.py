@@ -17,8 +17,9 @@ import argparse
 import functools
 import json
 import os
-import platform
 import time
+
+from benchmarks import timing
 
 
 def main(argv=None) -> None:
@@ -77,7 +78,7 @@ def main(argv=None) -> None:
   base = min(seconds[sizes[0]])
   rows = []
   print(f"{args.tracks}-track song, {args.groups} groups, {sr} Hz, crop {config.crop_seconds} s; "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{timing.machine()}, "
         f"load {os.getloadavg()[0]:.1f}")
   print("| track slots | s / step, best | s / step, median | vs own size | first call s |")
   print("|---|---|---|---|---|")

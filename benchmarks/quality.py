@@ -77,12 +77,12 @@ import warnings
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, REPO)
+from benchmarks import scoring, timing
 
-DEFAULT_SONG_DIRS = ("/work/songs/console", "/work/songs/pedalboard")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SONG_TARGETS = ("console", "pedalboard")
+"""The default data sets: these folders of ``$MIXJAX_SONGS_DIR`` (``make_songs.py --out``)."""
 
 ABLATION_ORDER = ("gain_pan", "imager", "eq", "reverb", "compressor", "noisegate", "delay")
 """The paper's Table 1 order: g, s, e, r, c, n, d."""
@@ -102,9 +102,6 @@ PAPER_HYBRID = {"loss": .422, "rho": .67,
 PAPER_CONSOLE_LOSS = .409
 RECOVERY_TARGET = 0.9
 
-PEDALBOARD_TYPES = ("NoiseGate", "LowShelfFilter", "PeakFilter", "HighShelfFilter", "Compressor",
-                    "Gain", "Pan", "StereoWidth", "Delay", "Reverb")
-"""Pedalboard effect types in chain order (``truth.json`` ``effects[].type``)."""
 
 PRESETS = {
     "reduced": {
@@ -128,117 +125,6 @@ def ablation_consoles(order=ABLATION_ORDER) -> list[tuple[str, ...]]:
 def ablation_label(types) -> str:
   """``"+g"``, ``"+s"``, ...: the type a Table 1 row adds (its last)."""
   return "+" + LETTERS[types[-1]]
-
-
-def node_key(node: dict) -> tuple:
-  """``(level, index, processor)`` of a truth entry (``nodes[]`` or ``effects[]``)."""
-  return (node["level"], int(node["index"]), node.get("processor") or node["mixjax_type"])
-
-
-def truth_nodes(truth: dict) -> set:
-  """The true alive ``(level, index, processor)`` set of a ``truth.json``."""
-  return {node_key(n) for n in truth["nodes"]}
-
-
-def recovery(truth: set, found: set) -> dict:
-  """Precision, recall, F1 (and tp, fp, fn) of ``found`` against ``truth``.
-
-  ``mixjax.synthetic.recovery_scores``: P = tp / |found|, R = tp / |truth|;
-  two empty sets score 1.
-  """
-  from mixjax.synthetic import recovery_scores
-  return recovery_scores(truth, found)
-
-
-def single_track_groups(truth: dict) -> dict:
-  """``{subgroup index: its track's index}`` for the subgroups that hold one track."""
-  members = {}
-  for t, track in enumerate(truth["tracks"]):
-    if track.get("group") in truth["groups"]:
-      members.setdefault(truth["groups"].index(track["group"]), []).append(t)
-  return {g: tracks[0] for g, tracks in members.items() if len(tracks) == 1}
-
-
-def merge_series(nodes: set, single: dict) -> set:
-  """``nodes`` with every one-track subgroup's processors counted on its track.
-
-  A one-track subgroup's chain follows its track's chain with nothing in
-  between (the mix node sums one signal), so the track's and the group's
-  processor of a type act on one serial signal path, and a search cannot
-  tell from the mix which of the two the engineer used. Counted this way, a
-  type is found on a path when the truth has it anywhere on that path.
-
-  Args:
-    nodes: ``(level, index, processor)`` tuples.
-    single: ``single_track_groups(truth)``.
-  """
-  return {("track", single[i], p) if level == "group" and i in single else (level, i, p)
-          for level, i, p in nodes}
-
-
-def merged_recovery(truth: dict, found: set) -> dict:
-  """``recovery`` with every one-track subgroup counted on its track's path (``merge_series``)."""
-  single = single_track_groups(truth)
-  return recovery(merge_series(truth_nodes(truth), single), merge_series(found, single))
-
-
-def audible_recall(audible: set, found: set) -> float:
-  """Recall of the audible truth nodes: |audible ∩ found| / |audible| (1 if none is audible)."""
-  return len(audible & found) / len(audible) if audible else 1.0
-
-
-def pedalboard_scores(truth: dict, found: set) -> dict:
-  """Whether the search kept, where pedalboard put an effect, a processor of its mixjax type.
-
-  An effect (``truth["effects"][i]``: level, index, type, mixjax_type) is
-  *found* when ``(level, index, mixjax_type)`` is in ``found``. Several
-  effects can map to one node (two EQ filters, Gain and Pan); each counts.
-
-  Args:
-    truth: a pedalboard ``truth.json``.
-    found: the search's alive ``(level, index, processor)`` set.
-
-  Returns:
-    ``per_type``: ``{pedalboard type: [found, total]}`` (types present only);
-    ``effects_found``, ``effects``: over all effects; ``node_recall``,
-    ``node_precision``: over distinct ``(node, mixjax type)``; ``extra``:
-    kept nodes where pedalboard put nothing of that type, with
-    ``extra_per_type`` by mixjax type.
-  """
-  per_type = {}
-  for effect in truth["effects"]:
-    hit = node_key(effect) in found
-    counts = per_type.setdefault(effect["type"], [0, 0])
-    counts[0] += int(hit)
-    counts[1] += 1
-  nodes = truth_nodes(truth) | {node_key(e) for e in truth["effects"]}
-  scores = recovery(nodes, found)
-  extra = sorted(found - nodes)
-  extra_per_type = {}
-  for _, _, processor in extra:
-    extra_per_type[processor] = extra_per_type.get(processor, 0) + 1
-  return {
-      "per_type": {t: per_type[t] for t in sorted(per_type, key=_pedalboard_order)},
-      "effects_found": sum(c[0] for c in per_type.values()),
-      "effects": sum(c[1] for c in per_type.values()),
-      "node_recall": scores["recall"], "node_precision": scores["precision"],
-      "extra": len(extra), "extra_per_type": extra_per_type,
-  }
-
-
-def _pedalboard_order(name: str) -> int:
-  return PEDALBOARD_TYPES.index(name) if name in PEDALBOARD_TYPES else len(PEDALBOARD_TYPES)
-
-
-def pool_per_type(rows) -> dict:
-  """Sums ``per_type`` ``[found, total]`` counts over songs."""
-  pooled = {}
-  for row in rows:
-    for t, (hit, total) in row["per_type"].items():
-      counts = pooled.setdefault(t, [0, 0])
-      counts[0] += hit
-      counts[1] += total
-  return {t: pooled[t] for t in sorted(pooled, key=_pedalboard_order)}
 
 
 def is_decreasing(values, *, slack: float = 0.0) -> bool:
@@ -302,75 +188,9 @@ def song_entries(folders, *, max_songs: int | None = None) -> list[dict]:
   return entries
 
 
-def read_truth(song_dir: str) -> dict | None:
-  """The song's ``truth.json`` (make_songs format ``mixjax.truth``), or None."""
-  path = os.path.join(song_dir, "truth.json")
-  if not os.path.exists(path):
-    return None
-  with open(path, encoding="utf-8") as f:
-    truth = json.load(f)
-  if truth.get("format") != "mixjax.truth":
-    return None
-  return truth
-
-
-def check_truth_matches(truth: dict, song) -> None:
-  """Raises if the truth's track and group order is not the loaded song's."""
-  names = [t["name"] for t in truth["tracks"]]
-  if names != list(song.track_names) or list(truth["groups"]) != list(song.group_names):
-    raise ValueError(
-        f"truth.json lists tracks {names} and groups {truth['groups']}, but the song loads "
-        f"as {list(song.track_names)} / {list(song.group_names)}; the indices would not match.")
-
-
 # ---------------------------------------------------------------------------
 # Audible truth nodes (console target)
 # ---------------------------------------------------------------------------
-
-
-def audible_nodes(song, truth_path: str, *, config, tolerance: float) -> tuple[set, dict]:
-  """Truth nodes whose removal raises the true render's whole-song loss by more than τ.
-
-  The reference is the true graph rendered at the song's (search) rate; each
-  truth node is removed alone and the result scored against it with the
-  search's whole-song loss (chunks of ``crop_seconds`` every
-  ``eval_hop_seconds``, mean of ``mixjax.loss.mrstft_loss``).
-
-  Returns:
-    ``(audible, losses)``: the audible set and the loss of every removal.
-  """
-  import jax
-  import jax.numpy as jnp
-  from make_songs import read_console_truth
-
-  import mixjax
-  from mixjax import nodes
-
-  params, alive = read_console_truth(truth_path)
-  console = mixjax.Console.of(song)
-  tracks = song.padded_tracks()
-  sr = song.sample_rate
-  starts = mixjax.loss.whole_song_chunks(song.n_samples, sample_rate=sr,
-                                         chunk_seconds=config.crop_seconds,
-                                         hop_seconds=config.eval_hop_seconds)
-  chunk_len = config.crop_samples(sr)
-  reference = console.render(params, tracks, alive)
-  target = jnp.asarray(mixjax.loss.chunk_signal(np.asarray(reference), starts, chunk_len))
-
-  @jax.jit
-  def loss_without(params, tracks, target, mask):  # arguments, not constants: a fast compile
-    pred = console.render(params, tracks, mask)
-    return mixjax.loss.chunked_loss(mixjax.loss.chunk_signal(pred, starts, chunk_len), target,
-                                    sample_rate=sr, omit_seconds=config.omit_seconds,
-                                    fft_sizes=tuple(config.fft_sizes))
-
-  tracks = jnp.asarray(tracks)
-  losses = {}
-  for level, index, processor in sorted(nodes.alive_set(alive)):
-    mask = {lv: {p: np.array(a) for p, a in procs.items()} for lv, procs in alive.items()}
-    mask[level][processor][index] = False
-    losses[(level, index, processor)] = float(loss_without(params, tracks, target, mask))
-  return {n for n, value in losses.items() if value > tolerance}, losses
 
 
 # ---------------------------------------------------------------------------
@@ -415,12 +235,6 @@ def cost(song, result) -> dict:
           "trials": len(result.trials), "trials_s": sec["trials"]}
 
 
-def truth_ratio(truth: dict, n_processors: int) -> float:
-  """ρ of the true graph: 1 − distinct true ``(node, type)`` / processors in the console."""
-  nodes = truth_nodes(truth) | {node_key(e) for e in truth.get("effects", [])}
-  return 1 - len(nodes) / n_processors
-
-
 def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | None) -> dict:
   """The numbers of one searched song."""
   found = result.alive_nodes()
@@ -430,27 +244,24 @@ def song_row(entry: dict, song, result, truth: dict | None, *, audible: set | No
       "method": result.config.method,
       "target": truth["target"] if truth else None,
       "tracks": song.n_tracks, "groups": song.n_groups, "seconds_audio": round(song.seconds, 2),
-      "loss_sum": result.loss_sum, "loss_console": result.loss_console,
-      "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
-      "pruning_ratio_per_type": result.pruning_ratio_per_type,
-      "processors_kept": len(found), "trials": len(result.trials),
-      "seconds": result.seconds, "compilations": result.compilations,
+      **scoring.search_numbers(result), "processors_kept": len(found),
+      "compilations": result.compilations,
       "compiled": any(v > 0 for v in result.compilations.values()),
       "cost": cost(song, result),
       "found": sorted(found),
-      "truth_ratio": truth_ratio(truth, n_processors) if truth else None,
+      "truth_ratio": scoring.truth_ratio(truth, n_processors) if truth else None,
       "method_log": result.method_log,
   }
   if truth and truth["target"] == "console":
-    true = truth_nodes(truth)
-    row["recovery"] = recovery(true, found)
-    row["recovery_merged"] = merged_recovery(truth, found)
+    true = scoring.truth_nodes(truth)
+    row["recovery"] = scoring.recovery(true, found)
+    row["recovery_merged"] = scoring.merged_recovery(truth, found)
     row["truth_processors"] = len(true)
     if audible is not None:
       row["audible"] = len(audible)
-      row["recall_audible"] = audible_recall(audible, found)
+      row["recall_audible"] = scoring.audible_recall(audible, found)
   elif truth and truth["target"] == "pedalboard":
-    row["pedalboard"] = pedalboard_scores(truth, found)
+    row["pedalboard"] = scoring.pedalboard_scores(truth, found)
   return row
 
 
@@ -492,7 +303,7 @@ def summarise(rows: list[dict]) -> dict:
         summary["recall_audible"] = mean(r["recall_audible"] for r in with_recovery)
     with_pedalboard = [r["pedalboard"] for r in group if "pedalboard" in r]
     if with_pedalboard:
-      summary["per_type"] = pool_per_type(with_pedalboard)
+      summary["per_type"] = scoring.pool_per_type(with_pedalboard)
       summary["effects_found"] = sum(p["effects_found"] for p in with_pedalboard)
       summary["effects"] = sum(p["effects"] for p in with_pedalboard)
       summary["node_recall"] = mean(p["node_recall"] for p in with_pedalboard)
@@ -805,9 +616,9 @@ def _jsonable(value):
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       description="Search every song of the given data-set folders and score the graphs found.")
-  parser.add_argument("song_dirs", nargs="*", default=list(DEFAULT_SONG_DIRS), metavar="SONGS_DIR",
+  parser.add_argument("song_dirs", nargs="*", metavar="SONGS_DIR",
                       help="data-set folders of plain or MedleyDB songs, or song folders "
-                           f"(default: {' '.join(DEFAULT_SONG_DIRS)})")
+                           "(default: $MIXJAX_SONGS_DIR/console and $MIXJAX_SONGS_DIR/pedalboard)")
   parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced")
   parser.add_argument("--sample-rate", type=int, default=None,
                       help="search rate in Hz (default: 16000 reduced, 30000 paper)")
@@ -837,6 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
+  if not args.song_dirs:
+    songs = timing.env_path("MIXJAX_SONGS_DIR", "the default song folders (or give SONGS_DIR)")
+    args.song_dirs = [os.path.join(songs, target) for target in SONG_TARGETS]
   started = time.perf_counter()
   import mixjax
   mixjax.enable_compilation_cache()
@@ -875,9 +689,9 @@ def main(argv=None) -> int:
       warnings.simplefilter("always", LoadWarning)
       song = mixjax.load_song(entry["path"], sample_rate=sample_rate)
     entry["load_warnings"] = [str(w.message) for w in caught if issubclass(w.category, LoadWarning)]
-    truth = read_truth(entry["path"])
+    truth = scoring.read_truth(entry["path"])
     if truth is not None:
-      check_truth_matches(truth, song)
+      scoring.check_truth_matches(truth, song)
     loaded.append(song)
     truths.append(truth)
 
@@ -902,7 +716,7 @@ def main(argv=None) -> int:
         audible, removal = audible_of[i]
       elif truth and truth["target"] == "console" and not args.no_audible:
         t0 = time.perf_counter()
-        audible, removal = audible_nodes(song, os.path.join(entry["path"], "truth.json"),
+        audible, removal = scoring.audible_nodes(song, os.path.join(entry["path"], "truth.json"),
                                          config=config, tolerance=config.tolerance)
         entry["audible_seconds"] = time.perf_counter() - t0
         audible_of[i] = (audible, removal)

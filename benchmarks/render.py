@@ -15,25 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import statistics
-import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-
-def _median_time(fn, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return statistics.median(times)
+from benchmarks import grafx_side, timing
 
 
 def measure_one(tracks: int, groups: int, seconds: float, sample_rate: int, repeats: int) -> dict:
@@ -70,21 +54,20 @@ def measure_one(tracks: int, groups: int, seconds: float, sample_rate: int, repe
 
   jax.block_until_ready(forward_c(params, dry))
   jax.block_until_ready(backward_c(params, dry))
-  fwd = _median_time(lambda: jax.block_until_ready(forward_c(params, dry)), repeats)
-  bwd = _median_time(lambda: jax.block_until_ready(backward_c(params, dry)), repeats)
+  fwd = timing.median_seconds(lambda: jax.block_until_ready(forward_c(params, dry)), repeats)
+  bwd = timing.median_seconds(lambda: jax.block_until_ready(backward_c(params, dry)), repeats)
   return {
       "tracks": tracks, "groups": groups, "fwd_s": fwd, "fwd_bwd_s": bwd,
       "compile_fwd_s": compile_fwd, "compile_fwd_bwd_s": compile_bwd,
-      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      "peak_rss_mb": timing.peak_rss_mb(),
       "jax": jax.__version__, "backend": jax.default_backend(),
   }
 
 
 def _run_child(tracks, groups, args) -> dict:
-  cmd = [sys.executable, __file__, "--child", f"{tracks}x{groups}", "--repeats", str(args.repeats),
-         "--seconds", str(args.seconds), "--sample-rate", str(args.sample_rate)]
-  out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-  return json.loads(out.stdout.strip().splitlines()[-1])
+  return timing.run_child(__file__, "--child", f"{tracks}x{groups}", "--repeats",
+                          str(args.repeats), "--seconds", str(args.seconds), "--sample-rate",
+                          str(args.sample_rate))
 
 
 def main() -> None:
@@ -102,8 +85,6 @@ def main() -> None:
     print(json.dumps(measure_one(t, g, args.seconds, args.sample_rate, args.repeats)))
     return
 
-  import grafx_side  # benchmarks/grafx_side.py: runs GRAFX in its own environment
-
   grafx_python = None if args.no_grafx else grafx_side.find_grafx_python()
   rows = []
   for size in args.sizes.split(","):
@@ -117,7 +98,7 @@ def main() -> None:
 
   summary = {
       "benchmark": "render", "seconds": args.seconds, "sample_rate": args.sample_rate,
-      "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+      "machine": timing.machine(),
       "rows": [],
   }
   for row in rows:

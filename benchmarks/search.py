@@ -16,16 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import timing  # noqa: E402  (benchmarks/timing.py)
+from benchmarks import grafx_side, scoring, timing
 
 PRESETS = {
     # A CPU-sized setting: the paper's loss, crop, samplers and τ; fewer steps and rounds.
@@ -43,11 +36,6 @@ def _config(preset: str):
   if preset == "quick":
     return mixjax.SearchConfig.quick()
   return mixjax.SearchConfig(**PRESETS[preset])
-
-
-def _recovery(result, truth):
-  from mixjax.synthetic import recovery_scores
-  return recovery_scores(truth.alive_nodes(), result.alive_nodes())
 
 
 TRIAL_MODES = (
@@ -78,11 +66,8 @@ def search_rows(args) -> list[dict]:
       row = {
           "tracks": n_tracks, "groups": n_groups, "sampler": sampler,
           "trial_batch": config.trials_per_call(), "incremental": config.incremental_trials,
-          "loss_sum": result.loss_sum, "loss_console": result.loss_console,
-          "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
-          "pruning_ratio_per_type": result.pruning_ratio_per_type,
-          "trials": len(result.trials), "seconds": result.seconds,
-          "recovery": _recovery(result, truth),
+          **scoring.search_numbers(result),
+          "recovery": scoring.recovery(truth.alive_nodes(), result.alive_nodes()),
       }
       rows.append(row)
       _print_search_row(row)
@@ -100,7 +85,6 @@ def pruning_phase(song, config) -> dict:
   subtracted.
   """
   import copy
-  import numpy as np
   from mixjax.graph_search import fit as fit_lib
   from mixjax.graph_search import batch as batch_lib
 
@@ -210,16 +194,10 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
   t0 = time.perf_counter()
   evaluate()
   compile_eval = time.perf_counter() - t0
-  step_s = statistics.median(_timed(step) for _ in range(repeats))
-  eval_s = statistics.median(_timed(evaluate) for _ in range(max(1, repeats // 2)))
+  step_s = timing.median_seconds(step, repeats)
+  eval_s = timing.median_seconds(evaluate, max(1, repeats // 2))
   return {"step_s": step_s, "evaluate_s": eval_s, "compile_step_s": compile_step,
           "compile_evaluate_s": compile_eval, "chunks": len(starts)}
-
-
-def _timed(fn) -> float:
-  t0 = time.perf_counter()
-  fn()
-  return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -241,11 +219,10 @@ def main() -> None:
   import jax
   summary = {"benchmark": "search", "preset": args.preset, "sample_rate": args.sample_rate,
              "seconds": args.seconds, "backend": jax.default_backend(),
-             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+             "machine": timing.machine()}
   if not args.skip_search:
     summary["searches"] = search_rows(args)
 
-  import grafx_side
   grafx_python = None if args.no_grafx else grafx_side.find_grafx_python()
   costs = []
   print(f"\n{'T x G':>6} | {'mixjax step':>11} {'eval':>7} | {'GRAFX step':>10} {'eval':>7} | {'ratio step':>10} {'eval':>6}"

@@ -2,7 +2,8 @@
 # Build a separate virtual environment holding GRAFX (the PyTorch reference) for the
 # side-by-side benchmarks. mixjax itself never depends on torch or GRAFX.
 #
-# Usage: bash benchmarks/setup_grafx_env.sh [VENV_DIR]      (default: /work/grafx-venv)
+# Usage: bash benchmarks/setup_grafx_env.sh VENV_DIR
+#        export MIXJAX_GRAFX_PYTHON=VENV_DIR/bin/python    (how the benchmarks find it)
 #
 # What it does (see benchmarks/README.md, "GRAFX side-by-side environment"):
 #   1. python3 -m venv VENV_DIR
@@ -18,7 +19,7 @@
 #   5. A smoke test: import grafx and build one processor of each type.
 set -euo pipefail
 
-VENV="${1:-/work/grafx-venv}"
+VENV="${1:?usage: bash benchmarks/setup_grafx_env.sh VENV_DIR (then MIXJAX_GRAFX_PYTHON=VENV_DIR/bin/python)}"
 PY=python3
 TORCH_VERSION=2.13.0
 

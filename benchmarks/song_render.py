@@ -16,17 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 
-
-def _peak_mb() -> float:
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
+from benchmarks import timing
 
 def measure_one(tracks: int, groups: int, seconds: float, sample_rate: int, mode: str,
                 block_seconds: float, out: str) -> dict:
@@ -42,7 +35,7 @@ def measure_one(tracks: int, groups: int, seconds: float, sample_rate: int, mode
   dry = np.random.default_rng(0).standard_normal((tracks, 2, round(seconds * sample_rate)),
                                                  dtype=np.float32)
   dry *= 0.1
-  before = _peak_mb()
+  before = timing.peak_rss_mb()
   t0 = time.perf_counter()
   if mode == "whole":
     mix = np.asarray(console.render(params, dry))
@@ -51,15 +44,13 @@ def measure_one(tracks: int, groups: int, seconds: float, sample_rate: int, mode
   elapsed = time.perf_counter() - t0
   np.save(out, mix)
   return {"mode": mode, "tracks": tracks, "groups": groups, "song_seconds": seconds,
-          "seconds": elapsed, "peak_mb": _peak_mb() - before, "tracks_mb": dry.nbytes / 2**20}
+          "seconds": elapsed, "peak_mb": timing.peak_rss_mb() - before, "tracks_mb": dry.nbytes / 2**20}
 
 
 def _run_child(tracks, groups, mode, args, out) -> dict:
-  cmd = [sys.executable, __file__, "--child", f"{tracks}x{groups}:{mode}:{out}",
-         "--song-seconds", str(args.song_seconds), "--block-seconds", str(args.block_seconds),
-         "--sample-rate", str(args.sample_rate)]
-  done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-  return json.loads(done.stdout.strip().splitlines()[-1])
+  return timing.run_child(__file__, "--child", f"{tracks}x{groups}:{mode}:{out}",
+                          "--song-seconds", str(args.song_seconds), "--block-seconds",
+                          str(args.block_seconds), "--sample-rate", str(args.sample_rate))
 
 
 def main() -> None:
@@ -100,8 +91,7 @@ def main() -> None:
             f"{row['time_ratio']:5.2f}x | {diff:.1e}", flush=True)
   print(json.dumps({"benchmark": "song_render", "sample_rate": args.sample_rate,
                     "song_seconds": args.song_seconds, "block_seconds": args.block_seconds,
-                    "machine": f"{platform.processor() or platform.machine()}, "
-                               f"{os.cpu_count()} cores", "rows": rows}))
+                    "machine": timing.machine(), "rows": rows}))
 
 
 if __name__ == "__main__":

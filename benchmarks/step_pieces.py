@@ -21,9 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
+
+from benchmarks import timing
 
 
 def _time(fn, repeats: int) -> tuple[float, float, float]:
@@ -121,7 +122,7 @@ def main() -> None:
         f"{row[n]:>6.3f}/{row['cpu_' + n]:>6.3f} ({row['compile_' + n]:>4.1f})" for n in names),
         flush=True)
   print(json.dumps({"benchmark": "step_pieces", "backend": jax.default_backend(),
-                    "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                    "machine": timing.machine(),
                     "load_average": os.getloadavg(), "rows": rows}))
 
 

@@ -1,6 +1,6 @@
 """mixjax's search and the reference's own search on the same song, same schedule, side by side.
 
-    python benchmarks/vs_reference.py /work/songs/console/001_ballad --sample-rate 16000 \
+    python benchmarks/vs_reference.py $MIXJAX_SONGS_DIR/console/001_ballad --sample-rate 16000 \
         --epoch-steps 100 --console-epochs 4 --rounds 4
 
 The reference is grafx-prune's solver on GRAFX, run on CPU by ``benchmarks/grafx_search.py``
@@ -9,9 +9,9 @@ with the matching ``SearchConfig``: ``console_steps = epoch_steps · console_epo
 ``finetune_steps = reset_every = epoch_steps`` (the reference re-creates its optimiser every
 epoch), ``rounds``, ``sparsity_ramp_steps = epoch_steps · sparsity_raise_epochs``, τ and the
 sampler. Both load the song as mixjax does (``mixjax.load_song`` at ``--sample-rate``, cut to
-``--seconds``). Both are scored with ``quality.py``'s functions against the song's
+``--seconds``). Both are scored with ``scoring.py``'s functions against the song's
 ``truth.json``: precision and recall of the kept processors for a console target (also with
-each one-track subgroup's processors counted on its track, ``quality.merge_series``), the
+each one-track subgroup's processors counted on its track, ``scoring.merge_series``), the
 effects found for a pedalboard target. The two runs are one after the other, not side by side
 (each wants both cores), and differ in their random draws (crops, parameter init, sampler
 order): compare them as two seeds of one method, not bit for bit.
@@ -31,10 +31,7 @@ import time
 
 import numpy as np
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)
-import grafx_side  # noqa: E402
-import quality  # noqa: E402
+from benchmarks import grafx_side, scoring
 
 SAMPLERS = {"hybrid": "hybrid", "drywet": "weight", "brute": "brute_force"}
 """mixjax sampler name -> grafx-prune ``prune_policy``."""
@@ -84,17 +81,18 @@ def load(args):
 def run_reference(song, args, workdir: str) -> dict:
   python = grafx_side.find_grafx_python()
   if python is None:
-    sys.exit("vs_reference: no GRAFX environment (run benchmarks/setup_grafx_env.sh)")
+    sys.exit("vs_reference: no GRAFX environment (set MIXJAX_GRAFX_PYTHON; "
+             "benchmarks/setup_grafx_env.sh builds one)")
   npz, out = os.path.join(workdir, "song.npz"), os.path.join(workdir, "reference.json")
   np.savez(npz, tracks=song.tracks, mix=song.mix, track_groups=np.asarray(song.track_groups),
            sample_rate=song.sample_rate)
-  cmd = [python, os.path.join(_HERE, "grafx_search.py"), npz, "--out", out,
-         "--epoch-steps", str(args.epoch_steps), "--console-epochs", str(args.console_epochs),
-         "--rounds", str(args.rounds), "--sparsity-raise-epochs",
-         str(args.sparsity_raise_epochs), "--tolerance", str(args.tolerance),
-         "--policy", SAMPLERS[args.sampler], "--seed", str(args.seed)]
+  cmd = grafx_side.grafx_command(
+      python, "grafx_search", npz, "--out", out, "--epoch-steps", str(args.epoch_steps),
+      "--console-epochs", str(args.console_epochs), "--rounds", str(args.rounds),
+      "--sparsity-raise-epochs", str(args.sparsity_raise_epochs), "--tolerance",
+      str(args.tolerance), "--policy", SAMPLERS[args.sampler], "--seed", str(args.seed))
   with open(os.path.join(workdir, "reference.log"), "w") as log:
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    done = subprocess.run(cmd, cwd=grafx_side.ROOT, stdout=subprocess.DEVNULL, stderr=log)
   if done.returncode != 0:
     sys.exit(f"vs_reference: the reference search failed; its log is {log.name}")
   with open(out) as f:
@@ -106,10 +104,9 @@ def run_mixjax(song, args) -> dict:
   t0 = time.perf_counter()
   result = mixjax.search(song, search_config(args), seed=args.seed,
                          progress=sys.stderr.isatty())
-  return {"loss_sum": result.loss_sum, "loss_console": result.loss_console,
-          "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
-          "alive": sorted(list(n) for n in result.alive_nodes()), "trials": len(result.trials),
-          "seconds": {"total": time.perf_counter() - t0}}
+  return scoring.search_numbers(result) | {
+      "alive": sorted(list(n) for n in result.alive_nodes()),
+      "seconds": {"total": time.perf_counter() - t0}}
 
 
 def score(run: dict, truth: dict | None) -> dict:
@@ -118,10 +115,10 @@ def score(run: dict, truth: dict | None) -> dict:
   if truth is None:
     return kept
   if truth["target"] == "console":
-    merged = quality.merged_recovery(truth, found)
-    return kept | quality.recovery(quality.truth_nodes(truth), found) | {
+    merged = scoring.merged_recovery(truth, found)
+    return kept | scoring.recovery(scoring.truth_nodes(truth), found) | {
         "precision_merged": merged["precision"], "recall_merged": merged["recall"]}
-  board = quality.pedalboard_scores(truth, found)
+  board = scoring.pedalboard_scores(truth, found)
   return kept | {"effects_found": board["effects_found"], "effects": board["effects"],
                  "extra": board["extra"], "precision": board["node_precision"],
                  "recall": board["node_recall"]}
@@ -130,9 +127,9 @@ def score(run: dict, truth: dict | None) -> dict:
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
   song = load(args)
-  truth = quality.read_truth(args.song)
+  truth = scoring.read_truth(args.song)
   if truth is not None:
-    quality.check_truth_matches(truth, song)
+    scoring.check_truth_matches(truth, song)
   runs = {}
   with tempfile.TemporaryDirectory(prefix="vs-reference-") as tmp:
     workdir = args.workdir or tmp

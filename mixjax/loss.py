@@ -1,4 +1,4 @@
-r"""Mix-matching loss, whole-song chunking and the training regularisers.
+r"""Mix-matching loss and the training regularisers.
 
 The matching loss is grafx-prune's A-weighted, mel-scaled, multi-resolution
 sum-and-difference STFT loss (prune ``loss.py`` ``MRSTFTLoss`` built on
@@ -52,14 +52,17 @@ prediction ``x̂`` and the target ``x`` (both stereo ``[2, n]``):
 (they select the cached FIR and mel designs and the shapes): bind them with
 ``functools.partial`` before ``jax.jit``.
 
-The regularisers' weights are named constants here; their per-node values
-come from the processors (``dsp.gain_staging``, the delay's radii penalty).
+The regularisers' weights are arguments (their defaults, the paper's, live in
+``graph_search.SearchConfig``); their per-node values come from the processors
+(``dsp.gain_staging``, the delay's radii penalty). The whole-song loss (chunks
+of a song, each rendered on its own) is ``graph_search.evaluate.song_loss``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import operator
 
 import jax
 import jax.numpy as jnp
@@ -98,27 +101,6 @@ A_WEIGHTING_POLES_HZ = (20.598997, 107.65265, 737.86223, 12194.217)
 
 A_WEIGHTING_GAIN_1KHZ_DB = 1.9997
 """Gain added so that the analog curve is 0 dB at 1 kHz."""
-
-CHUNK_SECONDS = 3.8
-"""Whole-song evaluation: length of one rendered chunk (the training crop)."""
-
-CHUNK_HOP_SECONDS = 2.8
-"""Whole-song evaluation: chunk hop = chunk length − ``OMIT_SECONDS``."""
-
-GAIN_STAGING_WEIGHT = 1e-3
-"""Weight of the summed gain-staging penalty (prune ``gain_reg_weight``)."""
-
-RADII_WEIGHT = 0.5
-"""Weight of the summed delay radii penalty (prune solver: ``radii_reg / 2``)."""
-
-SPARSITY_WEIGHT = 1e-4
-"""Final weight of the dry/wet sparsity penalty (prune ``sparsity_loss_weight``)."""
-
-SPARSITY_START_STEP = 6000
-"""First training step with a sparsity term: epoch 12 (``prune_start_epoch``) × 500."""
-
-SPARSITY_RAMP_STEPS = 2000
-"""Steps over which the sparsity coefficient rises to 1: 4 epochs × 500."""
 
 # Slaney mel scale (librosa ``hz_to_mel(htk=False)``): linear below 1 kHz at
 # 200/3 Hz per mel, logarithmic above with 27 mels per factor 6.4.
@@ -325,7 +307,7 @@ def _check_stereo_pair(pred, target, omit: int, fft_sizes) -> None:
   if pred.ndim != 2 or pred.shape[0] != 2:
     raise ValueError(
         f"The loss takes one stereo signal [2, samples], got {pred.shape}; "
-        "use jax.vmap (or chunked_loss) for a batch.")
+        "use jax.vmap for a batch.")
   kept = pred.shape[-1] - omit
   needed = max(fft_sizes) // 2 + 1
   if kept < needed:
@@ -476,117 +458,11 @@ def mrstft_loss(
 
 
 # ---------------------------------------------------------------------------
-# Whole-song evaluation
-# ---------------------------------------------------------------------------
-
-
-def whole_song_chunks(
-    n_samples: int,
-    *,
-    sample_rate: int,
-    chunk_seconds: float = CHUNK_SECONDS,
-    hop_seconds: float = CHUNK_HOP_SECONDS,
-) -> np.ndarray:
-  """Start samples of the chunks that cover a whole song.
-
-  Chunk ``i`` covers ``[i·H, i·H + C)`` for ``i < ⌈n / H⌉``, with
-  ``C = chunk_seconds · sr`` and ``H = hop_seconds · sr`` (114000 and 84000 at
-  30 kHz). Consecutive chunks overlap by ``C − H`` = the omitted warm-up, so
-  after each chunk's loss skips its first second the scored regions tile the
-  song from 1 s to the end; the song's first second is never scored. Reads
-  past the end are zero-filled (``chunk_signal``). The song loss is the
-  unweighted mean of the per-chunk losses (``chunked_loss``).
-
-  Args:
-    n_samples: song length.
-    sample_rate: in Hz.
-    chunk_seconds: chunk length.
-    hop_seconds: distance between chunk starts.
-
-  Returns:
-    ``[⌈n / H⌉]`` int64 start samples ``i·H``.
-
-  References:
-    prune ``data/dataset.py`` ``SingleTrackDataset`` (valid/test:
-    ``start = idx · (audio_len − eval_warmup)``, ``len = ceil(total_len /
-    (audio_len − eval_warmup))``) and ``data/load.py`` (``sf.read`` with
-    ``fill_value=0``).
-  """
-  hop = dsp.seconds_to_samples(hop_seconds, sample_rate)
-  if hop < 1 or n_samples < 1:
-    raise ValueError(
-        f"Need a positive song length and hop, got {n_samples} samples and a "
-        f"hop of {hop} samples.")
-  n_chunks = -(-n_samples // hop)
-  return np.arange(n_chunks, dtype=np.int64) * hop
-
-
-def chunk_signal(x, starts, chunk_len: int):
-  """Cut ``x: [..., n]`` into zero-padded chunks ``[chunks, ..., chunk_len]``.
-
-  ``out[i, ..., t] = x[..., starts[i] + t]`` where that index is ``< n``,
-  else 0. NumPy in, NumPy out (keeps whole songs on the host); a JAX array
-  gives a JAX array.
-
-  Args:
-    x: ``[..., n]`` signal(s).
-    starts: ``[chunks]`` concrete non-negative start samples
-      (``whole_song_chunks``).
-    chunk_len: samples per chunk.
-
-  Returns:
-    ``[chunks, ..., chunk_len]``.
-  """
-  starts = np.asarray(starts)
-  if starts.ndim != 1 or (starts.size and starts.min() < 0):
-    raise ValueError(
-        f"starts must be a 1-D array of non-negative samples, got {starts}.")
-  xp = np if isinstance(x, np.ndarray) else jnp
-  end = int(starts.max()) + chunk_len if starts.size else 0
-  padded = xp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, max(0, end - x.shape[-1]))])
-  index = starts[:, None] + np.arange(chunk_len)[None, :]
-  return xp.moveaxis(padded[..., index], -2, 0)
-
-
-def chunked_loss(
-    pred_chunks,
-    target_chunks,
-    *,
-    sample_rate: int,
-    omit_seconds: float = OMIT_SECONDS,
-    fft_sizes: tuple[int, ...] = FFT_SIZES,
-):
-  """Whole-song loss: unweighted mean of ``mrstft_loss`` over chunks.
-
-  Args:
-    pred_chunks: ``[chunks, 2, chunk_len]`` rendered chunks.
-    target_chunks: ``[chunks, 2, chunk_len]`` target chunks.
-    sample_rate: in Hz.
-    omit_seconds: warm-up skipped in every chunk.
-    fft_sizes: STFT sizes.
-
-  Returns:
-    Scalar ``(1/I) Σ_i L_a(x̂_i, x_i)`` (prune ``solver.evaluate``).
-  """
-  per_chunk = jax.vmap(
-      functools.partial(
-          mrstft_loss, sample_rate=sample_rate, omit_seconds=omit_seconds,
-          fft_sizes=fft_sizes))(pred_chunks, target_chunks)
-  return jnp.mean(per_chunk)
-
-
-# ---------------------------------------------------------------------------
 # Regularisers
 # ---------------------------------------------------------------------------
 
 
-def sparsity_weight(
-    step,
-    *,
-    start_step: int = SPARSITY_START_STEP,
-    ramp_steps: int = SPARSITY_RAMP_STEPS,
-    weight: float = SPARSITY_WEIGHT,
-):
+def sparsity_weight(step, *, start_step, ramp_steps, weight):
   r"""Ramped coefficient of the sparsity penalty ``Σ_nodes σ(z_w)`` at a 0-based step.
 
   .. math::
@@ -617,13 +493,16 @@ def sparsity_weight(
   return weight * jnp.clip(ramp, 0.0, 1.0)
 
 
-def regularization(penalties: dict):
-  """Weighted processor regularisers ``1e-3 · L_gain + 0.5 · L_radii``.
+def regularization(penalties: dict, weights):
+  """Weighted processor regularisers ``Σ_term λ_term · L_term`` (``λ_gain · L_gain + λ_radii · L_radii``).
 
   Args:
-    penalties: ``{"gain_staging": Σ over EQ and reverb nodes of
-      dsp.gain_staging, "radii": Σ over delay nodes and taps of
-      (1 − tanh|z̃|)²}``; a missing key counts as 0.
+    penalties: ``{term: scalar}`` for every term of ``PENALTY_NAMES`` (the
+      console's sums: ``"gain_staging"`` over EQ and reverb nodes of
+      ``dsp.gain_staging``, ``"radii"`` over delay nodes and taps of
+      ``(1 − tanh|z̃|)²``).
+    weights: ``((term, λ), ...)``, in ``PENALTY_NAMES`` order
+      (``SearchConfig.<term>_weight``: the paper's 1e-3 and 0.5).
 
   Returns:
     Scalar. The sparsity term (``sparsity_weight``) is added separately.
@@ -631,5 +510,4 @@ def regularization(penalties: dict):
   References:
     prune ``solver.py`` ``aggregate_processor_loss``.
   """
-  return (GAIN_STAGING_WEIGHT * jnp.asarray(penalties.get("gain_staging", 0.0))
-          + RADII_WEIGHT * jnp.asarray(penalties.get("radii", 0.0)))
+  return functools.reduce(operator.add, (weight * penalties[term] for term, weight in weights))

@@ -5,13 +5,8 @@ programs after the first run.
 """
 
 import json
-import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-
-import accelerator  # noqa: E402  (benchmarks/accelerator.py)
+from benchmarks import accelerator
 
 
 def test_accelerator_tiny_run_writes_one_json(tmp_path, capsys):

@@ -9,6 +9,8 @@ import pytest
 import scipy.signal
 
 from mixjax import loss
+from mixjax.graph_search import fit
+from mixjax.graph_search.config import SearchConfig
 
 SR_LOW = 8000
 SR_REF = 30000  # the reference run's sample rate
@@ -324,59 +326,22 @@ def test_mel_filterbank_slaney_area():
 
 
 # ---------------------------------------------------------------------------
-# Whole-song chunks
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n", [1, 83999, 84000, 84001, 114000, 168000, 5_123_457])
-def test_chunk_starts_follow_the_reference(n):
-  audio_len, warmup = 114000, 1 * 30000  # prune SingleTrackDataset
-  n_chunks = int(np.ceil(n / (audio_len - warmup)))
-  want = [idx * (audio_len - warmup) for idx in range(n_chunks)]
-  got = loss.whole_song_chunks(n, sample_rate=SR_REF)
-  np.testing.assert_array_equal(got, want)
-
-
-@pytest.mark.parametrize("as_jax", [False, True])
-def test_chunk_signal_zero_fills(as_jax):
-  x = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10) + 1
-  starts = loss.whole_song_chunks(10, sample_rate=1, chunk_seconds=4, hop_seconds=3)
-  np.testing.assert_array_equal(starts, [0, 3, 6, 9])
-  chunks = loss.chunk_signal(jnp.asarray(x) if as_jax else x, starts, 4)
-  assert isinstance(chunks, jax.Array) == as_jax
-  assert chunks.shape == (4, 2, 3, 4)
-  for i, s in enumerate(starts):
-    want = np.zeros((2, 3, 4), np.float32)
-    valid = min(4, 10 - s)
-    want[..., :valid] = x[..., s:s + valid]
-    np.testing.assert_array_equal(chunks[i], want)
-
-
-def test_chunked_loss_is_the_mean_of_chunk_losses():
-  song_pred, song_target = _stereo_pair(SR_LOW, 4.0, seed=3)
-  starts = loss.whole_song_chunks(song_pred.shape[-1], sample_rate=SR_LOW,
-                                  chunk_seconds=2.0, hop_seconds=1.0)
-  chunk_len = 2 * SR_LOW
-  pred_chunks = loss.chunk_signal(song_pred, starts, chunk_len)
-  target_chunks = loss.chunk_signal(song_target, starts, chunk_len)
-  got = jax.jit(functools.partial(loss.chunked_loss, sample_rate=SR_LOW))(
-      pred_chunks, target_chunks)
-  single = _loss_fn(SR_LOW)
-  want = np.mean([single(p, t) for p, t in zip(pred_chunks, target_chunks)])
-  np.testing.assert_allclose(got, want, rtol=1e-5)
-
-
-# ---------------------------------------------------------------------------
 # Regularisers
 # ---------------------------------------------------------------------------
+
+
+# The paper's schedule (SearchConfig's defaults): from step 6000, over 2000 steps, to 1e-4.
+paper_sparsity = functools.partial(
+    loss.sparsity_weight, start_step=SearchConfig().console_steps,
+    ramp_steps=SearchConfig().sparsity_ramp_steps, weight=SearchConfig().sparsity_weight)
 
 
 def test_sparsity_ramp_values():
   steps = [5999, 6000, 6001, 7000, 7999, 8000, 9000]
   want = 1e-4 * np.array([0, 1, 2, 1001, 2000, 2000, 2000]) / 2000
-  got = [float(loss.sparsity_weight(s)) for s in steps]
+  got = [float(paper_sparsity(s)) for s in steps]
   np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
-  traced = jax.jit(loss.sparsity_weight)(jnp.asarray(steps))
+  traced = jax.jit(paper_sparsity)(jnp.asarray(steps))
   np.testing.assert_allclose(traced, want, rtol=1e-6, atol=0)
 
 
@@ -389,14 +354,16 @@ def test_sparsity_ramp_replays_the_reference_counter():
     if epoch >= 12 and epoch < 16:
       coeff += 1 / (4 * 500)
     want.append(1e-4 * coeff if epoch >= 12 else 0.0)
-  got = np.asarray(jax.vmap(loss.sparsity_weight)(jnp.arange(10000)))
+  got = np.asarray(jax.vmap(paper_sparsity)(jnp.arange(10000)))
   np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-15)
 
 
-def test_regularization_weights():
-  assert float(loss.regularization({})) == 0.0
-  assert float(loss.regularization({"gain_staging": 2.0})) == pytest.approx(2e-3)
-  assert float(loss.regularization({"radii": 3.0})) == pytest.approx(1.5)
-  value = jax.jit(loss.regularization)({"gain_staging": jnp.float32(10.0),
-                                        "radii": jnp.float32(1.0)})
+def test_regularization_weights_are_the_papers():
+  weights = fit.step_settings(SearchConfig(), 8000).penalty_weights
+  assert weights == (("gain_staging", 1e-3), ("radii", 0.5))
+  paper = functools.partial(loss.regularization, weights=weights)
+  assert float(paper({"gain_staging": 0.0, "radii": 0.0})) == 0.0
+  assert float(paper({"gain_staging": 2.0, "radii": 0.0})) == pytest.approx(2e-3)
+  assert float(paper({"gain_staging": 0.0, "radii": 3.0})) == pytest.approx(1.5)
+  value = jax.jit(paper)({"gain_staging": jnp.float32(10.0), "radii": jnp.float32(1.0)})
   assert float(value) == pytest.approx(1e-2 + 0.5)

@@ -8,7 +8,6 @@ cleanly when any of them is missing.
 
 import json
 import os
-import sys
 
 import jax
 import numpy as np
@@ -18,9 +17,8 @@ from mixjax import synthetic
 from mixjax.console import Console
 from mixjax.processors import PROCESSORS
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "benchmarks"))
-import make_songs  # noqa: E402
+from benchmarks import make_songs
+from benchmarks.songs import targets
 
 
 # ---------------------------------------------------------------------------
@@ -101,12 +99,12 @@ def test_song_plan_is_fixed_by_the_seed():
 
 def test_pan_and_width_are_exact():
   x = np.ones((2, 10), np.float32)
-  left = make_songs.apply_effect("Pan", {"pan": -1.0}, x, sample_rate=8000)
+  left = targets.apply_effect("Pan", {"pan": -1.0}, x, sample_rate=8000)
   assert np.allclose(left[0], np.sqrt(2)) and np.allclose(left[1], 0, atol=1e-7)
-  centre = make_songs.apply_effect("Pan", {"pan": 0.0}, x, sample_rate=8000)
+  centre = targets.apply_effect("Pan", {"pan": 0.0}, x, sample_rate=8000)
   assert np.allclose(centre, x)
   y = np.stack([np.ones(10), -np.ones(10)]).astype(np.float32)  # all side
-  wide = make_songs.apply_effect("StereoWidth", {"side_gain_db": 6.0206}, y, sample_rate=8000)
+  wide = targets.apply_effect("StereoWidth", {"side_gain_db": 6.0206}, y, sample_rate=8000)
   assert np.allclose(wide, 2 * y, atol=1e-4)
 
 
@@ -164,7 +162,7 @@ def test_one_tiny_song(tmp_path):
 
   # The console target is exactly the console's render of the recorded ground truth.
   song = load_song(str(tmp_path / "a" / "console" / name), sample_rate=16000)
-  params, alive = make_songs.read_console_truth(str(tmp_path / "a" / "console" / name /
+  params, alive = targets.read_console_truth(str(tmp_path / "a" / "console" / name /
                                                     "truth.json"))
   mix = np.asarray(Console.of(song).render(params, song.tracks, alive))
   np.testing.assert_allclose(mix, song.mix, atol=1e-5)

@@ -1,15 +1,11 @@
 """The quality benchmark's scoring, on hand-made inputs (no search)."""
 
 import itertools
-import os
-import sys
+import json
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "benchmarks"))
-
-import quality
+from benchmarks import quality, scoring
 
 
 def _effect(level, index, kind, mixjax_type):
@@ -53,7 +49,7 @@ def test_pedalboard_effects_matched_to_kept_nodes():
            ("group", 0, "delay"),        # not the reverb pedalboard put there: extra
            ("track", 2, "eq"),           # right node, wrong type (imager expected): extra
            ("track", 1, "imager")}       # imager on the wrong track: extra
-  scores = quality.pedalboard_scores(truth, found)
+  scores = scoring.pedalboard_scores(truth, found)
   assert scores["per_type"] == {"LowShelfFilter": [1, 1], "PeakFilter": [1, 1], "Gain": [1, 1],
                                 "Pan": [1, 1], "StereoWidth": [0, 1], "Reverb": [0, 1]}
   assert list(scores["per_type"]) == ["LowShelfFilter", "PeakFilter", "Gain", "Pan",
@@ -68,10 +64,10 @@ def test_pedalboard_effects_matched_to_kept_nodes():
 
 def test_pedalboard_nothing_kept_and_everything_kept():
   truth = _pedalboard_truth()
-  none = quality.pedalboard_scores(truth, set())
+  none = scoring.pedalboard_scores(truth, set())
   assert none["effects_found"] == 0 and none["extra"] == 0 and none["node_recall"] == 0
-  everything = quality.truth_nodes(truth)
-  full = quality.pedalboard_scores(truth, everything)
+  everything = scoring.truth_nodes(truth)
+  full = scoring.pedalboard_scores(truth, everything)
   assert full["effects_found"] == full["effects"] == 6
   assert full["extra"] == 0 and full["node_recall"] == 1 and full["node_precision"] == 1
 
@@ -79,8 +75,8 @@ def test_pedalboard_nothing_kept_and_everything_kept():
 def test_pool_per_type_sums_songs():
   a = {"per_type": {"Reverb": [1, 2], "NoiseGate": [0, 1]}}
   b = {"per_type": {"Reverb": [2, 2], "Gain": [1, 1]}}
-  assert quality.pool_per_type([a, b]) == {"NoiseGate": [0, 1], "Gain": [1, 1], "Reverb": [3, 4]}
-  assert list(quality.pool_per_type([a, b])) == ["NoiseGate", "Gain", "Reverb"]
+  assert scoring.pool_per_type([a, b]) == {"NoiseGate": [0, 1], "Gain": [1, 1], "Reverb": [3, 4]}
+  assert list(scoring.pool_per_type([a, b])) == ["NoiseGate", "Gain", "Reverb"]
 
 
 def test_precision_recall_of_console_truth():
@@ -88,43 +84,43 @@ def test_precision_recall_of_console_truth():
                      {"level": "track", "index": 1, "processor": "compressor"},
                      {"level": "group", "index": 0, "processor": "reverb"},
                      {"level": "group", "index": 1, "processor": "gain_pan"}]}
-  true = quality.truth_nodes(truth)
+  true = scoring.truth_nodes(truth)
   assert true == {("track", 0, "eq"), ("track", 1, "compressor"), ("group", 0, "reverb"),
                   ("group", 1, "gain_pan")}
   found = {("track", 0, "eq"), ("group", 0, "reverb"), ("group", 0, "eq"),
            ("track", 0, "compressor"), ("group", 1, "gain_pan")}  # 3 right, 2 wrong, 1 missed
-  scores = quality.recovery(true, found)
+  scores = scoring.recovery(true, found)
   assert (scores["tp"], scores["fp"], scores["fn"]) == (3, 2, 1)
   assert scores["precision"] == pytest.approx(3 / 5)
   assert scores["recall"] == pytest.approx(3 / 4)
-  assert quality.recovery(set(), set())["precision"] == 1.0
-  assert quality.recovery(true, set())["recall"] == 0.0
+  assert scoring.recovery(set(), set())["precision"] == 1.0
+  assert scoring.recovery(true, set())["recall"] == 0.0
   audible = {("track", 0, "eq"), ("track", 1, "compressor")}
-  assert quality.audible_recall(audible, found) == pytest.approx(1 / 2)
-  assert quality.audible_recall(set(), found) == 1.0
+  assert scoring.audible_recall(audible, found) == pytest.approx(1 / 2)
+  assert scoring.audible_recall(set(), found) == 1.0
 
 
 def test_merge_series_counts_a_one_track_subgroup_on_its_track():
   truth = {"tracks": [{"name": "kick", "group": "drums"}, {"name": "snare", "group": "drums"},
                       {"name": "bass", "group": "bass"}],
            "groups": ["bass", "drums"]}
-  single = quality.single_track_groups(truth)
+  single = scoring.single_track_groups(truth)
   assert single == {0: 2}  # group 0 (bass) holds track 2 only; drums holds two tracks
   true = {("track", 2, "eq"), ("group", 1, "reverb"), ("group", 0, "compressor")}
   found = {("group", 0, "eq"),           # bass EQ on the group instead of the track
            ("track", 2, "compressor"),   # and the compressor on the track instead of the group
            ("track", 0, "reverb")}       # drums reverb on a track of a two-track group: wrong
-  assert quality.merge_series(true, single) == {
+  assert scoring.merge_series(true, single) == {
       ("track", 2, "eq"), ("group", 1, "reverb"), ("track", 2, "compressor")}
-  strict = quality.recovery(true, found)
-  merged = quality.recovery(quality.merge_series(true, single),
-                            quality.merge_series(found, single))
+  strict = scoring.recovery(true, found)
+  merged = scoring.recovery(scoring.merge_series(true, single),
+                            scoring.merge_series(found, single))
   assert (strict["tp"], strict["fp"], strict["fn"]) == (0, 3, 3)
   assert (merged["tp"], merged["fp"], merged["fn"]) == (2, 1, 1)
   truth["nodes"] = [{"level": l, "index": i, "processor": p} for l, i, p in true]
-  assert quality.merged_recovery(truth, found) == merged
+  assert scoring.merged_recovery(truth, found) == merged
   # the same type on both sides of the path counts once
-  assert quality.merge_series({("track", 2, "eq"), ("group", 0, "eq")}, single) == {
+  assert scoring.merge_series({("track", 2, "eq"), ("group", 0, "eq")}, single) == {
       ("track", 2, "eq")}
 
 
@@ -147,7 +143,7 @@ def test_summary_checks_and_markdown():
                      recovery={"precision": 1.0, "recall": 0.8, "tp": 4, "fp": 0, "fn": 1},
                      recovery_merged={"precision": 1.0, "recall": 1.0, "tp": 3, "fp": 0,
                                       "fn": 0})
-  pedal = quality.pedalboard_scores(_pedalboard_truth(), {("track", 0, "eq")})
+  pedal = scoring.pedalboard_scores(_pedalboard_truth(), {("track", 0, "eq")})
   pedal_row = dict(common, dataset="pedalboard", song="a", path="p/a", loss_console=0.4,
                    loss_pruned=0.405, pedalboard=pedal)
   summary = quality.summarise([console_row, pedal_row])
@@ -202,7 +198,7 @@ def test_methods_side_by_side():
   assert lines[3] == "| console | a | precise | 0.300 | 0.310 | 0.70 (0.76) | 6 | 0.67 / 0.80 | – | – | 1 | 0 | 10 |"
   truth = {"nodes": [{"level": "track", "index": 0, "processor": "eq"},
                      {"level": "group", "index": 0, "processor": "gain_pan"}]}
-  assert quality.truth_ratio(truth, 21) == pytest.approx(1 - 2 / 21)
+  assert scoring.truth_ratio(truth, 21) == pytest.approx(1 - 2 / 21)
   with pytest.raises(SystemExit, match="--methods"):
     quality.main(["/nonexistent", "--methods", "paper,fast"])
 
@@ -221,3 +217,39 @@ def test_find_songs(tmp_path):
   assert quality.find_songs(str(song)) == ([str(song)], [])
   entries = quality.song_entries([str(tmp_path / "set"), str(song) + "/"], max_songs=1)
   assert [(e["dataset"], e["name"]) for e in entries] == [("set", "001_song"), ("set", "001_song")]
+
+
+def test_audible_nodes_scores_every_truth_removal_with_the_search_loss(tmp_path):
+  import jax
+  import numpy as np
+
+  import mixjax
+  from benchmarks.songs import targets
+
+  song, _ = mixjax.synthetic_song(jax.random.key(0), n_tracks=2, n_groups=1, seconds=2.5,
+                                  sample_rate=8000)
+  _, truth = targets.console_mix(song, key=jax.random.key(1), density=0.6)
+  np.savez(tmp_path / "params.npz", **targets.console_params_arrays(truth))
+  (tmp_path / "truth.json").write_text(json.dumps(targets.console_truth_json(
+      song, truth, density=0.6, params_file="params.npz")))
+  config = mixjax.SearchConfig(crop_seconds=1.5, eval_hop_seconds=1.0, omit_seconds=0.5)
+  score = lambda tolerance: scoring.audible_nodes(song, str(tmp_path / "truth.json"),
+                                                  config=config, tolerance=tolerance,
+                                                  masks_per_call=4)
+  audible, losses = score(0.01)
+  alive = {(level, int(i), name) for level, names in truth.alive.items()
+           for name, a in names.items() for i in np.flatnonzero(np.asarray(a))}
+  assert set(losses) == alive and len(alive) > 4  # more removals than one call's masks
+  assert all(np.isfinite(v) and v >= 0 for v in losses.values())
+  assert audible <= alive
+  assert score(-1.0)[0] == alive and score(1e9)[0] == set()
+
+
+def test_search_numbers_are_the_results_losses_ratio_trials_and_seconds():
+  import types
+  result = types.SimpleNamespace(loss_sum=3.0, loss_console=0.5, loss_pruned=0.6,
+                                 pruning_ratio=0.4, pruning_ratio_per_type={"eq": 0.5},
+                                 trials=[1, 2, 3], seconds={"total": 9.0})
+  assert scoring.search_numbers(result) == {
+      "loss_sum": 3.0, "loss_console": 0.5, "loss_pruned": 0.6, "pruning_ratio": 0.4,
+      "pruning_ratio_per_type": {"eq": 0.5}, "trials": 3, "seconds": {"total": 9.0}}

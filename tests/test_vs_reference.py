@@ -2,14 +2,8 @@
 on hand-made inputs: no search, no torch."""
 
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "benchmarks"))
-
-import vs_reference  # first: importing grafx_search takes benchmarks/ off sys.path again
-import grafx_search  # noqa: E402
+from benchmarks import grafx_search, vs_reference
 
 
 def test_search_config_follows_the_reference_epochs():

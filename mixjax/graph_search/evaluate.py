@@ -19,16 +19,43 @@ import jax.numpy as jnp
 import numpy as np
 
 from mixjax import console as console_lib
+from mixjax import dsp
 from mixjax import loss as loss_lib
 from mixjax.graph_search.config import SearchConfig
 from mixjax.graph_search.fit import crop
 
 
 def chunk_starts(n_samples: int, *, sample_rate: int, config: SearchConfig) -> np.ndarray:
-  """Start sample of every whole-song chunk."""
-  return loss_lib.whole_song_chunks(
-      n_samples, sample_rate=sample_rate, chunk_seconds=config.crop_seconds,
-      hop_seconds=config.eval_hop_seconds)
+  """Start samples of the chunks that cover a whole song.
+
+  Chunk ``i`` covers ``[i·H, i·H + C)`` for ``i < ⌈n / H⌉``, with
+  ``C = crop_seconds · sr`` and ``H = eval_hop_seconds · sr`` (114000 and
+  84000 at 30 kHz by default). Consecutive chunks overlap by ``C − H`` = the
+  omitted warm-up, so after each chunk's loss skips its first second the
+  scored regions tile the song from 1 s to the end; the song's first second
+  is never scored. Reads past the end are zero-filled (``pad_for_chunks``).
+
+  Args:
+    n_samples: song length.
+    sample_rate: in Hz.
+    config: gives ``eval_hop_seconds`` (``H``).
+
+  Returns:
+    ``[⌈n / H⌉]`` int64 start samples ``i·H``.
+
+  References:
+    prune ``data/dataset.py`` ``SingleTrackDataset`` (valid/test:
+    ``start = idx · (audio_len − eval_warmup)``, ``len = ceil(total_len /
+    (audio_len − eval_warmup))``) and ``data/load.py`` (``sf.read`` with
+    ``fill_value=0``).
+  """
+  hop = dsp.seconds_to_samples(config.eval_hop_seconds, sample_rate)
+  if hop < 1 or n_samples < 1:
+    raise ValueError(
+        f"Need a positive song length and hop, got {n_samples} samples and a "
+        f"hop of {hop} samples.")
+  n_chunks = -(-n_samples // hop)
+  return np.arange(n_chunks, dtype=np.int64) * hop
 
 
 def pad_for_chunks(x, starts: np.ndarray, chunk_len: int):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 from typing import Any, NamedTuple
 
 import jax
@@ -105,8 +104,7 @@ def objective(params, console, tracks, mix, alive, step, sparsity, *, settings: 
   pred, penalties = console_lib.render(console, params, tracks, alive, active)
   la = loss_lib.mrstft_loss(pred, mix, sample_rate=console.sample_rate,
                             omit_seconds=settings.omit_seconds, fft_sizes=settings.fft_sizes)
-  regularizer = functools.reduce(
-      operator.add, (weight * penalties[term] for term, weight in settings.penalty_weights))
+  regularizer = loss_lib.regularization(penalties, settings.penalty_weights)
   coefficient = loss_lib.sparsity_weight(step, start_step=sparsity[0], ramp_steps=sparsity[1],
                                          weight=sparsity[2])
   sparsity_term = coefficient * sparsity_sum(console, params, alive, costs)

@@ -12,7 +12,7 @@ one step (XLA's cost analysis) for a projection to other hardware. It names
 the backend it ran on. The last line is one JSON object.
 
 Usage:
-  python benchmarks/collect.py [--batch-sizes 1,2,4,8] [--devices 1] [--preset reduced|paper]
+  python benchmarks/batch_throughput.py [--batch-sizes 1,2,4,8] [--devices 1] [--preset reduced|paper]
 """
 
 from __future__ import annotations
@@ -21,13 +21,9 @@ import argparse
 import json
 import math
 import os
-import platform
-import resource
-import subprocess
-import sys
 import time
 
-import timing  # benchmarks/timing.py (this script's folder is on the path)
+from benchmarks import timing
 
 PRESETS = {
     # CPU-sized: 4-track songs of 6 s at 16 kHz, few steps; the paper's loss and samplers.
@@ -74,7 +70,7 @@ def measure(batch: int, preset: str) -> dict:
       "step_renders_per_s": batch * steps / (first.seconds["console_fit"] + first.seconds["finetune"]),
       "trial_evaluations_per_s": evaluations / max(first.seconds["trials"], 1e-9),
       "phase_seconds": first.seconds, "compilations": first.compilations,
-      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      "peak_rss_mb": timing.peak_rss_mb(),
       "loss_pruned_mean": sum(r.loss_pruned for r in results) / batch,
       "compiled_before": compiled, "compile_s": compile_s[0],
   }
@@ -196,17 +192,15 @@ def paper_costs(batch: int, *, tracks: int | None = None, groups: int | None = N
           "trials_answered_per_call": answered, "chunks": chunks,
           "compile_s": compile_fit - fit_s + compile_cache - cache_s + compile_trials - trials_s,
           "projected_song_s": per_song, "projected_songs_per_hour": 3600 / per_song,
-          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+          "peak_rss_mb": timing.peak_rss_mb()}
 
 
 def _child(batch: int, devices: int, preset: str, mode: str = "search") -> dict:
   env = dict(os.environ)
   if devices > 1:
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-  out = subprocess.run([sys.executable, __file__, "--child", str(batch), "--preset", preset,
-                        "--child-mode", mode],
-                       env=env, capture_output=True, text=True, check=True)
-  return json.loads(out.stdout.strip().splitlines()[-1])
+  return timing.run_child(__file__, "--child", str(batch), "--preset", preset, "--child-mode",
+                          mode, env=env)
 
 
 def main() -> None:
@@ -264,8 +258,8 @@ def main() -> None:
   print(f"one {args.flops_preset}-setting step ({flops['tracks']} tracks, {flops['groups']} groups, "
         f"{flops['sample_rate']} Hz): {flops['flops_per_step'] / 1e9:.1f} GFLOP, "
         f"{flops['step_seconds']:.2f} s here")
-  print(json.dumps({"benchmark": "collect", "backend": jax.default_backend(),
-                    "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+  print(json.dumps({"benchmark": "batch_throughput", "backend": jax.default_backend(),
+                    "machine": timing.machine(),
                     "preset": args.preset, "rows": rows, "paper_rows": paper_rows, "step": flops}))
 
 
