@@ -6,7 +6,12 @@ subgroup, with which settings) by gradient descent on differentiable
 processors and iterative pruning (Lee et al., DAFx-24; GRAFX).
 
 The public names below are loaded on first use, so ``import mixjax`` (and
-``mixjax --help``) does not wait for JAX to start.
+``mixjax --help``) does not wait for JAX to start. Beyond them, four modules
+are public, each documented in its docstring: ``mixjax.io.graph_json``
+(graph.json: write, read, re-render), ``mixjax.io.results_folder`` (the
+results folder of a search), ``mixjax.collect`` (a data set, in batches) and
+``mixjax.processors`` (each processor's functions). Other modules are
+internal: their names may change.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ _EXPORTS = {
     "loss": "mixjax.loss",
     "processors": "mixjax.processors",
     "search": "mixjax.graph_search",
+    "recovery_scores": "mixjax.synthetic",
     "search_batch": "mixjax.graph_search",
     "synthetic_song": "mixjax.synthetic",
 }
@@ -68,4 +74,5 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
   from mixjax.io.song_folder import load_tracks as load_tracks
   from mixjax.processors import PROCESSORS as PROCESSORS
   from mixjax.synthetic import GroundTruth as GroundTruth
+  from mixjax.synthetic import recovery_scores as recovery_scores
   from mixjax.synthetic import synthetic_song as synthetic_song

@@ -35,11 +35,6 @@ def db_to_log_energy(energy_db):
   return energy_db / _DB_PER_NEPER_ENERGY
 
 
-def db_to_gain(gain_db):
-  """dB -> linear amplitude gain."""
-  return 10.0 ** (gain_db / 20.0)
-
-
 def gain_to_db(gain, eps: float = 1e-12):
   """Linear amplitude gain -> dB (floored at ``eps``)."""
   return 20.0 * jnp.log10(jnp.maximum(gain, eps))
@@ -48,11 +43,6 @@ def gain_to_db(gain, eps: float = 1e-12):
 def pole_to_time_constant_ms(alpha, sample_rate: int):
   """One-pole coefficient α -> time constant ``-1 / (sr · ln α)`` in ms."""
   return -1000.0 / (sample_rate * jnp.log(alpha))
-
-
-def time_constant_ms_to_pole(time_constant_ms, sample_rate: int):
-  """Time constant in ms -> one-pole coefficient ``exp(-1 / (sr · τ))``."""
-  return jnp.exp(-1000.0 / (sample_rate * time_constant_ms))
 
 
 def samples_to_ms(samples, sample_rate: int):
