@@ -63,7 +63,7 @@ def _compile_counts() -> dict:
   """Programs compiled so far by the jitted functions of a search."""
   return {"fit": fit_lib.run_steps._cache_size(),
           "song_loss": evaluate_lib.song_loss._cache_size(),
-          "trial_loss": incremental_lib.song_loss._cache_size(),
+          "trial_loss": incremental_lib.trial_loss._cache_size(),
           "trial_cache": incremental_lib.cache_render._cache_size(),
           "trial_rebase": incremental_lib.rebase._cache_size()}
 

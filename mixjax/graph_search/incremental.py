@@ -213,7 +213,7 @@ def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
   return jax.vmap(one_song)(params, console, tracks, alive)
 
 
-def _song_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan,
+def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan,
                         starts, n_chunks, active, *, chunk_len: int, omit_seconds: float,
                         fft_sizes: tuple[int, ...]):
   sr = console.sample_rate
@@ -241,8 +241,8 @@ def _song_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes"))
-def song_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan, starts,
-              n_chunks, *, chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...]):
+def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan, starts,
+               n_chunks, *, chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...]):
   """Whole-song losses of the planned candidates, and the job outputs.
 
   Args:
@@ -257,7 +257,7 @@ def song_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: Pl
     [S, C, R_g, 2, chunk]))``; candidates past a plan's answered prefix get
     the loss of the base mask (ignore them).
   """
-  one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
+  one_song = functools.partial(_trial_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
   # Types alive in any job of any song (outside the vmap, so dead types are skipped).
   active = console_lib.active_types({"track": level_alive(plan.track_alive),
@@ -272,7 +272,7 @@ def rebase(cache_tracks, cache_groups, jobs, track_source, group_source):
 
   Args:
     cache_tracks, cache_groups: the cache the request was evaluated against.
-    jobs: the job outputs ``song_loss`` returned for it.
+    jobs: the job outputs ``trial_loss`` returned for it.
     track_source, group_source: ``[S, T]``, ``[S, G]``: the chosen
       candidate's rows of each song's plan.
   """
@@ -364,8 +364,8 @@ class RoundEvaluator:
     plans, _ = self._plans([[base] for base in self.bases])
     plan = stack_plans(plans)
     loss_args = self._loss_args(cache, plan)
-    song_loss.lower(*loss_args, **self.settings).compile()
-    _, jobs = jax.eval_shape(functools.partial(song_loss, **self.settings), *loss_args)
+    trial_loss.lower(*loss_args, **self.settings).compile()
+    _, jobs = jax.eval_shape(functools.partial(trial_loss, **self.settings), *loss_args)
     rebase.lower(*cache, jobs, self.put(plan.track_source[:, 0]),
                  self.put(plan.group_source[:, 0])).compile()
 
@@ -410,7 +410,7 @@ class RoundEvaluator:
                           for base, request, n in zip(self.bases, rows, answered)])
       plans, answered = self._plans(rows)
     plan = stack_plans(plans)
-    losses, jobs = song_loss(*self._loss_args(self.cache, plan), **self.settings)
+    losses, jobs = trial_loss(*self._loss_args(self.cache, plan), **self.settings)
     self.last = (plan, jobs, [r[:n] for r, n in zip(rows, answered)])
     losses = np.asarray(losses)
     return [losses[s, :n] for s, n in enumerate(answered)]

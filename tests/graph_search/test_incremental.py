@@ -153,5 +153,5 @@ def test_compile_compiles_the_programs_the_round_runs(setup):
   finally:
     jax.monitoring.unregister_event_duration_listener(listen)
   assert not [name for name in compiled
-              if any(f in name for f in ("cache_render", "song_loss", "rebase"))], compiled
+              if any(f in name for f in ("cache_render", "trial_loss", "rebase"))], compiled
   assert incremental.rebase._cache_size() == rebases + 1  # it ran, on the new shapes
