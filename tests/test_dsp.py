@@ -205,6 +205,20 @@ def test_stft_matches_numpy(rng, n_fft, hop, n):
   np.testing.assert_allclose(np.asarray(spec), ref, atol=1e-5 * np.abs(ref).max(), rtol=0)
 
 
+@pytest.mark.parametrize("n_fft,hop", [(512, 128), (400, 150)])  # reshaped views; the gather
+def test_frames_are_the_windows_of_the_signal_and_so_is_their_gradient(rng, n_fft, hop):
+  x = rng.normal(size=(2, 3000)).astype(np.float32)
+  n_frames = 1 + (3000 - n_fft) // hop
+  index = (np.arange(n_frames) * hop)[:, None] + np.arange(n_fft)[None, :]
+  np.testing.assert_array_equal(dsp._frames(x, n_frames=n_frames, n_fft=n_fft, hop=hop), x[..., index])
+  weights = jnp.asarray(rng.normal(size=(2, n_frames, n_fft)), F32)
+  grad = jax.grad(lambda v: jnp.sum(weights * dsp._frames(v, n_frames=n_frames, n_fft=n_fft,
+                                                           hop=hop)))(jnp.asarray(x))
+  want = np.zeros((2, 3000))
+  np.add.at(want, (slice(None), index), np.asarray(weights, np.float64))
+  np.testing.assert_allclose(np.asarray(grad), want, rtol=1e-5, atol=1e-5)
+
+
 def test_stft_of_a_numpy_array_stays_numpy_float64(rng):
   x = rng.normal(size=(2, 3000))
   spec = dsp.stft(x, n_fft=512, hop=128)
