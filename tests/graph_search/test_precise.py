@@ -17,20 +17,9 @@ from mixjax.graph_search import prune as prune_lib
 from mixjax.processors import PROCESSORS
 
 SR = 8000
-TINY = mixjax.SearchConfig.quick(console_steps=60, finetune_steps=20, rounds=2,
-                                 crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0)
-
-
 @pytest.fixture(scope="module")
-def song():
-  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
-                                  sample_rate=SR)
-  return song
-
-
-@pytest.fixture(scope="module")
-def result(song):
-  return mixjax.search(song, TINY.replace(method="precise"), seed=0, progress=False)
+def result(song, tiny):
+  return mixjax.search(song, tiny.replace(method="precise"), seed=0, progress=False)
 
 
 # -- settings -----------------------------------------------------------------
@@ -151,7 +140,7 @@ def test_equivalent_placements_resolve_to_one_canonical_form(track_types, group_
 # -- the search -------------------------------------------------------------------
 
 
-def test_a_precise_search_runs_and_compiles_once(result, song):
+def test_a_precise_search_runs_and_compiles_once(result, song, tiny):
   assert result.config.method == "precise"
   assert np.isfinite([result.loss_sum, result.loss_console, result.loss_pruned]).all()
   assert all(n <= 1 for n in result.compilations.values()), result.compilations
@@ -160,29 +149,29 @@ def test_a_precise_search_runs_and_compiles_once(result, song):
   console_phase = result.history["phase"] == 0
   assert np.any(result.history["sparsity"][console_phase] > 0)
   # another seed, other step counts: no new programs
-  again = mixjax.search(song, TINY.replace(method="precise", rounds=1, console_steps=40),
+  again = mixjax.search(song, tiny.replace(method="precise", rounds=1, console_steps=40),
                         seed=1, progress=False)
   assert not any(again.compilations.values()), again.compilations
 
 
-def test_a_precise_search_is_reproducible(result, song):
-  again = mixjax.search(song, TINY.replace(method="precise"), seed=0, progress=False)
+def test_a_precise_search_is_reproducible(result, song, tiny):
+  again = mixjax.search(song, tiny.replace(method="precise"), seed=0, progress=False)
   assert again.alive_nodes() == result.alive_nodes()
   assert again.loss_pruned == result.loss_pruned
 
 
-def test_paper_searches_stay_the_same_beside_the_precise_method(song):
+def test_paper_searches_stay_the_same_beside_the_precise_method(song, tiny):
   """The paper's method: no sparsity before pruning, the same graph for a seed."""
-  first = mixjax.search(song, TINY, seed=0, progress=False)
+  first = mixjax.search(song, tiny, seed=0, progress=False)
   assert not np.any(first.history["sparsity"][first.history["phase"] == 0] > 0)
   assert first.method_log == {}
-  again = mixjax.search(song, TINY.replace(method="paper"), seed=0, progress=False)
+  again = mixjax.search(song, tiny.replace(method="paper"), seed=0, progress=False)
   assert again.alive_nodes() == first.alive_nodes() and again.loss_pruned == first.loss_pruned
 
 
-def test_a_removed_processor_can_return(song, monkeypatch):
+def test_a_removed_processor_can_return(song, monkeypatch, tiny):
   """After a round, a removed processor whose return lowers the loss by more than τ comes back."""
-  config = TINY.replace(method="precise", rounds=1, console_steps=50, finetune_steps=10)
+  config = tiny.replace(method="precise", rounds=1, console_steps=50, finetune_steps=10)
   search = precise.PreciseSearch([song], config, [0], fit_lib.default_optimizer(config), False)
   run = search.new_run()
   table = search.tables[0]
@@ -215,9 +204,9 @@ def test_a_removed_processor_can_return(song, monkeypatch):
   assert not run["flags"][0][removed].any() and run["returned"][0] == []
 
 
-def test_the_return_step_evaluates_returns_exactly(song):
+def test_the_return_step_evaluates_returns_exactly(song, tiny):
   """The real evaluator: a processor's return costs what a full render with it says."""
-  config = TINY.replace(method="precise", rounds=1, console_steps=50, finetune_steps=10)
+  config = tiny.replace(method="precise", rounds=1, console_steps=50, finetune_steps=10)
   search = precise.PreciseSearch([song], config, [0], fit_lib.default_optimizer(config), False)
   run = search.new_run()
   flags = run["flags"][0].copy()
@@ -248,7 +237,7 @@ def test_the_method_option(command, capsys):
   assert "argument --method: invalid choice: 'fast'" in err
 
 
-def test_seeds_batched_equal_seeds_alone(result, song):
+def test_seeds_batched_equal_seeds_alone(result, song, tiny):
   """Several seeds of one song searched at once (vmap) start as each seed's search alone.
 
   On one device a batch of two is vectorised differently from one song, so
@@ -256,7 +245,7 @@ def test_seeds_batched_equal_seeds_alone(result, song):
   bits (as in ``search_batch``'s docstring); sharded over devices each song
   runs alone and the whole search agrees (``test_batch.py``, paper method).
   """
-  config = TINY.replace(method="precise")
+  config = tiny.replace(method="precise")
   batch = mixjax.search_batch([song, song], config, seeds=[0, 1], progress=False)
   alone = mixjax.search(song, config, seed=1, progress=False)
   for got, want in ((batch[0], result), (batch[1], alone)):

@@ -21,32 +21,20 @@ from mixjax.processors import gain_pan
 
 SR = 8000
 
-# The same compiled programs as tests/test_cli.py (3 tracks, 2 groups, 2 s at 8 kHz, the
-# quick preset's step settings).
-TINY = mixjax.SearchConfig.quick(console_steps=60, finetune_steps=20, rounds=2,
-                                 crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0)
-
 
 @pytest.fixture(scope="module")
-def song():
-  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
-                                  sample_rate=SR)
-  return song
+def result(song, tiny):
+  return mixjax.search(song, tiny, seed=0, progress=False)
 
 
-@pytest.fixture(scope="module")
-def result(song):
-  return mixjax.search(song, TINY, seed=0, progress=False)
-
-
-def test_result_fields(result, song):
+def test_result_fields(result, song, tiny):
   assert np.isfinite([result.loss_sum, result.loss_console, result.loss_pruned]).all()
   assert 0 <= result.pruning_ratio <= 1
   assert set(result.pruning_ratio_per_type) == set(PROCESSORS)
-  assert len(result.history["loss"]) == TINY.console_steps + TINY.rounds * TINY.finetune_steps
+  assert len(result.history["loss"]) == tiny.console_steps + tiny.rounds * tiny.finetune_steps
   np.testing.assert_array_equal(result.history["step"], np.arange(len(result.history["loss"])))
   assert set(result.seconds) == {"console_fit", "trials", "finetune", "total"}
-  assert len(result.round_losses) == TINY.rounds
+  assert len(result.round_losses) == tiny.rounds
   graph = result.graph()
   assert len(graph["tracks"]) == song.n_tracks and len(graph["groups"]) == song.n_groups
   kept = sum(len(e["processors"]) for level in graph.values() for e in level)
@@ -59,21 +47,21 @@ def test_result_fields(result, song):
   assert result.render(song).shape == song.mix.shape
 
 
-def test_nothing_recompiles_during_a_search(result, song):
+def test_nothing_recompiles_during_a_search(result, song, tiny):
   assert all(n <= 1 for n in result.compilations.values()), result.compilations
   # Step counts, rounds, sampler and tolerance are not static: no new programs.
-  again = mixjax.search(song, TINY.replace(rounds=1, console_steps=40, sampler="brute",
+  again = mixjax.search(song, tiny.replace(rounds=1, console_steps=40, sampler="brute",
                                            tolerance=0.05), seed=1, progress=False)
   assert set(again.compilations) >= {"fit", "song_loss", "trial_loss"}
   assert not any(again.compilations.values()), again.compilations
-  same = mixjax.search(song, TINY, seed=5, progress=False)
+  same = mixjax.search(song, tiny, seed=5, progress=False)
   assert not any(same.compilations.values()), same.compilations
 
 
-def test_every_accepted_trial_obeys_the_tolerance(result):
+def test_every_accepted_trial_obeys_the_tolerance(result, tiny):
   assert result.trials
   for t in result.trials:
-    assert t.accepted == (t.loss <= t.l_min + TINY.tolerance)
+    assert t.accepted == (t.loss <= t.l_min + tiny.tolerance)
   running = float("inf")
   by_round = {}
   for t in result.trials:
@@ -85,8 +73,8 @@ def test_every_accepted_trial_obeys_the_tolerance(result):
       running = min(running, t.loss)
 
 
-def test_a_seed_reproduces_a_run_exactly(result, song):
-  again = mixjax.search(song, TINY, seed=0, progress=False)
+def test_a_seed_reproduces_a_run_exactly(result, song, tiny):
+  again = mixjax.search(song, tiny, seed=0, progress=False)
   assert again.trials == result.trials
   assert again.loss_pruned == result.loss_pruned
   for a, b in zip(jax.tree.leaves(again.params), jax.tree.leaves(result.params)):
@@ -95,11 +83,11 @@ def test_a_seed_reproduces_a_run_exactly(result, song):
 
 @pytest.mark.parametrize("trial_batch,incremental", [(1, False), (4, True)])
 def test_batched_and_sequential_trials_take_the_same_decisions(result, song, trial_batch,
-                                                               incremental):
+                                                               incremental, tiny):
   # `result` evaluates one trial at a time incrementally (the CPU default); the others render
   # the whole console per trial, or evaluate speculative batches of 4 incrementally.
   assert result.config.trials_per_call() == 1
-  other = mixjax.search(song, TINY.replace(trial_batch=trial_batch,
+  other = mixjax.search(song, tiny.replace(trial_batch=trial_batch,
                                            incremental_trials=incremental),
                         seed=0, progress=False)
   assert [(t.candidates, t.accepted) for t in other.trials] == \
@@ -109,8 +97,8 @@ def test_batched_and_sequential_trials_take_the_same_decisions(result, song, tri
   assert other.alive_nodes() == result.alive_nodes()
 
 
-def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monkeypatch):
-  full = mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "a"))
+def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monkeypatch, tiny):
+  full = mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "a"))
   # Interrupt a second run right after round 1 was checkpointed.
   calls = {"n": 0}
   original = checkpoint.save
@@ -126,9 +114,9 @@ def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monk
   clock = iter(range(0, 10**9, 1000))
   monkeypatch.setattr(batch_lib, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
   with pytest.raises(KeyboardInterrupt):
-    mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"))
+    mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"))
   monkeypatch.undo()
-  resumed = mixjax.search(song, TINY, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"),
+  resumed = mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"),
                           resume=True)
   assert resumed.trials == full.trials
   assert resumed.seconds["total"] > 1000 > full.seconds["total"]  # the interrupted run counts
@@ -139,24 +127,24 @@ def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monk
     np.testing.assert_array_equal(a, b)
 
 
-def test_resume_refuses_another_runs_checkpoint(song, tmp_path):
-  mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+def test_resume_refuses_another_runs_checkpoint(song, tmp_path, tiny):
+  mixjax.search(song, tiny.replace(rounds=0), seed=0, progress=False,
                 checkpoint_dir=str(tmp_path))
   with pytest.raises(ValueError, match="another run"):
-    mixjax.search(song, TINY.replace(rounds=0), seed=1, progress=False,
+    mixjax.search(song, tiny.replace(rounds=0), seed=1, progress=False,
                   checkpoint_dir=str(tmp_path), resume=True)
 
 
-def test_no_steps_at_all(song):
+def test_no_steps_at_all(song, tiny):
   """console_steps=0 and rounds=0: the initial console, measured; nothing to index."""
-  result = mixjax.search(song, TINY.replace(console_steps=0, rounds=0), seed=0, progress=False)
+  result = mixjax.search(song, tiny.replace(console_steps=0, rounds=0), seed=0, progress=False)
   assert result.history["loss"].shape == (0,) and result.history["step"].shape == (0,)
   assert np.isfinite(result.loss_console) and result.loss_pruned == result.loss_console
   assert result.pruning_ratio == 0 and result.trials == []
 
 
-def test_any_subset_of_processors_searches_and_reports(song, tmp_path):
-  config = TINY.replace(processors=("gain_pan", "eq"))
+def test_any_subset_of_processors_searches_and_reports(song, tmp_path, tiny):
+  config = tiny.replace(processors=("gain_pan", "eq"))
   result = mixjax.search(song, config, seed=0, progress=False)
   assert set(result.pruning_ratio_per_type) == {"eq", "gain_pan"}
   assert set(t for _, _, t in result.alive_nodes()) <= {"eq", "gain_pan"}
@@ -170,29 +158,29 @@ def test_any_subset_of_processors_searches_and_reports(song, tmp_path):
   assert "| processors | eq, gain_pan |" in text
 
 
-def test_crop_too_short_for_the_loss_is_refused(song):
+def test_crop_too_short_for_the_loss_is_refused(song, tiny):
   with pytest.raises(ValueError, match=r"leaves 800 samples at 8000 Hz to score, but the "
                      r"loss's largest FFT \(4096\) needs at least 2049"):
-    mixjax.search(song, TINY.replace(crop_seconds=0.2, omit_seconds=0.1, eval_hop_seconds=0.1),
+    mixjax.search(song, tiny.replace(crop_seconds=0.2, omit_seconds=0.1, eval_hop_seconds=0.1),
                   progress=False)
 
 
-def test_resume_refuses_a_checkpoint_of_another_optimizer(song, tmp_path):
-  mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+def test_resume_refuses_a_checkpoint_of_another_optimizer(song, tmp_path, tiny):
+  mixjax.search(song, tiny.replace(rounds=0), seed=0, progress=False,
                 checkpoint_dir=str(tmp_path))
   with pytest.raises(ValueError, match="another run"):  # refused before anything is fitted
-    mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
-                  optimizer=optax.adamw(TINY.learning_rate / 10, weight_decay=0.0),
+    mixjax.search(song, tiny.replace(rounds=0), seed=0, progress=False,
+                  optimizer=optax.adamw(tiny.learning_rate / 10, weight_decay=0.0),
                   checkpoint_dir=str(tmp_path), resume=True)
   # The same (default) optimizer resumes: nothing is left to do.
-  again = mixjax.search(song, TINY.replace(rounds=0), seed=0, progress=False,
+  again = mixjax.search(song, tiny.replace(rounds=0), seed=0, progress=False,
                         checkpoint_dir=str(tmp_path), resume=True)
-  assert again.history["loss"].shape == (TINY.console_steps,)
+  assert again.history["loss"].shape == (tiny.console_steps,)
 
 
-def test_song_shorter_than_a_crop_is_refused(song):
+def test_song_shorter_than_a_crop_is_refused(song, tiny):
   with pytest.raises(ValueError, match="shorter than one training crop"):
-    mixjax.search(song.crop(0, SR), TINY, progress=False)
+    mixjax.search(song.crop(0, SR), tiny, progress=False)
 
 
 def test_config_rejects_bad_settings():
@@ -240,21 +228,21 @@ def _others_pruned(result):
   return 1 - len(kept) / total
 
 
-def test_fitting_lowers_the_loss_far_below_the_plain_sum():
+def test_fitting_lowers_the_loss_far_below_the_plain_sum(tiny):
   song = _gain_pan_only_song()
-  result = mixjax.search(song, TINY.replace(console_steps=600, rounds=0), seed=0, progress=False)
+  result = mixjax.search(song, tiny.replace(console_steps=600, rounds=0), seed=0, progress=False)
   assert result.loss_console < result.loss_sum / 2, (result.loss_console, result.loss_sum)
   fit = result.history["loss"]
   assert fit[-50:].mean() < fit[:20].mean() / 5
 
 
 @pytest.mark.slow
-def test_a_longer_fit_prunes_more_on_a_gain_pan_only_song():
+def test_a_longer_fit_prunes_more_on_a_gain_pan_only_song(tiny):
   """2000 steps: the fit gets within 0.012 of the mix and pruning removes about 40 % of the
   other processors (measured 0.43). Not "most": the delays stay, fitted as gain stages
   (a tap near 0 ms), an equivalent graph that the loss cannot tell from the truth."""
   song = _gain_pan_only_song()
-  config = TINY.replace(console_steps=2000, finetune_steps=200, rounds=2, sampler="brute")
+  config = tiny.replace(console_steps=2000, finetune_steps=200, rounds=2, sampler="brute")
   result = mixjax.search(song, config, seed=0, progress=False)
   assert result.loss_console < result.loss_sum / 20
   assert result.loss_pruned <= min(result.round_losses) + config.tolerance
