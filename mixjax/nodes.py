@@ -23,6 +23,7 @@ graph.json names a node by ``graph_json.node_id`` (``"track:<name>:eq"``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -74,7 +75,8 @@ def stack(masks: list) -> dict:
 class NodeTable:
   """Numbers the processor nodes of the existing tracks and groups of one console.
 
-  Alive pytrees <-> flat boolean vectors over ``nodes``.
+  Alive pytrees (or any ``{level: {processor: [slots]}}`` tree) <-> flat
+  vectors over ``nodes``, one NumPy gather or scatter per (level, processor).
   """
   nodes: tuple[Node, ...]
   sizes: dict
@@ -87,18 +89,40 @@ class NodeTable:
         for level in LEVELS for name in PROCESSORS for i in np.flatnonzero(exists[level]))
     return cls(nodes=nodes, sizes=console.level_sizes())
 
+  @functools.cached_property
+  def _positions(self) -> dict:
+    """``{(level, processor): (flat positions, slot indices)}``, both int arrays."""
+    groups: dict = {}
+    for position, node in enumerate(self.nodes):
+      groups.setdefault((node.level, node.processor), []).append((position, node.index))
+    return {key: tuple(np.array(column, int) for column in zip(*pairs))
+            for key, pairs in groups.items()}
+
+  def values(self, tree) -> np.ndarray:
+    """``[n_nodes]``: each node's entry of a ``{level: {processor: [slots]}}`` tree (host)."""
+    out = np.zeros(len(self.nodes), np.result_type(*[np.asarray(v).dtype for d in tree.values()
+                                                     for v in d.values()]))
+    for (level, name), (positions, slots) in self._positions.items():
+      out[positions] = np.asarray(tree[level][name])[slots]
+    return out
+
   def from_alive(self, alive) -> np.ndarray:
     """``bool[n_nodes]`` from an alive pytree."""
-    host = {level: {name: np.asarray(v) for name, v in d.items()} for level, d in alive.items()}
-    return np.array([bool(host[n.level][n.processor][n.index]) for n in self.nodes], bool)
+    return self.values(alive).astype(bool)
 
   def to_alive(self, flags: np.ndarray) -> dict:
     """An alive pytree (NumPy bool leaves) from ``bool[n_nodes]``; padding is False."""
     alive = {level: {name: np.zeros(size, bool) for name in PROCESSORS}
              for level, size in self.sizes.items()}
-    for node, flag in zip(self.nodes, flags):
-      alive[node.level][node.processor][node.index] = bool(flag)
+    flags = np.asarray(flags, bool)
+    for (level, name), (positions, slots) in self._positions.items():
+      alive[level][name][slots] = flags[positions]
     return alive
+
+  def position(self, level: str, index: int, processor: str) -> int:
+    """The flat position of ``Node(level, index, processor)``."""
+    positions, slots = self._positions[(level, processor)]
+    return int(positions[np.flatnonzero(slots == index)[0]])
 
   def of_types(self, processors) -> np.ndarray:
     """``bool[n_nodes]``: the nodes of any of the given processor types."""

@@ -1,5 +1,6 @@
 """The node vocabulary: the four forms of an alive mask convert into each other without loss."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -61,3 +62,16 @@ def test_rows_round_trip_and_stack(table):
       np.testing.assert_array_equal(back[name], masks[0][level][name])
   stacked = nodes.stack(masks)
   np.testing.assert_array_equal(stacked["group"]["delay"], np.stack([m["group"]["delay"] for m in masks]))
+
+
+def test_values_and_position_follow_the_table_order(table, console):
+  params = console.init(jax.random.key(0))
+  logits = {level: {name: np.array(v) for name, v in d.items()}
+            for level, d in params.drywet_logits.items()}
+  logits["group"]["delay"][2] = 7.5
+  values = table.values(logits)
+  assert values.dtype == np.float32 and values.shape == (len(table.nodes),)
+  for i, node in enumerate(table.nodes):
+    assert table.position(*node) == i
+    assert values[i] == logits[node.level][node.processor][node.index]
+  assert values[table.position("group", 2, "delay")] == 7.5

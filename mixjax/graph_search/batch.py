@@ -250,8 +250,7 @@ class BatchSearch:
     n = len(self.tables)
     return {
         "state": state, "next_round": -1,
-        "flags": [t.from_alive(c.all_alive()) & t.of_types(self.config.processors)
-                  for t, c in zip(self.tables, self.consoles)],
+        "flags": [t.of_types(self.config.processors) for t in self.tables],  # every existing node
         "l_min": [float("inf")] * n, "trials": [[] for _ in range(n)],
         "round_losses": [[] for _ in range(n)], "history": [],
         "seconds": {"console_fit": 0.0, "trials": 0.0, "finetune": 0.0, "total": 0.0},
@@ -263,7 +262,7 @@ class BatchSearch:
     logits = jax.device_get(run["state"].params.drywet_logits)
     steps, requests = [], []
     for s, table in enumerate(self.tables):
-      drywet = np.array([logits[n.level][n.processor][s, n.index] for n in table.nodes])
+      drywet = table.values(jax.tree.map(lambda x: x[s], logits))
       sampler = prune_lib.make_sampler(
           self.config.sampler, r, table, run["flags"][s], 1 / (1 + np.exp(-drywet)),
           np.random.default_rng([self.seeds_padded(s), r]), brute_every=self.config.brute_every)

@@ -139,19 +139,18 @@ def canonicalize(params, flags: np.ndarray, table, track_groups, song: int = 0):
   entries change. A moved processor's parameters and dry/wet logit are
   copied to the track slot; the subgroup slot is bypassed.
   """
-  index = {node: i for i, node in enumerate(table.nodes)}
   flags = np.array(flags, bool)
   moved = []
   for g, t in one_track_groups(track_groups).items():
-    track = {name: bool(flags[index[("track", t, name)]]) for name in PROCESSORS}
-    group = {name: bool(flags[index[("group", g, name)]]) for name in PROCESSORS}
+    track = {name: bool(flags[table.position("track", t, name)]) for name in PROCESSORS}
+    group = {name: bool(flags[table.position("group", g, name)]) for name in PROCESSORS}
     for name in canonical_moves(track, group):
       procs = params.processors
       for leaf_t, leaf_g in zip(jax.tree.leaves(procs["track"][name]), jax.tree.leaves(procs["group"][name])):
         leaf_t[song, t] = leaf_g[song, g]
       params.drywet_logits["track"][name][song, t] = params.drywet_logits["group"][name][song, g]
-      flags[index[("track", t, name)]] = True
-      flags[index[("group", g, name)]] = False
+      flags[table.position("track", t, name)] = True
+      flags[table.position("group", g, name)] = False
       moved.append((g, t, name))
   return params, flags, moved
 
