@@ -27,3 +27,18 @@ def rng():
 @pytest.fixture
 def key():
   return jax.random.key(0)
+
+
+@pytest.fixture(scope="session")
+def tiny():
+  """The quick preset cut down for search tests (tests/graph_search), one set of programs."""
+  return mixjax.SearchConfig.quick(console_steps=60, finetune_steps=20, rounds=2, crop_seconds=1.5,
+                                   omit_seconds=0.5, eval_hop_seconds=1.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_song():
+  """3 tracks, 2 groups, 2 s at 8 kHz: the song the search tests share."""
+  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
+                                  sample_rate=SAMPLE_RATE)
+  return song

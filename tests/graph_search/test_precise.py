@@ -17,6 +17,13 @@ from mixjax.graph_search import prune as prune_lib
 from mixjax.processors import PROCESSORS
 
 SR = 8000
+
+
+@pytest.fixture(scope="module")
+def song(tiny_song):
+  return tiny_song
+
+
 @pytest.fixture(scope="module")
 def result(song, tiny):
   return mixjax.search(song, tiny.replace(method="precise"), seed=0, progress=False)

@@ -23,6 +23,11 @@ SR = 8000
 
 
 @pytest.fixture(scope="module")
+def song(tiny_song):
+  return tiny_song
+
+
+@pytest.fixture(scope="module")
 def result(song, tiny):
   return mixjax.search(song, tiny, seed=0, progress=False)
 
