@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from mixjax import batching
 from mixjax import console as console_lib
 from mixjax import loss as loss_lib
 from mixjax.graph_search.config import SearchConfig
@@ -193,9 +194,9 @@ def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, a
   one_song = functools.partial(_run_steps_one_song, settings=settings, optimizer=optimizer)
   active = console_lib.active_types(alive)  # over all songs: dead types are skipped
   if costs is None:
-    return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))(
+    return batching.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))(
         state, console, key, tracks, mix, alive, n_samples, sparsity, active)
-  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None, 0))(
+  return batching.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None, 0))(
       state, console, key, tracks, mix, alive, n_samples, sparsity, active, costs)
 
 
