@@ -32,6 +32,7 @@ from flax import struct
 from mixjax import validation
 from mixjax.data import resolve_groups
 from mixjax.processors import PENALTY_NAMES, PROCESSORS, REGISTRY
+from mixjax.processors import base as processor_base
 
 LEVELS = ("track", "group")
 """The two levels of the console, in signal order."""
@@ -270,7 +271,7 @@ def active_types(alive: Alive) -> dict:
   return jax.tree.map(jnp.any, alive)
 
 
-def apply_chain(processors, logits, on, x, *, sample_rate, active=None):
+def apply_chain(processors, logits, on, x, *, sample_rate, active=None, prepared=None):
   """Runs the 7-processor chain on all nodes of one level at once.
 
   Args:
@@ -280,6 +281,8 @@ def apply_chain(processors, logits, on, x, *, sample_rate, active=None):
     x: ``[nodes, 2, n]`` inputs.
     active: ``{name: bool scalar}`` (default: any of ``on``); a type that is
       not active is skipped at run time (``lax.cond``).
+    prepared: ``{name: prepared}`` from ``prepare_level`` for these nodes and
+      this input length, or None (each type prepares its own).
 
   Returns:
     ``([nodes, 2, n] outputs, {penalty: scalar summed over the on nodes})``.
@@ -291,12 +294,17 @@ def apply_chain(processors, logits, on, x, *, sample_rate, active=None):
   penalties = {name: jnp.zeros((), x.dtype) for name in PENALTY_NAMES}
   for name in PROCESSORS:
     module = REGISTRY[name]
-    apply = functools.partial(module.apply, sample_rate=sample_rate)
+    if prepared is None:
+      apply = functools.partial(module.apply, sample_rate=sample_rate)
+      state = processors[name]
+    else:
+      apply = functools.partial(processor_base.apply_prepared, module, sample_rate=sample_rate)
+      state = prepared[name]
     penalize = functools.partial(module.penalties, sample_rate=sample_rate)
 
-    def process(u, params=processors[name], logit=logits[name], mask=on[name],
+    def process(u, params=processors[name], state=state, logit=logits[name], mask=on[name],
                 apply=apply, penalize=penalize):
-      wet = jax.vmap(apply)(params, u)
+      wet = jax.vmap(apply)(state, u)
       terms = jax.vmap(penalize)(params, u, wet)
       w = jax.nn.sigmoid(logit)[:, None, None]
       mixed = jnp.where(mask[:, None, None], w * wet + (1 - w) * u, u)
@@ -316,6 +324,26 @@ def apply_chain(processors, logits, on, x, *, sample_rate, active=None):
     x, terms = jax.lax.cond(busy, process, skip, x)
     penalties = {k: penalties[k] + terms[k] for k in PENALTY_NAMES}
   return x, penalties
+
+
+def prepare_level(processors, *, sample_rate: int, n_samples: int) -> dict:
+  """``{name: prepared}`` of every node of one level for ``n_samples``-long inputs.
+
+  What ``apply_chain(..., prepared=...)`` needs: each type's
+  ``Processor.prepare`` (an FIR's spectrum) over the node axis. Whole-song
+  evaluations compute it once and render every chunk with it.
+  """
+  return {
+      name: jax.vmap(functools.partial(processor_base.prepare, REGISTRY[name],
+                                       sample_rate=sample_rate, n_samples=n_samples))(params)
+      for name, params in processors.items()
+  }
+
+
+def prepare(console: Console, params: ConsoleParams, n_samples: int) -> dict:
+  """``{level: prepare_level(...)}``: the ``prepared`` argument of ``render_details``."""
+  return {level: prepare_level(params.processors[level], sample_rate=console.sample_rate,
+                               n_samples=n_samples) for level in LEVELS}
 
 
 def init_params(console: Console, key) -> ConsoleParams:
@@ -349,11 +377,14 @@ def _init_node(level_key, index):
 
 @jax.jit
 def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive,
-                   active=None) -> RenderDetails:
+                   active=None, prepared=None) -> RenderDetails:
   """Pure render of ``console`` (no input checks). See ``Console.render``.
 
   ``active`` (``active_types`` of a whole batch of masks, unbatched) lets a
   ``vmap``ped render skip the types that are dead in every batch entry.
+  ``prepared`` (``prepare(console, params, n)`` for the tracks' length ``n``)
+  spares the work that depends on the parameters alone, when many signals
+  are rendered with the same parameters.
   """
   sr = console.sample_rate
   on = {
@@ -363,14 +394,14 @@ def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive
   active = active or {level: None for level in LEVELS}
   track_out, track_pen = apply_chain(
       params.processors["track"], params.drywet_logits["track"], on["track"], tracks,
-      sample_rate=sr, active=active["track"])
+      sample_rate=sr, active=active["track"], prepared=None if prepared is None else prepared["track"])
   track_out = jnp.where(console.track_exists[:, None, None], track_out, 0.0)
   routing = jax.nn.one_hot(console.track_group, console.max_groups, dtype=tracks.dtype)
   group_in = jnp.einsum("tg,tcn->gcn", routing, track_out,
                         precision=jax.lax.Precision.HIGHEST)  # exact sums, also on TPU
   group_out, group_pen = apply_chain(
       params.processors["group"], params.drywet_logits["group"], on["group"], group_in,
-      sample_rate=sr, active=active["group"])
+      sample_rate=sr, active=active["group"], prepared=None if prepared is None else prepared["group"])
   group_out = jnp.where(console.group_exists[:, None, None], group_out, 0.0)
   penalties = {k: track_pen[k] + group_pen[k] for k in PENALTY_NAMES}
   return RenderDetails(
@@ -378,9 +409,10 @@ def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive
       track_outputs=track_out, group_outputs=group_out)
 
 
-def render(console: Console, params: ConsoleParams, tracks, alive: Alive, active=None):
+def render(console: Console, params: ConsoleParams, tracks, alive: Alive, active=None,
+           prepared=None):
   """Pure render returning ``(mix [2, n], penalties)``, for use inside ``jit``."""
-  details = render_details(console, params, tracks, alive, active)
+  details = render_details(console, params, tracks, alive, active, prepared)
   return details.mix, details.penalties
 
 

@@ -70,10 +70,36 @@ def fft_convolve(x, h, *, offset: int = 0, n_out: int | None = None):
     ``[..., n_out]`` (leading axes broadcast).
   """
   n_x, n_h = x.shape[-1], h.shape[-1]
+  spectrum = filter_spectrum(h, n_x=n_x, offset=offset, n_out=n_out)
+  return convolve_spectrum(x, spectrum, n_h=n_h, offset=offset, n_out=n_out)
+
+
+def convolution_fft_length(n_x: int, n_h: int, *, offset: int = 0, n_out: int | None = None) -> int:
+  """The FFT length ``fft_convolve`` uses for these sizes (see there)."""
   n_out = n_x if n_out is None else n_out
-  n_fft = fast_length(max(offset + n_out, n_x + n_h - 1 - offset))
-  spectrum = jnp.fft.rfft(x, n=n_fft) * jnp.fft.rfft(h, n=n_fft)
-  y = jnp.fft.irfft(spectrum, n=n_fft)
+  return fast_length(max(offset + n_out, n_x + n_h - 1 - offset))
+
+
+def filter_spectrum(h, *, n_x: int, offset: int = 0, n_out: int | None = None):
+  """``rfft(h)`` at the FFT length of ``fft_convolve`` for an ``n_x``-sample signal.
+
+  The filter's half of an FFT convolution: compute it once and apply it to
+  many signals of that length with ``convolve_spectrum`` (the chunks of a
+  whole-song evaluation share every filter).
+  """
+  n_fft = convolution_fft_length(n_x, h.shape[-1], offset=offset, n_out=n_out)
+  return jnp.fft.rfft(h, n=n_fft)
+
+
+def convolve_spectrum(x, spectrum, *, n_h: int, offset: int = 0, n_out: int | None = None):
+  """``fft_convolve(x, h, ...)`` given ``spectrum = filter_spectrum(h, n_x=len(x), ...)``.
+
+  ``n_h`` is the filter's length (it fixes the FFT length with ``x``'s).
+  """
+  n_x = x.shape[-1]
+  n_out = n_x if n_out is None else n_out
+  n_fft = convolution_fft_length(n_x, n_h, offset=offset, n_out=n_out)
+  y = jnp.fft.irfft(jnp.fft.rfft(x, n=n_fft) * spectrum, n=n_fft)
   return y[..., offset:offset + n_out]
 
 
@@ -82,16 +108,21 @@ def causal_convolve(x, h):
   return fft_convolve(x, h)
 
 
+def zero_phase_offset(n_h: int) -> int:
+  """The first output sample of a zero-phase convolution with an ``n_h``-tap
+  centred FIR, ``(n_h - 1) / 2``; raises ValueError for an even ``n_h``."""
+  if n_h % 2 != 1:
+    raise ValueError(f"A zero-phase FIR needs an odd number of taps, got {n_h}.")
+  return (n_h - 1) // 2
+
+
 def zero_phase_convolve(x, h):
   """Zero-phase FIR filtering with an odd-length filter centred on its middle tap.
 
   Equals samples ``[(n_h - 1) / 2, (n_h - 1) / 2 + n_x)`` of ``x * h``
   (grafx ``convolve(mode="zerophase")``).
   """
-  n_h = h.shape[-1]
-  if n_h % 2 != 1:
-    raise ValueError(f"A zero-phase FIR needs an odd number of taps, got {n_h}.")
-  return fft_convolve(x, h, offset=(n_h - 1) // 2)
+  return fft_convolve(x, h, offset=zero_phase_offset(h.shape[-1]))
 
 
 def zero_phase_fir(log_magnitude, *, n_taps: int):

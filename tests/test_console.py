@@ -340,3 +340,14 @@ def test_render_song_in_blocks_equals_one_render(console, params, monkeypatch):
 def test_render_song_rejects_a_short_block(console, params, tracks):
   with pytest.raises(ValueError, match="block_seconds must be at least 1"):
     console.render_song(params, tracks, block_seconds=0.5)
+
+
+def test_prepared_render_equals_render(console, tracks):
+  """Rendering with ``prepare``'s spectra (shared by chunks) equals a plain render."""
+  params = _random_params(console, 3, 1.0)
+  alive = console.all_alive()
+  plain = console_lib.render_details(console, params, tracks, alive)
+  prepared = console_lib.prepare(console, params, tracks.shape[-1])
+  shared = console_lib.render_details(console, params, tracks, alive, None, prepared)
+  np.testing.assert_allclose(shared.mix, plain.mix, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(shared.track_outputs, plain.track_outputs, rtol=1e-5, atol=1e-6)

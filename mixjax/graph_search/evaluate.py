@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mixjax import batching
 from mixjax import console as console_lib
 from mixjax import dsp
 from mixjax import loss as loss_lib
@@ -71,17 +72,18 @@ def _song_loss_one_song(params, console: console_lib.Console, tracks, mix, alive
                         fft_sizes: tuple[int, ...]):
   """Whole-song loss of one song for a batch of masks, ``f32[B]``."""
   sr = console.sample_rate
+  prepared = console_lib.prepare(console, params, chunk_len)  # shared by every chunk and mask
 
   def one_chunk(total, indexed_start):
     index, start = indexed_start
     chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
 
     def one_mask(alive):
-      pred, _ = console_lib.render(console, params, chunk_tracks, alive, active)
+      pred, _ = console_lib.render(console, params, chunk_tracks, alive, active, prepared)
       return loss_lib.mrstft_loss(pred, chunk_mix, sample_rate=sr, omit_seconds=omit_seconds,
                                   fft_sizes=fft_sizes)
 
-    losses = jax.vmap(one_mask)(alive_batch)
+    losses = batching.vmap(one_mask)(alive_batch)
     return total + jnp.where(index < n_chunks, losses, 0.0), None
 
   batch = jax.tree.leaves(alive_batch)[0].shape[0]
@@ -110,5 +112,5 @@ def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, st
   one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
   active = console_lib.active_types(alive_batch)  # over all songs and masks
-  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, None, 0, None))(
+  return batching.vmap(one_song, in_axes=(0, 0, 0, 0, 0, None, 0, None))(
       params, console, tracks, mix, alive_batch, starts, n_chunks, active)

@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mixjax import batching
 from mixjax import console as console_lib
 from mixjax import loss as loss_lib
 from mixjax.graph_search.fit import crop
@@ -180,12 +181,12 @@ def stack_plans(plans: list) -> Plan:
 # ---------------------------------------------------------------------------
 
 
-def _render_jobs(params, level: str, nodes, alive, x, active, *, sample_rate: int):
+def _render_jobs(params, prepared, level: str, nodes, alive, x, active, *, sample_rate: int):
   """The ``level`` chain of the given node slots with their own flags: ``[R, 2, n]``."""
   gather = functools.partial(jax.tree.map, lambda p: p[nodes])
   out, _ = console_lib.apply_chain(
       gather(params.processors[level]), gather(params.drywet_logits[level]), level_alive(alive),
-      x, sample_rate=sample_rate, active=active)
+      x, sample_rate=sample_rate, active=active, prepared=gather(prepared[level]))
   return out
 
 
@@ -205,12 +206,14 @@ def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
   active = console_lib.active_types(alive)  # over all songs: dead types are skipped
 
   def one_song(params, console, tracks, alive):
+    prepared = console_lib.prepare(console, params, chunk_len)  # shared by every chunk
+
     def one_chunk(_, start):
       details = console_lib.render_details(console, params, crop(tracks, start, chunk_len),
-                                           alive, active)
+                                           alive, active, prepared)
       return None, (details.track_outputs, details.group_outputs)
     return jax.lax.scan(one_chunk, None, starts)[1]
-  return jax.vmap(one_song)(params, console, tracks, alive)
+  return batching.vmap(one_song)(params, console, tracks, alive)
 
 
 def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan,
@@ -219,19 +222,20 @@ def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_group
   sr = console.sample_rate
   batch = plan.mix_inputs.shape[0]
   hi = jax.lax.Precision.HIGHEST
+  prepared = console_lib.prepare(console, params, chunk_len)  # shared by every chunk
 
   def one_chunk(total, xs):
     index, start, base_tracks, base_groups = xs
     chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
-    job_tracks = _render_jobs(params, "track", plan.track_node, plan.track_alive,
+    job_tracks = _render_jobs(params, prepared, "track", plan.track_node, plan.track_alive,
                               chunk_tracks[plan.track_node], active["track"], sample_rate=sr)
     all_tracks = jnp.concatenate([base_tracks, job_tracks])
     group_in = jnp.einsum("rk,kcn->rcn", plan.group_inputs, all_tracks, precision=hi)
-    job_groups = _render_jobs(params, "group", plan.group_node, plan.group_alive, group_in,
+    job_groups = _render_jobs(params, prepared, "group", plan.group_node, plan.group_alive, group_in,
                               active["group"], sample_rate=sr)
     all_groups = jnp.concatenate([base_groups, job_groups])
     preds = jnp.einsum("bk,kcn->bcn", plan.mix_inputs, all_groups, precision=hi)
-    losses = jax.vmap(lambda pred: loss_lib.mrstft_loss(
+    losses = batching.vmap(lambda pred: loss_lib.mrstft_loss(
         pred, chunk_mix, sample_rate=sr, omit_seconds=omit_seconds, fft_sizes=fft_sizes))(preds)
     return total + jnp.where(index < n_chunks, losses, 0.0), (job_tracks, job_groups)
 
@@ -262,7 +266,7 @@ def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: P
   # Types alive in any job of any song (outside the vmap, so dead types are skipped).
   active = console_lib.active_types({"track": level_alive(plan.track_alive),
                                      "group": level_alive(plan.group_alive)})
-  return jax.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0, None))(
+  return batching.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0, None))(
       params, console, tracks, mix, cache_tracks, cache_groups, plan, starts, n_chunks, active)
 
 
@@ -280,7 +284,7 @@ def rebase(cache_tracks, cache_groups, jobs, track_source, group_source):
     tracks = jnp.concatenate([cache_tracks, job_tracks], axis=1)[:, t_src]
     groups = jnp.concatenate([cache_groups, job_groups], axis=1)[:, g_src]
     return tracks, groups
-  return jax.vmap(one_song)(cache_tracks, cache_groups, *jobs, track_source, group_source)
+  return batching.vmap(one_song)(cache_tracks, cache_groups, *jobs, track_source, group_source)
 
 
 # ---------------------------------------------------------------------------

@@ -53,6 +53,14 @@ class Processor(NamedTuple):
       (plainer types cost less, so the simpler explanation wins ties).
     sample_needs_input: whether ``sample_settings`` sets levels from the
       node's input (a compressor's or gate's threshold).
+    prepare: optional ``prepare(params, *, sample_rate, n_samples) ->
+      prepared``, the part of ``apply`` that depends on the parameters and
+      the input length only (an FIR's spectrum). A whole-song evaluation
+      prepares every node once and applies it to every chunk. None: the
+      prepared form is the parameters.
+    apply_prepared: ``apply_prepared(prepared, x, *, sample_rate) -> y``,
+      with ``apply(params, x) == apply_prepared(prepare(params, n_samples=
+      len(x)), x)``; given exactly when ``prepare`` is.
   """
   name: str
   label: str
@@ -72,6 +80,23 @@ class Processor(NamedTuple):
   lti_form: str | None
   sparsity_cost: float
   sample_needs_input: bool = False
+  prepare: Callable | None = None
+  apply_prepared: Callable | None = None
+
+
+def prepare(processor: Processor, params, *, sample_rate: int, n_samples: int):
+  """``processor.prepare`` of one node's ``params`` for ``n_samples``-long inputs
+  (the parameters themselves for a type without one)."""
+  if processor.prepare is None:
+    return params
+  return processor.prepare(params, sample_rate=sample_rate, n_samples=n_samples)
+
+
+def apply_prepared(processor: Processor, prepared, x, *, sample_rate: int):
+  """``processor.apply`` from the output of ``prepare`` (see there)."""
+  if processor.prepare is None:
+    return processor.apply(prepared, x, sample_rate=sample_rate)
+  return processor.apply_prepared(prepared, x, sample_rate=sample_rate)
 
 
 LTI_FORMS = ("same", "per_channel", "mid_side")

@@ -72,8 +72,20 @@ def apply(params, x, *, sample_rate: int):
   Returns:
     ``[2, n]`` filtered signal, aligned with ``x`` (no delay).
   """
+  return apply_prepared(prepare(params, sample_rate=sample_rate, n_samples=x.shape[-1]), x,
+                        sample_rate=sample_rate)
+
+
+def prepare(params, *, sample_rate: int, n_samples: int):
+  """The FIR's spectrum for ``n_samples``-long inputs (``dsp.filter_spectrum``)."""
   del sample_rate
-  return dsp.zero_phase_convolve(x, fir(params))
+  return dsp.filter_spectrum(fir(params), n_x=n_samples, offset=dsp.zero_phase_offset(N_TAPS))
+
+
+def apply_prepared(spectrum, x, *, sample_rate: int):
+  """``apply`` given ``prepare``'s spectrum."""
+  del sample_rate
+  return dsp.convolve_spectrum(x, spectrum, n_h=N_TAPS, offset=dsp.zero_phase_offset(N_TAPS))
 
 
 def context_samples(*, sample_rate: int) -> tuple[int, int]:
@@ -389,6 +401,7 @@ def sample_settings(rng, x, *, sample_rate: int) -> dict:
 PROCESSOR = base.Processor(
     name="eq", label="EQ", short_label="EQ", colour="#4e79a7",
     param_shapes=PARAM_SHAPES, penalty_names=("gain_staging",), init=init, apply=apply,
+    prepare=prepare, apply_prepared=apply_prepared,
     controls=controls, penalties=penalties, context_samples=context_samples,
     effective=effective, describe=describe, params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form="same", sparsity_cost=1.0)

@@ -160,7 +160,18 @@ def impulse_response(params, *, sample_rate: int):
 
 def apply(params, x, *, sample_rate: int):
   """Reverberates ``x: [2, n]`` -> ``[2, n]``: ``y_c = (h_c * x_c)[:n]`` per channel."""
-  return dsp.causal_convolve(x, impulse_response(params, sample_rate=sample_rate))
+  return apply_prepared(prepare(params, sample_rate=sample_rate, n_samples=x.shape[-1]), x,
+                        sample_rate=sample_rate)
+
+
+def prepare(params, *, sample_rate: int, n_samples: int):
+  """The impulse response's spectrum for ``n_samples``-long inputs (``dsp.filter_spectrum``)."""
+  return dsp.filter_spectrum(impulse_response(params, sample_rate=sample_rate), n_x=n_samples)
+
+
+def apply_prepared(spectrum, x, *, sample_rate: int):
+  """``apply`` given ``prepare``'s spectrum."""
+  return dsp.convolve_spectrum(x, spectrum, n_h=ir_length(sample_rate))
 
 
 def context_samples(*, sample_rate: int) -> tuple[int, int]:
@@ -326,6 +337,7 @@ def sample_settings(rng, x, *, sample_rate: int) -> dict:
 PROCESSOR = base.Processor(
     name="reverb", label="reverb", short_label="reverb", colour="#9c755f",
     param_shapes=PARAM_SHAPES, penalty_names=("gain_staging",), init=init, apply=apply,
+    prepare=prepare, apply_prepared=apply_prepared,
     controls=controls, penalties=penalties, context_samples=context_samples,
     effective=effective, describe=describe, params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=1.0)

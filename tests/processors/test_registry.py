@@ -79,7 +79,7 @@ def test_record_is_complete(name, key):
   record = REGISTRY[name]
   for field in base.Processor._fields:
     value = getattr(record, field)
-    assert value is not None or field == "lti_form", field
+    assert value is not None or field in ("lti_form", "prepare", "apply_prepared"), field
     if field in ("init", "apply", "controls", "penalties", "context_samples", "effective",
                  "describe", "params_from_settings", "sample_settings"):
       assert callable(value), field
@@ -94,6 +94,21 @@ def test_record_is_complete(name, key):
   assert set(record.penalties(params, x, y, sample_rate=SAMPLE_RATE)) == set(record.penalty_names)
   before, after = record.context_samples(sample_rate=SAMPLE_RATE)
   assert before >= 0 and after >= 0
+
+
+@pytest.mark.parametrize("name", PROCESSORS)
+def test_prepared_apply_equals_apply(name, key):
+  """``prepare`` and ``apply_prepared`` come together, and split ``apply`` exactly."""
+  record = REGISTRY[name]
+  assert (record.prepare is None) == (record.apply_prepared is None)
+  params = record.init(key)
+  x = jnp.asarray(_node_input())
+  prepared = base.prepare(record, params, sample_rate=SAMPLE_RATE, n_samples=x.shape[-1])
+  if record.prepare is None:
+    assert prepared is params
+  y = base.apply_prepared(record, prepared, x, sample_rate=SAMPLE_RATE)
+  np.testing.assert_allclose(y, record.apply(params, x, sample_rate=SAMPLE_RATE),
+                             rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", PROCESSORS)
