@@ -28,6 +28,11 @@ with one record of it, ``PROCESSOR = base.Processor(...)`` (see
   ``params_from_settings(settings, *, sample_rate, init_params=None) ->
   params``: a prior over clearly audible physical settings, and the inverse
   of ``controls`` (the synthetic songs draw their ground truth with them).
+* optional ``prepare(params, *, sample_rate, n_samples) -> prepared`` and
+  ``apply_prepared(prepared, x, *, sample_rate) -> y``: ``apply`` split at
+  what depends on the parameters alone (the EQ's, delay's and reverb's
+  filter spectra), which a whole-song evaluation computes once per node and
+  shares across its chunks.
 
 The module-level functions stay public (``mixjax.processors.eq.apply``);
 the console ``vmap``s them over all nodes of a level.
