@@ -54,6 +54,7 @@ import numpy as np
 from mixjax import dsp
 from mixjax import units
 from mixjax.processors import _effective
+from mixjax.processors import _fir
 from mixjax.processors import _init
 from mixjax.processors import base
 
@@ -158,20 +159,7 @@ def impulse_response(params, *, sample_rate: int):
   return dsp.energy_normalize(jnp.stack([mid + side, mid - side]))
 
 
-def apply(params, x, *, sample_rate: int):
-  """Reverberates ``x: [2, n]`` -> ``[2, n]``: ``y_c = (h_c * x_c)[:n]`` per channel."""
-  return apply_prepared(prepare(params, sample_rate=sample_rate, n_samples=x.shape[-1]), x,
-                        sample_rate=sample_rate)
-
-
-def prepare(params, *, sample_rate: int, n_samples: int):
-  """The impulse response's spectrum for ``n_samples``-long inputs (``dsp.filter_spectrum``)."""
-  return dsp.filter_spectrum(impulse_response(params, sample_rate=sample_rate), n_x=n_samples)
-
-
-def apply_prepared(spectrum, x, *, sample_rate: int):
-  """``apply`` given ``prepare``'s spectrum."""
-  return dsp.convolve_spectrum(x, spectrum, n_h=ir_length(sample_rate))
+apply, prepare, apply_prepared = _fir.causal_filter(impulse_response, ir_length, what="Reverberates")
 
 
 def context_samples(*, sample_rate: int) -> tuple[int, int]:
