@@ -90,6 +90,17 @@ def _full_losses(setup, masks):
       arrays["n_chunks"], chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES))[0]
 
 
+def _nested_removals(rng, flags, count=3):
+  """``count`` masks, each one more node off than the last, like the speculative trials of a
+  round."""
+  masks, m = [], flags
+  for node in rng.choice(np.flatnonzero(flags), count, replace=False):
+    m = m.copy()
+    m[node] = False
+    masks.append(m)
+  return masks
+
+
 def test_round_evaluator_equals_full_renders_across_rebases(setup):
   console, params, arrays, starts, table = setup
   rng = np.random.default_rng(0)
@@ -99,12 +110,7 @@ def test_round_evaluator_equals_full_renders_across_rebases(setup):
       chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES, batch=3)
   answered_total = 0
   for _ in range(5):
-    # Nested removals from the current flags, like the speculative trials of a round.
-    masks, m = [], flags.copy()
-    for node in rng.choice(np.flatnonzero(m), 3, replace=False):
-      m = m.copy()
-      m[node] = False
-      masks.append(m)
+    masks = _nested_removals(rng, flags)
     (losses,) = evaluator([masks])
     assert 1 <= len(losses) <= 3
     answered_total += len(losses)
@@ -146,12 +152,7 @@ def test_a_bounded_cache_gives_the_losses_of_the_full_cache(setup):
   far = flags.copy()
   far[table.of_type("eq")] = False  # 5 jobs > 3 slots: a fresh cache
   for step in range(5):
-    masks, m = [], flags.copy()
-    for node in rng.choice(np.flatnonzero(m), 3, replace=False):
-      m = m.copy()
-      m[node] = False
-      masks.append(m)
-    masks = [far] if step == 3 else masks
+    masks = [far] if step == 3 else _nested_removals(rng, flags)
     (want,), (got,) = full([masks]), bounded([masks])
     np.testing.assert_allclose(got, want, rtol=1e-5)
     flags = masks[len(got) - 1]
