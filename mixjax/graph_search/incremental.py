@@ -31,11 +31,11 @@ The cache is bounded: it holds the track and group outputs of the leading
 default; ``cached_chunks``), ``(T + G + R_t + R_g) · 2 · chunk`` floats per
 song and chunk with the job outputs kept for ``rebase`` (a 16 × 4 console at
 30 kHz, one trial per call: 22 MB a chunk, so a song of up to about 67 s, 24
-chunks, is cached whole). Each trial call renders the later chunks afresh from the base mask
-(a full render of the chunk, then the jobs as with cached outputs), so the
-memory stays flat in the song's length and a long song's trials cost more
-time; the losses are the same up to float32 rounding. The song's own tracks
-and mix, ``[S, T + 1, 2, n]``, still grow with it.
+chunks, is cached whole). Each trial call renders the later chunks afresh
+from the base mask (a full render of the chunk, then the jobs as with cached
+outputs), so the memory stays flat in the song's length and a long song's
+trials cost more time; the losses are the same up to float32 rounding. The
+song's own tracks and mix, ``[S, T + 1, 2, n]``, still grow with it.
 ``SearchConfig(incremental_trials=False)`` evaluates every trial with a full
 render instead.
 """
@@ -303,7 +303,7 @@ def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, base_al
   """
   one_song = functools.partial(_trial_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-  # Types alive in any job (or base) of any song (outside the vmap, so dead types are skipped).
+  # Types alive in any job of any song (outside the vmap, so dead types are skipped).
   active = console_lib.active_types({"track": level_alive(plan.track_alive),
                                      "group": level_alive(plan.group_alive)})
   in_axes = (0, 0, 0, 0, 0, 0, 0, 0, None, None, 0, None, None)
