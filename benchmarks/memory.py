@@ -20,6 +20,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -31,6 +32,7 @@ def measure_one(tracks: int, groups: int, minutes: float, sample_rate: int,
                 cache_bytes: int | None, requests: int) -> dict:
   """One song, one cache budget, in this process (its peak RSS is the row's)."""
   import jax
+  import jax.numpy as jnp
   import numpy as np
 
   import mixjax
@@ -42,21 +44,25 @@ def measure_one(tracks: int, groups: int, minutes: float, sample_rate: int,
   n = round(minutes * 60 * sample_rate)
   starts = evaluate.chunk_starts(n, sample_rate=sample_rate, config=config)
   length = max(n, int(starts[-1]) + chunk_len)
-  # Written in place, padded for the chunks: no second copy of the song (device_put on a CPU
-  # shares an aligned NumPy buffer).
-  dry = np.zeros((1, tracks, 2, length), np.float32)
-  rng = np.random.default_rng(0)
-  for channel in dry[0].reshape(-1, length):
-    rng.standard_normal(out=channel[:n], dtype=np.float32)
-    channel *= 0.1
-  mix = dry.sum(axis=1)
+
+  # Drawn on the device one track at a time into a donated buffer, padded for the chunks: the
+  # process holds one copy of the song (a NumPy song would be copied by device_put).
+  @functools.partial(jax.jit, donate_argnums=0)
+  def draw_track(dry, key, index):
+    noise = 0.1 * jax.random.normal(key, (1, 1, 2, n), dry.dtype)
+    return jax.lax.dynamic_update_slice(dry, noise, (0, index, 0, 0))
+
+  dry = jnp.zeros((1, tracks, 2, length), jnp.float32)
+  for index, key in enumerate(jax.random.split(jax.random.key(0), tracks)):
+    dry = draw_track(dry, key, index)
+  mix = jnp.sum(dry, axis=1)
 
   console = mixjax.Console.build([i * groups // tracks for i in range(tracks)],
                                  sample_rate=sample_rate)
   stack = lambda tree: jax.device_put(jax.tree.map(lambda x: np.asarray(x)[None], tree))
   table = nodes.NodeTable.of(console)
-  arrays = {"console": stack(console), "tracks": jax.device_put(dry),
-            "mix": jax.device_put(mix), "n_chunks": jax.device_put(np.array([len(starts)], np.int32))}
+  arrays = {"console": stack(console), "tracks": dry, "mix": mix,
+            "n_chunks": jax.device_put(np.array([len(starts)], np.int32))}
   flags = np.ones(len(table.nodes), bool)
   evaluator = incremental.RoundEvaluator(
       stack(console.init(jax.random.key(0))), arrays, [console], [table], [flags],
