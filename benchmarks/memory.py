@@ -45,16 +45,17 @@ def measure_one(tracks: int, groups: int, minutes: float, sample_rate: int,
   starts = evaluate.chunk_starts(n, sample_rate=sample_rate, config=config)
   length = max(n, int(starts[-1]) + chunk_len)
 
-  # Drawn on the device one track at a time into a donated buffer, padded for the chunks: the
-  # process holds one copy of the song (a NumPy song would be copied by device_put).
-  @functools.partial(jax.jit, donate_argnums=0)
-  def draw_track(dry, key, index):
-    noise = 0.1 * jax.random.normal(key, (1, 1, 2, n), dry.dtype)
-    return jax.lax.dynamic_update_slice(dry, noise, (0, index, 0, 0))
+  # White noise from a hash of (sample, track, channel), made by one elementwise program on
+  # the device, padded for the chunks: the process holds one copy of the song (a NumPy song is
+  # copied by device_put, and jax.random or an in-place update needs temporaries of its size).
+  @functools.partial(jax.jit, static_argnums=(0, 1, 2))
+  def noise(n_tracks, n_samples, padded):
+    i = jnp.arange(padded, dtype=jnp.float32)
+    row = jnp.arange(2 * n_tracks, dtype=jnp.float32).reshape(n_tracks, 2, 1)
+    x = 43758.5453 * jnp.sin(12.9898 * i + 78.233 * row)
+    return jnp.where(i < n_samples, 0.2 * (x - jnp.floor(x) - 0.5), 0.0)[None]
 
-  dry = jnp.zeros((1, tracks, 2, length), jnp.float32)
-  for index, key in enumerate(jax.random.split(jax.random.key(0), tracks)):
-    dry = draw_track(dry, key, index)
+  dry = noise(tracks, n, length)
   mix = jnp.sum(dry, axis=1)
 
   console = mixjax.Console.build([i * groups // tracks for i in range(tracks)],
