@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import time
 
@@ -45,18 +46,19 @@ def measure_one(tracks: int, groups: int, minutes: float, sample_rate: int,
   starts = evaluate.chunk_starts(n, sample_rate=sample_rate, config=config)
   length = max(n, int(starts[-1]) + chunk_len)
 
-  # White noise from a hash of (sample, track, channel), made by one elementwise program on
-  # the device, padded for the chunks: the process holds one copy of the song (a NumPy song is
-  # copied by device_put, and jax.random or an in-place update needs temporaries of its size).
+  # White noise from a hash of (row, sample), made by one elementwise program on the device,
+  # padded for the chunks: the process holds one copy of the song (a NumPy song is copied by
+  # device_put; jax.random, an in-place fill or a sum over the tracks needs temporaries of its
+  # size). The mix is noise too: memory and time do not depend on what it is.
   @functools.partial(jax.jit, static_argnums=(0, 1, 2))
-  def noise(n_tracks, n_samples, padded):
-    i = jnp.arange(padded, dtype=jnp.float32)
-    row = jnp.arange(2 * n_tracks, dtype=jnp.float32).reshape(n_tracks, 2, 1)
-    x = 43758.5453 * jnp.sin(12.9898 * i + 78.233 * row)
-    return jnp.where(i < n_samples, 0.2 * (x - jnp.floor(x) - 0.5), 0.0)[None]
+  def noise(shape, n_samples, first_row):
+    i = jnp.arange(shape[-1], dtype=jnp.float32)
+    rows = first_row + jnp.arange(math.prod(shape[:-1]), dtype=jnp.float32)
+    x = 43758.5453 * jnp.sin(12.9898 * i + 78.233 * rows.reshape(shape[:-1] + (1,)))
+    return jnp.where(i < n_samples, 0.2 * (x - jnp.floor(x) - 0.5), 0.0)
 
-  dry = noise(tracks, n, length)
-  mix = jnp.sum(dry, axis=1)
+  dry = noise((1, tracks, 2, length), n, 0)
+  mix = noise((1, 2, length), n, 2 * tracks)
 
   console = mixjax.Console.build([i * groups // tracks for i in range(tracks)],
                                  sample_rate=sample_rate)
