@@ -26,10 +26,18 @@ gather of cached and job outputs, no rendering); a candidate that does not
 fit even alone makes the driver render a fresh cache for it
 (``cache_render``).
 
-The cache holds every chunk's track and group outputs: ``C · (T + G) · 2 ·
-chunk`` floats per song (a 3-minute song at 30 kHz with 16 tracks and 4
-groups: 65 chunks, 1.2 GB). ``SearchConfig(incremental_trials=False)``
-evaluates every trial with a full render instead.
+The cache is bounded: it holds the track and group outputs of the leading
+``K`` chunks that fit ``cache_bytes`` (``CACHE_BYTES``, 512 MiB, by
+default; ``cached_chunks``), ``(T + G + R_t + R_g) · 2 · chunk`` floats per
+song and chunk with the job outputs kept for ``rebase`` (a 16 × 4 console at
+30 kHz, one trial per call: 22 MB a chunk, so a song of up to about 67 s, 24
+chunks, is cached whole). Each trial call renders the later chunks afresh
+from the base mask (a full render of the chunk, then the jobs as with cached
+outputs), so the memory stays flat in the song's length and a long song's
+trials cost more time; the losses are the same up to float32 rounding. The
+song's own tracks and mix, ``[S, T + 1, 2, n]``, still grow with it.
+``SearchConfig(incremental_trials=False)`` evaluates every trial with a full
+render instead.
 """
 
 from __future__ import annotations
@@ -49,6 +57,22 @@ from mixjax.graph_search.fit import crop
 from mixjax.graph_search.prune import DRYWET_INITIAL_STEP
 from mixjax.nodes import alive_rows, level_alive
 from mixjax.processors import PROCESSORS
+
+CACHE_BYTES = 512 * 2**20
+"""Default memory budget of a round's trial cache (``RoundEvaluator``), in bytes."""
+
+
+def cached_chunks(n_chunks: int, *, n_songs: int, n_outputs: int, chunk_len: int,
+                  cache_bytes: int | None) -> int:
+  """How many leading chunks the cache holds: as many as fit, at least one.
+
+  A cached chunk holds ``n_songs · n_outputs`` stereo float32 outputs of
+  ``chunk_len`` samples. ``cache_bytes=None`` caches every chunk.
+  """
+  if cache_bytes is None:
+    return n_chunks
+  chunk_bytes = n_songs * n_outputs * 2 * chunk_len * 4
+  return max(1, min(n_chunks, cache_bytes // chunk_bytes))
 
 
 class Plan(NamedTuple):
@@ -198,10 +222,10 @@ def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
     params, console: leading song axis ``S``.
     tracks: ``[S, T, 2, n]`` whole songs (padded for the chunks).
     alive: alive pytree with a leading song axis.
-    starts: ``int32[C]`` chunk starts.
+    starts: ``int32[K]`` starts of the chunks to cache.
 
   Returns:
-    ``([S, C, T, 2, chunk], [S, C, G, 2, chunk])``.
+    ``([S, K, T, 2, chunk], [S, K, G, 2, chunk])``.
   """
   active = console_lib.active_types(alive)  # over all songs: dead types are skipped
 
@@ -216,16 +240,15 @@ def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
   return batching.vmap(one_song)(params, console, tracks, alive)
 
 
-def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan,
-                        starts, n_chunks, active, *, chunk_len: int, omit_seconds: float,
-                        fft_sizes: tuple[int, ...]):
+def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_groups, base_alive,
+                        plan: Plan, starts, fresh_starts, n_chunks, active, base_active, *,
+                        chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...]):
   sr = console.sample_rate
   batch = plan.mix_inputs.shape[0]
   hi = jax.lax.Precision.HIGHEST
   prepared = console_lib.prepare(console, params, chunk_len)  # shared by every chunk
 
-  def one_chunk(total, xs):
-    index, start, base_tracks, base_groups = xs
+  def chunk_losses(total, index, start, base_tracks, base_groups):
     chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
     job_tracks = _render_jobs(params, prepared, "track", plan.track_node, plan.track_alive,
                               chunk_tracks[plan.track_node], active["track"], sample_rate=sr)
@@ -239,26 +262,43 @@ def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_group
         pred, chunk_mix, sample_rate=sr, omit_seconds=omit_seconds, fft_sizes=fft_sizes))(preds)
     return total + jnp.where(index < n_chunks, losses, 0.0), (job_tracks, job_groups)
 
-  xs = (jnp.arange(starts.shape[0]), starts, cache_tracks, cache_groups)
-  total, jobs = jax.lax.scan(one_chunk, jnp.zeros(batch), xs)
+  def cached_chunk(total, xs):
+    return chunk_losses(total, *xs)
+
+  def fresh_chunk(total, xs):
+    index, start = xs
+    base = console_lib.render_details(console, params, crop(tracks, start, chunk_len), base_alive,
+                                      base_active, prepared)
+    return chunk_losses(total, index, start, base.track_outputs, base.group_outputs)[0], None
+
+  n_cached = starts.shape[0]
+  xs = (jnp.arange(n_cached), starts, cache_tracks, cache_groups)
+  total, jobs = jax.lax.scan(cached_chunk, jnp.zeros(batch), xs)
+  if fresh_starts.shape[0]:  # static: the chunks past the cache
+    fresh = (n_cached + jnp.arange(fresh_starts.shape[0]), fresh_starts)
+    total, _ = jax.lax.scan(fresh_chunk, total, fresh)
   return total / n_chunks, jobs
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes"))
-def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: Plan, starts,
-               n_chunks, *, chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...]):
-  """Whole-song losses of the planned candidates, and the job outputs.
+def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, base_alive, plan: Plan,
+               starts, fresh_starts, n_chunks, *, chunk_len: int, omit_seconds: float,
+               fft_sizes: tuple[int, ...]):
+  """Whole-song losses of the planned candidates, and the job outputs of the cached chunks.
 
   Args:
     params, console, tracks, mix, n_chunks: as ``evaluate.song_loss``
       (leading song axis ``S``).
     cache_tracks, cache_groups: from ``cache_render`` or ``rebase``.
+    base_alive: the alive pytree of each song's base mask (the cache's).
     plan: ``stack_plans`` of one ``Plan`` per song (device arrays).
-    starts: ``int32[C]`` chunk starts.
+    starts: ``int32[K]`` starts of the cached chunks.
+    fresh_starts: ``int32[C - K]`` starts of the later chunks, whose base
+      outputs are rendered afresh (possibly none).
 
   Returns:
-    ``(f32[S, B] losses, (job tracks [S, C, R_t, 2, chunk], job groups
-    [S, C, R_g, 2, chunk]))``; candidates past a plan's answered prefix get
+    ``(f32[S, B] losses, (job tracks [S, K, R_t, 2, chunk], job groups
+    [S, K, R_g, 2, chunk]))``; candidates past a plan's answered prefix get
     the loss of the base mask (ignore them).
   """
   one_song = functools.partial(_trial_loss_one_song, chunk_len=chunk_len,
@@ -266,8 +306,10 @@ def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, plan: P
   # Types alive in any job of any song (outside the vmap, so dead types are skipped).
   active = console_lib.active_types({"track": level_alive(plan.track_alive),
                                      "group": level_alive(plan.group_alive)})
-  return batching.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0, None))(
-      params, console, tracks, mix, cache_tracks, cache_groups, plan, starts, n_chunks, active)
+  in_axes = (0, 0, 0, 0, 0, 0, 0, 0, None, None, 0, None, None)
+  return batching.vmap(one_song, in_axes=in_axes)(
+      params, console, tracks, mix, cache_tracks, cache_groups, base_alive, plan, starts,
+      fresh_starts, n_chunks, active, console_lib.active_types(base_alive))
 
 
 @jax.jit
@@ -319,30 +361,38 @@ class RoundEvaluator:
       base).
     starts: chunk starts; put: places a stacked pytree on the devices.
     chunk_len, omit_seconds, fft_sizes: the loss settings; batch: ``B``.
+    cache_bytes: the cache's budget (``cached_chunks``; None: every chunk).
   """
 
   def __init__(self, params, arrays, consoles, tables, start_flags, *, starts, put,
-               chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...], batch: int):
+               chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...], batch: int,
+               cache_bytes: int | None = CACHE_BYTES):
     self.params, self.arrays, self.tables, self.put = params, arrays, tables, put
     self.layouts = [Layout.of(c) for c in consoles]
-    self.starts = starts
     self.settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
     self.batch = batch
     self.track_jobs = self.group_jobs = job_slots(consoles[0], batch)
+    n_outputs = consoles[0].max_tracks + consoles[0].max_groups + 2 * self.track_jobs
+    n_cached = cached_chunks(len(starts), n_songs=len(consoles), n_outputs=n_outputs,
+                             chunk_len=chunk_len, cache_bytes=cache_bytes)
+    self.starts, self.fresh_starts = starts[:n_cached], starts[n_cached:]
     self.bases = [alive_rows(t.to_alive(f)) for t, f in zip(tables, start_flags)]
     self.cache = None  # rendered by render_cache or the first call
     self.last = None  # (plans, jobs, answered rows) of the previous call
 
+  def _base_alive(self):
+    """The bases' alive pytree, stacked and on the devices."""
+    return self.put({level: level_alive(np.stack([rows[level] for rows in self.bases]))
+                     for level in console_lib.LEVELS})
+
   def _cache_args(self) -> tuple:
-    alive = {level: level_alive(np.stack([rows[level] for rows in self.bases]))
-             for level in console_lib.LEVELS}
     a = self.arrays
-    return (self.params, a["console"], a["tracks"], self.put(alive), self.starts)
+    return (self.params, a["console"], a["tracks"], self._base_alive(), self.starts)
 
   def _loss_args(self, cache, plan: Plan) -> tuple:
     a = self.arrays
-    return (self.params, a["console"], a["tracks"], a["mix"], *cache, self.put(plan),
-            self.starts, a["n_chunks"])
+    return (self.params, a["console"], a["tracks"], a["mix"], *cache, self._base_alive(),
+            self.put(plan), self.starts, self.fresh_starts, a["n_chunks"])
 
   def render_cache(self, bases: list | None = None) -> None:
     """Renders the cache of ``bases`` (default: the current ones; at first, the round start).

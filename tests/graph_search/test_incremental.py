@@ -90,6 +90,17 @@ def _full_losses(setup, masks):
       arrays["n_chunks"], chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES))[0]
 
 
+def _nested_removals(rng, flags, count=3):
+  """``count`` masks, each one more node off than the last, like the speculative trials of a
+  round."""
+  masks, m = [], flags
+  for node in rng.choice(np.flatnonzero(flags), count, replace=False):
+    m = m.copy()
+    m[node] = False
+    masks.append(m)
+  return masks
+
+
 def test_round_evaluator_equals_full_renders_across_rebases(setup):
   console, params, arrays, starts, table = setup
   rng = np.random.default_rng(0)
@@ -99,12 +110,7 @@ def test_round_evaluator_equals_full_renders_across_rebases(setup):
       chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES, batch=3)
   answered_total = 0
   for _ in range(5):
-    # Nested removals from the current flags, like the speculative trials of a round.
-    masks, m = [], flags.copy()
-    for node in rng.choice(np.flatnonzero(m), 3, replace=False):
-      m = m.copy()
-      m[node] = False
-      masks.append(m)
+    masks = _nested_removals(rng, flags)
     (losses,) = evaluator([masks])
     assert 1 <= len(losses) <= 3
     answered_total += len(losses)
@@ -125,13 +131,45 @@ def test_a_candidate_far_from_the_base_gets_a_fresh_cache(setup):
   np.testing.assert_allclose(losses, _full_losses(setup, [far]), rtol=2e-5)
 
 
-def test_compile_compiles_the_programs_the_round_runs(setup):
+def test_the_cache_holds_the_chunks_that_fit_its_budget():
+  kwargs = dict(n_songs=2, n_outputs=24, chunk_len=114000)  # 21.9 MB a chunk
+  assert incremental.cached_chunks(86, cache_bytes=incremental.CACHE_BYTES, **kwargs) == 12
+  assert incremental.cached_chunks(86, cache_bytes=None, **kwargs) == 86
+  assert incremental.cached_chunks(5, cache_bytes=10**12, **kwargs) == 5
+  assert incremental.cached_chunks(5, cache_bytes=1, **kwargs) == 1  # at least one
+
+
+def test_a_bounded_cache_gives_the_losses_of_the_full_cache(setup):
   console, params, arrays, starts, table = setup
-  starts = starts[:-1]  # a shape no other test compiles
+  assert len(starts) == 2
+  flags = np.ones(len(table.nodes), bool)
+  kwargs = dict(starts=starts, put=jax.device_put, chunk_len=CHUNK, omit_seconds=OMIT,
+                fft_sizes=FFT_SIZES, batch=3)
+  full, bounded = (incremental.RoundEvaluator(params, arrays, [console], [table], [flags],
+                                              cache_bytes=budget, **kwargs)
+                   for budget in (None, 1))
+  rng = np.random.default_rng(1)
+  far = flags.copy()
+  far[table.of_type("eq")] = False  # 5 jobs > 3 slots: a fresh cache
+  for step in range(5):
+    masks = [far] if step == 3 else _nested_removals(rng, flags)
+    (want,), (got,) = full([masks]), bounded([masks])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    flags = masks[len(got) - 1]
+    # Only the first chunk is cached (and gathered by rebase); the second is rendered afresh.
+    assert bounded.cache[0].shape[1] == 1 and full.cache[0].shape[1] == 2
+    assert all(jobs.shape[1] == 1 for jobs in bounded.last[1])
+
+
+# Shapes no other test compiles: a 1-chunk song; a 2-chunk song with 1 chunk cached, B = 1.
+@pytest.mark.parametrize("cache_bytes,n_chunks,batch", [(incremental.CACHE_BYTES, 1, 2), (1, 2, 1)])
+def test_compile_compiles_the_programs_the_round_runs(setup, cache_bytes, n_chunks, batch):
+  console, params, arrays, starts, table = setup
+  starts = starts[:n_chunks]
   arrays = dict(arrays, n_chunks=np.array([len(starts)], np.int32))
   flags = np.ones(len(table.nodes), bool)
   kwargs = dict(starts=starts, put=jax.device_put, chunk_len=CHUNK, omit_seconds=OMIT,
-                fft_sizes=FFT_SIZES, batch=2)
+                fft_sizes=FFT_SIZES, batch=batch, cache_bytes=cache_bytes)
   incremental.RoundEvaluator(params, arrays, [console], [table], [flags], **kwargs).compile()
   compiled, rebases = [], incremental.rebase._cache_size()
 

@@ -16,6 +16,7 @@ import mixjax
 from mixjax.io import results_folder
 from mixjax.graph_search import checkpoint
 from mixjax.graph_search import batch as batch_lib
+from mixjax.graph_search import incremental as incremental_lib
 from mixjax.processors import PROCESSORS
 from mixjax.processors import gain_pan
 
@@ -86,12 +87,17 @@ def test_a_seed_reproduces_a_run_exactly(result, song, tiny):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("trial_batch,incremental", [(1, False), (4, True)])
+@pytest.mark.parametrize("trial_batch,incremental,cached_chunks",
+                         [(1, False, None), (4, True, None), (1, True, 1)])
 def test_batched_and_sequential_trials_take_the_same_decisions(result, song, trial_batch,
-                                                               incremental, tiny):
+                                                               incremental, cached_chunks, tiny,
+                                                               monkeypatch):
   # `result` evaluates one trial at a time incrementally (the CPU default); the others render
-  # the whole console per trial, or evaluate speculative batches of 4 incrementally.
+  # the whole console per trial, or evaluate speculative batches of 4 incrementally, or one at
+  # a time with a cache of the first of the song's 2 chunks (the other rendered per call).
   assert result.config.trials_per_call() == 1
+  if cached_chunks:
+    monkeypatch.setattr(incremental_lib, "cached_chunks", lambda n_chunks, **_: cached_chunks)
   other = mixjax.search(song, tiny.replace(trial_batch=trial_batch,
                                            incremental_trials=incremental),
                         seed=0, progress=False)
