@@ -60,7 +60,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from mixjax.console import LEVELS
-from mixjax.graph_search import incremental as incremental_lib
 from mixjax.graph_search import batch as batch_lib
 from mixjax.processors import PROCESSORS, REGISTRY
 from mixjax.processors.base import commute
