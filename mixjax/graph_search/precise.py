@@ -24,9 +24,8 @@ schedule, and changes three things:
 2. **Whole types go first, judged after re-fits** (``eliminate_types``).
    After the console fit, the graph with and without each processor type
    still in it are re-fitted side by side for one fine-tune's steps, and
-   of the types whose re-fitted loss without them is within ``τ`` of the
-   re-fitted full graph's, the most complex (highest ``sparsity_cost``)
-   goes; repeated until none qualifies. A
+   the type whose removal costs least goes if its re-fitted loss is within
+   ``τ`` of the re-fitted full graph's; repeated until none qualifies. A
    removal judged on the co-adapted console alone (the paper's trials)
    keeps whatever the other processors lean on; after a re-fit it does not.
    It costs ``1 + 7`` re-fitted copies of the song per type removed (one
@@ -173,12 +172,8 @@ def eliminate_types(search: batch_lib.BatchSearch, run: dict, s: int) -> None:
   steps (``finetune_steps``) from the current parameters, on the same crops
   (a batch of copies of the song, one compiled program: the batch is always
   ``1 + len(processors)``, padded with the current graph), and scored on the
-  whole song. Of the types whose removal leaves a loss within ``τ`` of the
-  re-fitted current graph's, the one with the highest ``sparsity_cost``
-  goes (the lowest loss breaks ties): a gain can stand in for part of an
-  EQ or a compressor but not the other way round, so the plainer type is
-  the one to keep (measured: lowest loss first dropped every gain/pan of a
-  mix that has them, benchmarks/RESULTS.md). The song's state
+  whole song. The type whose removal leaves the lowest loss goes, if that
+  loss is within ``τ`` of the re-fitted current graph's; the song's state
   becomes the chosen graph's re-fitted state (also when nothing goes). A
   co-adapted console judges each removal of one node against every other
   node's help; a whole type judged after a re-fit is not (a mix made with
@@ -204,11 +199,8 @@ def eliminate_types(search: batch_lib.BatchSearch, run: dict, s: int) -> None:
     trial["flags"] = masks
     refit.fit(trial, config.finetune_steps, 0, "type re-fit")
     losses = [float(v[0]) for v in refit.evaluate(trial["state"].params, [[m] for m in masks])]
-    passing = [i for i in range(1, 1 + len(present)) if losses[i] <= losses[0] + config.tolerance]
-    # The costliest type that may go, goes (the simpler explanation stays); ties: lower loss.
-    best = max(passing, key=lambda i: (REGISTRY[present[i - 1]].sparsity_cost, -losses[i]),
-               default=0)
-    chosen = best
+    best = 1 + int(np.argmin(losses[1:1 + len(present)])) if present else 0
+    chosen = best if best and losses[best] <= losses[0] + config.tolerance else 0
     fitted = jax.tree.map(lambda x: np.asarray(x)[chosen], jax.device_get(trial["state"]))
     full = jax.tree.map(lambda x, y: np.concatenate([x[:s], y[None], x[s + 1:]]),
                         jax.device_get(run["state"]), fitted)
