@@ -172,9 +172,8 @@ def _add_search_options(parser, *, preset: str) -> None:
   group.add_argument(
       "--method", choices=("paper", "precise"),
       help="'paper' (the paper's pruning, as its reference code runs it) or 'precise' "
-           "(whole processor types dropped after re-fits, sparsity during the console fit with "
-           "per-type costs, removed processors may return, one-track subgroups' processors "
-           "moved to their track: sparser graphs; "
+           "(sparsity during the console fit with per-type costs, removed processors may "
+           "return, one-track subgroups' processors moved to their track: sparser graphs; "
            "see benchmarks/RESULTS.md) (default: {paper.method})")
   group.add_argument(
       "--tolerance", type=_non_negative_float, metavar="T",

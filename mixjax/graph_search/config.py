@@ -61,9 +61,9 @@ class SearchConfig:
       ablation uses subsets).
     method: ``"paper"`` (default: DAFx-24 Algorithm 1 exactly as the
       reference runs it) or ``"precise"`` (``graph_search.precise``: sparsity
-      with per-type costs during the console fit, whole types dropped after
-      re-fits, removed processors may return, one-track subgroups in
-      canonical form; sparser graphs at a similar loss).
+      with per-type costs during the console fit, removed processors may
+      return, one-track subgroups in canonical form; sparser graphs at a
+      similar loss).
   """
   console_steps: int = 6000
   finetune_steps: int = 500

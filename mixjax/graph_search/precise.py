@@ -21,24 +21,14 @@ schedule, and changes three things:
    reweighting ``a / (w_i + ε)`` of the node's current weight (Zou 2006;
    Candès et al. 2008), recomputed before every dispatch. The costs are a
    traced argument of the one compiled step: no recompiles.
-2. **Whole types go first, judged after re-fits** (``eliminate_types``).
-   After the console fit, the graph with and without each processor type
-   still in it are re-fitted side by side for one fine-tune's steps, and
-   the type whose removal costs least goes if its re-fitted loss is within
-   ``τ`` of the re-fitted full graph's; repeated until none qualifies. A
-   removal judged on the co-adapted console alone (the paper's trials)
-   keeps whatever the other processors lean on; after a re-fit it does not.
-   It costs ``1 + 7`` re-fitted copies of the song per type removed (one
-   batched program: cheap on an accelerator, several console fits' time on
-   a CPU).
-3. **Removed processors can return** (the forward step of FoBa, Zhang
+2. **Removed processors can return** (the forward step of FoBa, Zhang
    2008). After each pruning round, every processor removed so far is put
    back alone (a mask, evaluated like a trial); the best ones whose return
    lowers the whole-song loss by more than ``τ`` come back, one at a time,
    each re-checked against the graph with the earlier returns. A returned
    processor lowers ``L_min`` by more than ``τ``, so removing it again fails
    the paper's test: no cycles.
-4. **Canonical placement.** A one-track subgroup's chain is in series with
+3. **Canonical placement.** A one-track subgroup's chain is in series with
    its track's; a processor on the subgroup moves to the same slot of the
    track when that slot is free and the move is exact (every alive
    processor it would jump over commutes with it: the linear time-invariant
