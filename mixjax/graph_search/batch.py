@@ -234,9 +234,6 @@ class BatchSearch:
     """Per-node sparsity costs for the next dispatch (None: the paper's plain sum)."""
     return None
 
-  def after_console_fit(self, run) -> None:
-    """Called after the console fit (and its scoring), before the first pruning round."""
-
   def after_round(self, run, r: int) -> None:
     """Called after pruning round ``r``'s trials, before its fine-tuning."""
 
@@ -309,9 +306,6 @@ class BatchSearch:
       none = [np.zeros_like(f) for f in run["flags"]]
       run["loss_sum"] = [float(v[0]) for v in self.evaluate(params, [[f] for f in none])]
       run["loss_console"] = [float(v[0]) for v in self.evaluate(params, [[f] for f in run["flags"]])]
-      t0 = time.perf_counter()
-      self.after_console_fit(run)
-      run["seconds"]["trials"] += time.perf_counter() - t0
       run["next_round"] = 0
       save()
 

@@ -154,53 +154,6 @@ def canonicalize(params, flags: np.ndarray, table, track_groups, song: int = 0):
   return params, flags, moved
 
 
-def eliminate_types(search: batch_lib.BatchSearch, run: dict, s: int) -> None:
-  """Backward elimination of whole processor types from song ``s``, judged after re-fits.
-
-  Repeatedly: the current graph and, for each type still alive in it, the
-  graph without that type are re-fitted side by side for one fine-tune's
-  steps (``finetune_steps``) from the current parameters, on the same crops
-  (a batch of copies of the song, one compiled program: the batch is always
-  ``1 + len(processors)``, padded with the current graph), and scored on the
-  whole song. The type whose removal leaves the lowest loss goes, if that
-  loss is within ``τ`` of the re-fitted current graph's; the song's state
-  becomes the chosen graph's re-fitted state (also when nothing goes). A
-  co-adapted console judges each removal of one node against every other
-  node's help; a whole type judged after a re-fit is not (a mix made with
-  gains and pans alone loses its delays, reverbs, imagers and EQs this way:
-  benchmarks/RESULTS.md).
-  """
-  config, table = search.config, search.tables[s]
-  types = [t for t in PROCESSORS if t in config.processors]
-  of_type = {t: table.of_types([t]) for t in types}
-  copies = 1 + len(types)
-  refit = batch_lib.BatchSearch(
-      [search.songs[s]] * copies, config, [search.seeds_padded(s)] * copies, search.optimizer,
-      False, bucket=(table.sizes["track"], table.sizes["group"]))
-  removed = run.setdefault("types_removed", [[] for _ in search.tables])
-  while True:
-    flags = run["flags"][s]
-    present = [t for t in types if np.any(flags & of_type[t])]
-    masks = [flags] + [flags & ~of_type[t] for t in present]
-    masks += [flags] * (copies - len(masks))
-    trial = refit.new_run()
-    state_s = jax.tree.map(lambda x: np.asarray(x)[s], jax.device_get(run["state"]))
-    trial["state"] = refit.put(jax.tree.map(lambda x: np.stack([x] * copies), state_s))
-    trial["flags"] = masks
-    refit.fit(trial, config.finetune_steps, 0, "type re-fit")
-    losses = [float(v[0]) for v in refit.evaluate(trial["state"].params, [[m] for m in masks])]
-    best = 1 + int(np.argmin(losses[1:1 + len(present)])) if present else 0
-    chosen = best if best and losses[best] <= losses[0] + config.tolerance else 0
-    fitted = jax.tree.map(lambda x: np.asarray(x)[chosen], jax.device_get(trial["state"]))
-    full = jax.tree.map(lambda x, y: np.concatenate([x[:s], y[None], x[s + 1:]]),
-                        jax.device_get(run["state"]), fitted)
-    run["state"] = search.put(full)
-    if not chosen:
-      return
-    removed[s].append((present[best - 1], losses[0], losses[best]))
-    run["flags"][s] = masks[best]
-
-
 class PreciseSearch(batch_lib.BatchSearch):
   """``BatchSearch`` with the precise method's costs, returns and canonical form."""
 
@@ -221,11 +174,6 @@ class PreciseSearch(batch_lib.BatchSearch):
                                      for s, p in enumerate(self.priors)])
                      for name in PROCESSORS} for level in LEVELS}
     return self.put(costs)
-
-  def after_console_fit(self, run) -> None:
-    """Whole types out, each judged after a re-fit (``eliminate_types``), song by song."""
-    for s in range(self.n_real):
-      eliminate_types(self, run, s)
 
   def after_round(self, run, r: int) -> None:
     """The forward step: removed processors whose return lowers the loss by more than τ."""
@@ -286,7 +234,6 @@ class PreciseSearch(batch_lib.BatchSearch):
 
   def result(self, s, run, *args, **kwargs):
     result = super().result(s, run, *args, **kwargs)
-    result.method_log = {"types_removed": list(run.get("types_removed", [[]] * (s + 1))[s]),
-                         "returned": list(run.get("returned", [[]] * (s + 1))[s]),
+    result.method_log = {"returned": list(run.get("returned", [[]] * (s + 1))[s]),
                          "moved": list(run.get("moved", [[]] * (s + 1))[s])}
     return result
