@@ -178,7 +178,9 @@ def _blocked_recurrence(a, b, *, block: int = _RECURRENCE_BLOCK):
   n_blocks = -(-n // block)
   b = jnp.pad(b, [(0, 0)] * (b.ndim - 1) + [(0, n_blocks * block - n)])
   blocks = b.reshape(b.shape[:-1] + (n_blocks, block))
-  lag = np.arange(block)[:, None] - np.arange(block)[None, :]  # i - j
+  # i - j, built in the program (iota) rather than embedded as a [block, block] constant
+  lag = (jax.lax.broadcasted_iota(jnp.int32, (block, block), 0)
+         - jax.lax.broadcasted_iota(jnp.int32, (block, block), 1))
   log_a = jnp.log(jnp.maximum(a, 1e-30))
   powers = jnp.where(lag >= 0, jnp.exp(jnp.maximum(lag, 0) * log_a), 0.0).astype(b.dtype)
   local = jnp.einsum("...ti,ji->...tj", blocks, powers, precision=jax.lax.Precision.HIGHEST)
