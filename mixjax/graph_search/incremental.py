@@ -205,12 +205,25 @@ def stack_plans(plans: list) -> Plan:
 # ---------------------------------------------------------------------------
 
 
-def _render_jobs(params, prepared, level: str, nodes, alive, x, active, *, sample_rate: int):
-  """The ``level`` chain of the given node slots with their own flags: ``[R, 2, n]``."""
+class Jobs(NamedTuple):
+  """The parameters of a request's job slots on one level, gathered once per call."""
+  processors: dict  # {name: params}, leading axis R
+  logits: dict  # {name: f32[R]}
+  prepared: dict  # console.prepare_level of ``processors``: their filters, for every chunk
+
+
+def _gather_jobs(params, level: str, nodes, *, sample_rate: int, chunk_len: int) -> Jobs:
+  """``Jobs`` of the node slots ``nodes`` of ``level`` (filters of these R nodes only)."""
   gather = functools.partial(jax.tree.map, lambda p: p[nodes])
-  out, _ = console_lib.apply_chain(
-      gather(params.processors[level]), gather(params.drywet_logits[level]), level_alive(alive),
-      x, sample_rate=sample_rate, active=active, prepared=gather(prepared[level]))
+  processors = gather(params.processors[level])
+  return Jobs(processors, gather(params.drywet_logits[level]),
+              console_lib.prepare_level(processors, sample_rate=sample_rate, n_samples=chunk_len))
+
+
+def _render_jobs(jobs: Jobs, alive, x, active, *, sample_rate: int):
+  """The chains of the job slots with their own flags: ``[R, 2, n]``."""
+  out, _ = console_lib.apply_chain(jobs.processors, jobs.logits, level_alive(alive), x,
+                                   sample_rate=sample_rate, active=active, prepared=jobs.prepared)
   return out
 
 
@@ -246,16 +259,18 @@ def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_group
   sr = console.sample_rate
   batch = plan.mix_inputs.shape[0]
   hi = jax.lax.Precision.HIGHEST
-  prepared = console_lib.prepare(console, params, chunk_len)  # shared by every chunk
+  # Shared by every chunk: the job slots' parameters and filters (R nodes, not T + G).
+  track_jobs = _gather_jobs(params, "track", plan.track_node, sample_rate=sr, chunk_len=chunk_len)
+  group_jobs = _gather_jobs(params, "group", plan.group_node, sample_rate=sr, chunk_len=chunk_len)
 
   def chunk_losses(total, index, start, base_tracks, base_groups):
     chunk_tracks, chunk_mix = crop(tracks, start, chunk_len), crop(mix, start, chunk_len)
-    job_tracks = _render_jobs(params, prepared, "track", plan.track_node, plan.track_alive,
-                              chunk_tracks[plan.track_node], active["track"], sample_rate=sr)
+    job_tracks = _render_jobs(track_jobs, plan.track_alive, chunk_tracks[plan.track_node],
+                              active["track"], sample_rate=sr)
     all_tracks = jnp.concatenate([base_tracks, job_tracks])
     group_in = jnp.einsum("rk,kcn->rcn", plan.group_inputs, all_tracks, precision=hi)
-    job_groups = _render_jobs(params, prepared, "group", plan.group_node, plan.group_alive, group_in,
-                              active["group"], sample_rate=sr)
+    job_groups = _render_jobs(group_jobs, plan.group_alive, group_in, active["group"],
+                              sample_rate=sr)
     all_groups = jnp.concatenate([base_groups, job_groups])
     preds = jnp.einsum("bk,kcn->bcn", plan.mix_inputs, all_groups, precision=hi)
     losses = batching.vmap(lambda pred: loss_lib.mrstft_loss(
@@ -265,16 +280,18 @@ def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_group
   def cached_chunk(total, xs):
     return chunk_losses(total, *xs)
 
-  def fresh_chunk(total, xs):
-    index, start = xs
-    base = console_lib.render_details(console, params, crop(tracks, start, chunk_len), base_alive,
-                                      base_active, prepared)
-    return chunk_losses(total, index, start, base.track_outputs, base.group_outputs)[0], None
-
   n_cached = starts.shape[0]
   xs = (jnp.arange(n_cached), starts, cache_tracks, cache_groups)
   total, jobs = jax.lax.scan(cached_chunk, jnp.zeros(batch), xs)
   if fresh_starts.shape[0]:  # static: the chunks past the cache
+    prepared = console_lib.prepare(console, params, chunk_len)  # every node's, for the base
+
+    def fresh_chunk(total, xs):
+      index, start = xs
+      base = console_lib.render_details(console, params, crop(tracks, start, chunk_len),
+                                        base_alive, base_active, prepared)
+      return chunk_losses(total, index, start, base.track_outputs, base.group_outputs)[0], None
+
     fresh = (n_cached + jnp.arange(fresh_starts.shape[0]), fresh_starts)
     total, _ = jax.lax.scan(fresh_chunk, total, fresh)
   return total / n_chunks, jobs
