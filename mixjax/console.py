@@ -392,16 +392,17 @@ def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive
       for level, exists in console.level_exists().items()
   }
   active = active or {level: None for level in LEVELS}
+  prepared = prepared or {level: None for level in LEVELS}
   track_out, track_pen = apply_chain(
       params.processors["track"], params.drywet_logits["track"], on["track"], tracks,
-      sample_rate=sr, active=active["track"], prepared=None if prepared is None else prepared["track"])
+      sample_rate=sr, active=active["track"], prepared=prepared["track"])
   track_out = jnp.where(console.track_exists[:, None, None], track_out, 0.0)
   routing = jax.nn.one_hot(console.track_group, console.max_groups, dtype=tracks.dtype)
   group_in = jnp.einsum("tg,tcn->gcn", routing, track_out,
                         precision=jax.lax.Precision.HIGHEST)  # exact sums, also on TPU
   group_out, group_pen = apply_chain(
       params.processors["group"], params.drywet_logits["group"], on["group"], group_in,
-      sample_rate=sr, active=active["group"], prepared=None if prepared is None else prepared["group"])
+      sample_rate=sr, active=active["group"], prepared=prepared["group"])
   group_out = jnp.where(console.group_exists[:, None, None], group_out, 0.0)
   penalties = {k: track_pen[k] + group_pen[k] for k in PENALTY_NAMES}
   return RenderDetails(
