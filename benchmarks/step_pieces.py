@@ -10,18 +10,26 @@ median of ``--repeats`` timed calls (after one compiling call) of:
 - ``step``: one whole training step (``fit.run_steps``, one song);
 
 the fewest process CPU seconds of each (less moved by other processes on a
-shared machine), and the compile seconds of each. Prints a table and, as its last line, one
-JSON object.
+shared machine), and the compile seconds of each. With ``--profile``, also the
+step's op seconds by kind from a ``jax.profiler`` trace (``op_profile``): each
+FFT by type and length, each fusion by XLA's name for it. Prints a table (two
+with ``--profile``) and, as its last line, one JSON object.
 
     python benchmarks/step_pieces.py --sizes 4x1,16x4 --repeats 5
+    python benchmarks/step_pieces.py --sizes 16x4 --repeats 3 --profile
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import glob
+import gzip
 import json
 import os
+import re
 import statistics
+import tempfile
 import time
 
 from benchmarks import timing
@@ -46,8 +54,62 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:
   return statistics.median(times), min(cpu), compile_s
 
 
+CONTAINER_OPS = ("conditional", "while", "call")
+"""Opcodes whose trace events enclose other ops' events (left out of ``op_profile``)."""
+
+_HLO_LINE = re.compile(r"^\s*(?:ROOT\s+)?%?(\S+) = .*? ([a-z][\w-]*)\(")
+_FFT = re.compile(r"fft_type=(\w+), fft_length=\{([\d,]+)\}")
+
+
+def _op_kinds(hlo_text: str) -> dict:
+  """``{instruction name: kind}`` of a compiled HLO module's text.
+
+  The kind of an FFT is ``"fft RFFT 174960"`` (type and length), of any other
+  op its name without the ``.N`` suffix (a fusion's name says what it fuses:
+  ``multiply_add_fusion``); control-flow containers are left out.
+  """
+  kinds = {}
+  for line in hlo_text.splitlines():
+    match = _HLO_LINE.match(line)
+    if not match or match.group(2) in CONTAINER_OPS:
+      continue
+    name, opcode = match.groups()
+    fft = _FFT.search(line) if opcode == "fft" else None
+    kinds[name] = f"fft {fft.group(1)} {fft.group(2)}" if fft else re.sub(r"\.\d+$", "", name)
+  return kinds
+
+
+def op_profile(fn, *args, calls: int = 3) -> dict:
+  """Seconds per call of each kind of op (``_op_kinds``) of the jitted ``fn(*args)``.
+
+  From a ``jax.profiler`` trace of ``calls`` calls after a compiling one. The
+  seconds of ops that ran at the same time on different cores both count, so
+  the total can exceed the wall time; compare kinds by their share.
+
+  Returns:
+    ``{kind: seconds per call}``, largest first.
+  """
+  import jax
+  compiled = fn.lower(*args).compile()
+  kinds = _op_kinds(compiled.as_text())
+  jax.block_until_ready(compiled(*args))
+  with tempfile.TemporaryDirectory() as folder:
+    with jax.profiler.trace(folder, create_perfetto_trace=True):
+      for _ in range(calls):
+        jax.block_until_ready(compiled(*args))
+    (path,) = glob.glob(os.path.join(folder, "**", "perfetto_trace.json.gz"), recursive=True)
+    with gzip.open(path) as f:
+      events = json.load(f)["traceEvents"]
+  seconds = collections.Counter()
+  for event in events:
+    kind = kinds.get(event.get("name"))
+    if event.get("ph") == "X" and kind:
+      seconds[kind] += event["dur"] / 1e6 / calls
+  return dict(seconds.most_common())
+
+
 def pieces(tracks: int, groups: int, *, repeats: int, sample_rate: int = 30000,
-           crop_seconds: float = 3.8) -> dict:
+           crop_seconds: float = 3.8, profile: bool = False) -> dict:
   """Per-piece seconds (median) and compile seconds of one size."""
   import functools
   import jax
@@ -88,10 +150,10 @@ def pieces(tracks: int, groups: int, *, repeats: int, sample_rate: int = 30000,
   settings = fit_lib.step_settings(config, sample_rate)
   n_samples = np.array([n], np.int32)
 
-  def step():
-    return fit_lib.run_steps(state, batch(console), key, x[None], mix[None], batch(alive),
-                             n_samples, fit_lib.sparsity_schedule(config),
-                             settings=settings, optimizer=optimizer)
+  step_fn = jax.jit(functools.partial(fit_lib.run_steps, settings=settings, optimizer=optimizer))
+  step_args = (state, batch(console), key, x[None], mix[None], batch(alive), n_samples,
+               fit_lib.sparsity_schedule(config))
+  step = lambda: step_fn(*step_args)
 
   row = {"tracks": tracks, "groups": groups}
   for name, fn in [("render_fwd", lambda: render(params, x, alive)),
@@ -100,7 +162,20 @@ def pieces(tracks: int, groups: int, *, repeats: int, sample_rate: int = 30000,
                    ("loss_fwd_bwd", lambda: loss_grad(pred, mix)),
                    ("step", step)]:
     row[name], row["cpu_" + name], row["compile_" + name] = _time(fn, repeats)
+  if profile:
+    row["step_op_s"] = op_profile(step_fn, *step_args, calls=repeats)
   return row
+
+
+def _print_profile(row: dict, top: int = 12) -> None:
+  """The step's op seconds by kind: the ``top`` kinds, all FFTs, everything."""
+  ops = row["step_op_s"]
+  total = sum(ops.values())
+  fft = sum(s for kind, s in ops.items() if kind.startswith("fft "))
+  print(f"\n{row['tracks']} x {row['groups']} step, op seconds per step by kind "
+        f"(summed over threads; the step's wall time is {row['step']:.3f} s)")
+  for kind, s in [*list(ops.items())[:top], ("all FFTs", fft), ("all ops", total)]:
+    print(f"  {kind:<36} {s:>7.3f} s  {100 * s / total:5.1f} %")
 
 
 def main() -> None:
@@ -108,6 +183,8 @@ def main() -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--sizes", default="4x1,16x4", help="tracks x groups (default: %(default)s)")
   parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: %(default)s)")
+  parser.add_argument("--profile", action="store_true",
+                      help="also profile the step (op seconds by kind, jax.profiler)")
   args = parser.parse_args()
   import jax
   names = ("render_fwd", "render_fwd_bwd", "loss_fwd", "loss_fwd_bwd", "step")
@@ -116,11 +193,13 @@ def main() -> None:
   rows = []
   for size in filter(None, args.sizes.split(",")):
     t, g = map(int, size.split("x"))
-    row = pieces(t, g, repeats=args.repeats)
+    row = pieces(t, g, repeats=args.repeats, profile=args.profile)
     rows.append(row)
     print(f"{t:>3} x{g:>2} | " + " ".join(
         f"{row[n]:>6.3f}/{row['cpu_' + n]:>6.3f} ({row['compile_' + n]:>4.1f})" for n in names),
         flush=True)
+  for row in rows if args.profile else ():
+    _print_profile(row)
   print(json.dumps({"benchmark": "step_pieces", "backend": jax.default_backend(),
                     "machine": timing.machine(),
                     "load_average": os.getloadavg(), "rows": rows}))
