@@ -173,8 +173,8 @@ def _add_search_options(parser, *, preset: str) -> None:
       "--method", choices=("paper", "precise"),
       help="'paper' (the paper's pruning, as its reference code runs it) or 'precise' "
            "(sparsity during the console fit with per-type costs, removed processors may "
-           "return, one-track subgroups' processors moved to their track: sparser graphs; "
-           "see benchmarks/RESULTS.md) (default: {paper.method})")
+           "return, one-track subgroups' processors moved to their track: sparser graphs, "
+           "lower recall; see benchmarks/RESULTS.md) (default: {paper.method})")
   group.add_argument(
       "--tolerance", type=_non_negative_float, metavar="T",
       help="τ: a processor is pruned if the loss without it is at most the lowest loss so "

@@ -62,8 +62,8 @@ class SearchConfig:
     method: ``"paper"`` (default: DAFx-24 Algorithm 1 exactly as the
       reference runs it) or ``"precise"`` (``graph_search.precise``: sparsity
       with per-type costs during the console fit, removed processors may
-      return, one-track subgroups in canonical form; sparser graphs at a
-      similar loss).
+      return, one-track subgroups in canonical form; sparser graphs, with
+      lower recall: ``benchmarks/RESULTS.md``).
   """
   console_steps: int = 6000
   finetune_steps: int = 500
