@@ -389,7 +389,8 @@ class RoundEvaluator:
     self.settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
     self.batch = batch
     self.track_jobs = self.group_jobs = job_slots(consoles[0], batch)
-    n_outputs = consoles[0].max_tracks + consoles[0].max_groups + 2 * self.track_jobs
+    n_outputs = (consoles[0].max_tracks + consoles[0].max_groups + self.track_jobs
+                 + self.group_jobs)  # the base's outputs and the jobs' (kept for rebase)
     n_cached = cached_chunks(len(starts), n_songs=len(consoles), n_outputs=n_outputs,
                              chunk_len=chunk_len, cache_bytes=cache_bytes)
     self.starts, self.fresh_starts = starts[:n_cached], starts[n_cached:]
