@@ -202,6 +202,25 @@ def test_silent_track_is_kept_and_reported(tmp_path):
   assert not song.tracks[song.track_names.index("silence")].any()
 
 
+@pytest.mark.parametrize("mix", ["one channel", "two equal channels", "stereo"])
+def test_a_mono_mix_is_noted(tmp_path, mix):
+  root = plain_song(tmp_path)
+  left = sine(220, SECONDS, SR)
+  write(os.path.join(root, "mix.wav"), {"one channel": left, "two equal channels": np.repeat(
+      left, 2, axis=1), "stereo": sine(220, SECONDS, SR, channels=2)}[mix])
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    song = load_song(root, sample_rate=SR)
+  notes = [str(w.message) for w in caught if issubclass(w.category, LoadWarning)]
+  if mix == "stereo":
+    assert notes == []
+  else:
+    assert notes == [f"{root}/mix.wav is mono (its side channel, left minus right, is silent); "
+                     f"the search fits a mono mix: centred pans, no stereo width. Use the "
+                     f"stereo mix if there is one."]
+    np.testing.assert_array_equal(song.mix[0], song.mix[1])
+
+
 # -- MedleyDB layout -----------------------------------------------------------
 
 

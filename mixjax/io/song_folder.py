@@ -34,7 +34,8 @@ stereo (mono is copied to both channels), resampled to the search rate with
 soxr, and aligned to the mix: shorter tracks are padded with silence at the
 end, longer ones cropped (a ``LoadWarning`` when they differ by more than
 ``LENGTH_WARNING_SECONDS``). Silent tracks are kept (a ``LoadWarning`` says
-so; the search will prune their processors).
+so; the search will prune their processors), and a mono mix is searched as
+one (a ``LoadWarning`` says so: its side channel is silent).
 
 Every problem with the folder raises one ``ValueError`` whose message names
 the file and says what to do.
@@ -448,8 +449,9 @@ def load_song(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Song:
       below 8000 Hz. The message names the file and says what to do.
 
   Warns:
-    LoadWarning: for every silent track (kept) and every track whose length
-      differs from the mix's by more than ``LENGTH_WARNING_SECONDS``.
+    LoadWarning: for a mono mix (one channel, or two identical ones), every
+      silent track (kept) and every track whose length differs from the mix's
+      by more than ``LENGTH_WARNING_SECONDS``.
   """
   sample_rate = validation.check_sample_rate(sample_rate, where="load_song")
   found = find_song_files(path)
@@ -458,6 +460,11 @@ def load_song(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Song:
     raise ValueError(
         f"{found.mix} is silent, so there is nothing to match; check that it is the "
         f"finished mix.")
+  if float(np.max(np.abs(mix[0] - mix[1]))) <= SILENCE_PEAK:
+    warnings.warn(
+        f"{found.mix} is mono (its side channel, left minus right, is silent); the search "
+        f"fits a mono mix: centred pans, no stereo width. Use the stereo mix if there is one.",
+        LoadWarning, stacklevel=2)
   tracks = _read_tracks(found.tracks, mix.shape[-1], sample_rate=sample_rate,
                         reference="the mix", silent_note="the search will prune its processors")
   return Song(tracks=tracks, mix=mix, track_groups=found.track_groups,
