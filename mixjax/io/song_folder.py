@@ -1,4 +1,5 @@
-"""Loading a song from a folder: dry tracks, subgroups and the finished mix.
+"""Loading a song from a folder: dry tracks, subgroups and the finished mix (and
+``write_song``: a ``Song`` written as a folder that loads back as itself).
 
 Two folder layouts are read:
 
@@ -55,6 +56,7 @@ import soundfile as sf
 import soxr
 import yaml
 
+from mixjax import atomic_files
 from mixjax import validation
 from mixjax.data import SILENCE_PEAK, Song, TrackSizes
 
@@ -525,3 +527,34 @@ def load_tracks(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tracks:
                         reference="the longest track" if n_samples is None else "the mix",
                         silent_note="it renders silence")
   return Tracks(tracks=tracks, track_names=tuple(found.track_names), sample_rate=sample_rate)
+
+
+# ---------------------------------------------------------------------------
+# Writing a song folder
+# ---------------------------------------------------------------------------
+
+
+def write_song(song: Song, path: str) -> None:
+  """Writes a ``Song`` as a plain-layout song folder, the one ``load_song`` reads back.
+
+  ``path/tracks/<track name>.wav`` per track, ``path/mix.wav`` and
+  ``path/groups.json`` (every subgroup with its tracks), each WAV 32-bit float
+  at the song's rate, every file written atomically. ``load_song(path)`` at
+  that rate gives the same audio, names and grouping (tracks in file-name order).
+
+  Raises:
+    ValueError: for a ``path`` that holds files already, or a track name that
+      cannot be a file name.
+  """
+  path = os.fspath(path)
+  if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+    raise ValueError(f"write_song: {path} exists and is not an empty folder; give a new one.")
+  for name in song.track_names:
+    if name.startswith(".") or os.sep in name or (os.altsep and os.altsep in name):
+      raise ValueError(f"write_song: track name {name!r} cannot be a file name; rename it.")
+  groups = {}
+  for name, track, g in zip(song.track_names, song.tracks, song.resolved_groups()):
+    atomic_files.write_wav(os.path.join(path, "tracks", f"{name}.wav"), track, song.sample_rate)
+    groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
+  atomic_files.write_wav(os.path.join(path, "mix.wav"), song.mix, song.sample_rate)
+  atomic_files.write_text(os.path.join(path, "groups.json"), json.dumps(groups, indent=2))
