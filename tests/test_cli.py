@@ -201,6 +201,7 @@ def test_search_writes_every_file(plain_out):
                "mixing graph](graph.png)", "(processors.png)", "(spectrogram.png)", "% wet)",
                "## Time", "console fit",
                "device: cpu", "## Settings", "| crop_seconds | 1.5 |", "kick, lead",
+               "| subgroups | 2: rhythm (bass, kick), lead (lead) |",
                "| sampler | hybrid |",
                "| processors | eq, compressor, noisegate, imager, gain_pan, delay, reverb |",
                "| trial_batch | auto (1 on CPU, 4 on GPU and TPU) |",
