@@ -115,7 +115,10 @@ def _loss_rows(result) -> list[list[str]]:
 def _loss_explanation(result) -> str:
   """What the console and pruned losses compare, in words, with the loss at each round's start."""
   if not result.config.rounds:
-    return "No pruning round ran: the pruned graph is the full console."
+    unfitted = ("The console was not fitted (0 steps): every loss, file and picture here comes "
+                "from its initial parameters, not from a search. "
+                if not result.config.console_steps else "")
+    return unfitted + "No pruning round ran: the pruned graph is the full console."
   c = result.config
   starts = ", ".join(f"{loss:.4f}" for loss in result.round_losses)
   return (
