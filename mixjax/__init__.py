@@ -40,6 +40,7 @@ _EXPORTS = {
     "recovery_scores": "mixjax.synthetic",
     "search_batch": "mixjax.graph_search",
     "synthetic_song": "mixjax.synthetic",
+    "write_song": "mixjax.io.song_folder",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
   from mixjax.graph_search import search_batch as search_batch
   from mixjax.io.song_folder import load_song as load_song
   from mixjax.io.song_folder import load_tracks as load_tracks
+  from mixjax.io.song_folder import write_song as write_song
   from mixjax.processors import PROCESSORS as PROCESSORS
   from mixjax.synthetic import GroundTruth as GroundTruth
   from mixjax.synthetic import recovery_scores as recovery_scores

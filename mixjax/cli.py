@@ -16,7 +16,9 @@ code 2, before anything is written. Compiled programs are cached on disk
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
+import glob
 import os
 import shlex
 import sys
@@ -153,8 +155,9 @@ def _add_search_options(parser, *, preset: str) -> None:
            f"Default: {preset}.")
   group.add_argument(
       "--steps", type=_count, metavar="N",
-      help="optimisation steps of the full console before pruning "
-           "(default: the preset's, paper {paper.console_steps}, quick {quick.console_steps})")
+      help="optimisation steps of the full console before pruning; 0 only with --rounds 0 "
+           "(the initial console, unfitted) (default: the preset's, paper "
+           "{paper.console_steps}, quick {quick.console_steps})")
   group.add_argument(
       "--finetune-steps", type=_count, metavar="N",
       help="optimisation steps after each pruning round (default: the preset's, paper "
@@ -201,7 +204,8 @@ def _config_from_args(args):
   Loss chunks always hop by crop minus warm-up.
 
   Raises:
-    ValueError: for settings that do not fit together.
+    ValueError: for settings that do not fit together, such as pruning an
+      unfitted console (``--steps 0`` with pruning rounds).
   """
   base = _presets()[args.preset]
   crop = base.crop_seconds if args.crop_seconds is None else args.crop_seconds
@@ -216,7 +220,22 @@ def _config_from_args(args):
                         ("tolerance", "tolerance")):
     if getattr(args, option) is not None:
       changes[field] = getattr(args, option)
-  return base.replace(**changes)
+  config = base.replace(**changes)
+  if config.console_steps == 0 and config.rounds:
+    raise ValueError(
+        f"--steps 0 leaves the console unfitted, and pruning it ({config.rounds} "
+        f"round{'s' if config.rounds > 1 else ''}"
+        f"{f', from --preset {args.preset}' if args.rounds is None else ''}) would remove "
+        f"processors by their initial settings: give --steps N above 0, or --rounds 0 to "
+        f"write the initial console on purpose.")
+  return config
+
+
+def _say_if_unfitted(config) -> None:
+  """Prints a note before a search that fits nothing (``--steps 0 --rounds 0``)."""
+  if not (config.console_steps or config.rounds):
+    print("note: --steps 0 --rounds 0: the console is not fitted; the results are its initial "
+          "parameters, not a search")
 
 
 def _check_settings(song, config, what: str) -> None:
@@ -250,6 +269,19 @@ def _load_song(path: str, *, sample_rate: int, command: str, tracks_only: bool =
   return song, notes
 
 
+def _check_not_a_data_set(path: str) -> None:
+  """Refuses a folder of song folders (up to two levels down) given as one song."""
+  from mixjax.io import song_folder
+  if not os.path.isdir(path) or song_folder.is_song_folder(path):
+    return
+  songs = sorted(p for pattern in ("*", "*/*") for p in glob.glob(os.path.join(path, pattern))
+                 if song_folder.is_song_folder(p))
+  if songs:
+    raise ValueError(
+        f"{path} is not a song folder but holds {len(songs)} (e.g. {songs[0]}): search every "
+        f"song with 'mixjax collect {path} --out DIR', or give one song's folder.")
+
+
 def _settings(args, config) -> dict:
   import dataclasses
   return {"seed": args.seed, **{k: (list(v) if isinstance(v, tuple) else v)
@@ -264,6 +296,7 @@ def _search(args) -> int:
   from mixjax.io import song_folder
 
   config = _config_from_args(args)
+  _check_not_a_data_set(args.song)
   found = song_folder.find_song_files(args.song)
   song, notes = _load_song(args.song, sample_rate=args.sample_rate, command="search")
   _check_settings(song, config, args.song)
@@ -288,6 +321,7 @@ def _search(args) -> int:
     print(f"mixjax {__version__} on {results_folder.default_device()}: {label}, "
           f"{song.n_tracks} tracks in {song.n_groups} groups, {song.seconds:.1f} s at "
           f"{song.sample_rate} Hz ({found.layout} layout)")
+    _say_if_unfitted(config)
     if args.resume:
       if os.path.exists(os.path.join(checkpoint_dir, checkpoint_lib.FILENAME)):
         print(f"resuming from {checkpoint_dir}")
@@ -361,6 +395,7 @@ def _demo_search(args, config, song, truth, fingerprint) -> None:
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "
         f"{song.seconds:.1f} s at {song.sample_rate} Hz; ground truth has "
         f"{len(truth.alive_nodes())} processors")
+  _say_if_unfitted(config)
   result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress)
   scores = recovery_scores(truth.alive_nodes(), result.alive_nodes())
   printed, notes = report_text.ground_truth_text(song, truth.alive_nodes(),
@@ -393,6 +428,7 @@ def _collect(args) -> int:
   from mixjax.io import results_folder
   mixjax.enable_compilation_cache()
   print(f"mixjax {__version__} on {results_folder.default_device()}")
+  _say_if_unfitted(config)
   index = collect_lib.collect(args.dataset, args.out, config=config, batch_size=args.batch_size,
                               sample_rate=args.sample_rate, seed=args.seed,
                               bucket_seconds=args.bucket_seconds, progress=not args.no_progress)
@@ -409,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--version", action="version", version=f"mixjax {__version__}",
                       help="print mixjax's version and exit")
   sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+  parser.commands = sub.choices  # name -> the command's parser
 
   search = sub.add_parser("search", help="search a song folder for its mixing graph",
                           description=SEARCH_HELP, formatter_class=_HelpFormatter)
@@ -480,6 +517,22 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _unrecognized_message(unknown: list[str], command: str, commands: dict) -> str:
+  """argparse's message for arguments ``command`` does not know, with a hint: the
+  command that has the flag, or the closest flag of this one."""
+  flags = {name: [f for action in p._actions for f in action.option_strings]
+           for name, p in commands.items()}
+  message = f"unrecognized arguments: {' '.join(unknown)}"
+  for flag in (a.split("=")[0] for a in unknown if a.startswith("--")):
+    elsewhere = [f"mixjax {name}" for name in commands if flag in flags[name]]
+    if elsewhere:
+      return f"{message}; {flag} is an option of {', '.join(elsewhere)}"
+    close = difflib.get_close_matches(flag, flags[command], n=1)
+    if close:
+      return f"{message}; did you mean {close[0]}?"
+  return message
+
+
 def _interrupted_message(args, argv: list[str], interrupt: KeyboardInterrupt) -> str:
   """What Ctrl-C left behind, and how to go on."""
   if args.command == "collect":
@@ -498,7 +551,10 @@ def main(argv=None) -> int:
   parser = build_parser()
   argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
   try:
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+      parser.commands[args.command].error(
+          _unrecognized_message(unknown, args.command, parser.commands))
   except SystemExit as exit_:
     return int(exit_.code or 0)
   try:

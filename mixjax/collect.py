@@ -37,7 +37,6 @@ from typing import NamedTuple
 
 import jax
 import soundfile as sf
-from tqdm.auto import tqdm
 
 from mixjax import atomic_files
 from mixjax.graph_search import SearchConfig, search_batch
@@ -46,6 +45,7 @@ from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import fit as fit_lib
 from mixjax.io import results_folder
 from mixjax.io import song_folder
+from mixjax.progress import tqdm
 
 INDEX = "index.jsonl"
 SUMMARY = "summary.md"

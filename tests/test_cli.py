@@ -8,6 +8,7 @@ generated song folders of one shape (3 tracks in 2 groups, 2 s, searched at
 import csv
 import json
 import os
+import re
 import shlex
 import shutil
 import signal as signals
@@ -201,6 +202,7 @@ def test_search_writes_every_file(plain_out):
                "mixing graph](graph.png)", "(processors.png)", "(spectrogram.png)", "% wet)",
                "## Time", "console fit",
                "device: cpu", "## Settings", "| crop_seconds | 1.5 |", "kick, lead",
+               "| subgroups | 2: rhythm (bass, kick), lead (lead) |",
                "| sampler | hybrid |",
                "| processors | eq, compressor, noisegate, imager, gain_pan, delay, reverb |",
                "| trial_batch | auto (1 on CPU, 4 on GPU and TPU) |",
@@ -363,7 +365,38 @@ def test_no_steps_and_no_rounds(songs, tmp_path, capsys):
   with open(os.path.join(out, "report.md")) as f:
     text = f.read()
   assert "0 optimisation steps, 0 pruning trials" in text
-  assert "No pruning round ran: the pruned graph is the full console." in text
+  assert ("The console was not fitted (0 steps): every loss, file and picture here comes from "
+          "its initial parameters, not from a search. No pruning round ran: the pruned graph "
+          "is the full console.") in text
+  assert stdout.splitlines()[1] == ("note: --steps 0 --rounds 0: the console is not fitted; "
+                                    "the results are its initial parameters, not a search")
+
+
+def test_a_mono_mix_the_crop_loss_and_the_dry_wet_are_said(songs, tmp_path, capsys,
+                                                              monkeypatch):
+  """Notes on stderr and in report.md, the bar's crop loss, the chains' dry/wet in stdout."""
+  from mixjax import progress
+  monkeypatch.setattr(progress, "PLAIN_SECONDS", 0.0)  # draw every update into the capture
+  song = str(tmp_path / "mono")
+  shutil.copytree(songs["plain"], song)
+  os.remove(f"{song}/mix.wav")
+  write(f"{song}/mix.flac", signal(110, SR, channels=1, seed=1), SR, "PCM_24")
+  out = str(tmp_path / "out")
+  args = [a for a in TINY_ARGS if a != "--no-progress"]
+  code, stdout, err = run(capsys, "search", song, "--out", out, *args, "--rounds", "0")
+  assert code == 0, err
+  note = (f"{song}/mix.flac is mono (its side channel, left minus right, is silent); the search "
+          f"fits a mono mix: centred pans, no stereo width. Use the stereo mix if there is one.")
+  assert f"mixjax search: note: {note}" in err.splitlines()
+  with open(os.path.join(out, "report.md")) as f:
+    assert f"- {note}" in f.read()
+  assert "console fit: " in err and "crop loss=" in err and "loss=" not in err.replace(
+      "crop loss=", "")
+  assert "whole-song loss  sum of dry tracks" in stdout
+  chains = [l for l in stdout.splitlines() if l.startswith("  track ") or l.startswith("  group ")]
+  assert len(chains) == 5 and all(
+      re.fullmatch(r"  (track|group) \w+: \w+ \(\d+ % wet\)( -> \w+ \(\d+ % wet\))*", l)
+      for l in chains), chains
 
 
 def test_search_medleydb_layout(songs, tmp_path, capsys):
@@ -515,6 +548,9 @@ def test_foreign_output_folder(songs, tmp_path, capsys):
     (["--crop-seconds", "0.01", "--warmup-seconds", "0.005"],
      "leaves 40 samples at 8000 Hz to score, but the loss's largest FFT (4096) needs at least "
      "2049 (0.256 s); use a longer --crop-seconds or a shorter --warmup-seconds"),
+    (["--steps", "0"], "--steps 0 leaves the console unfitted, and pruning it (1 round) would "
+     "remove processors by their initial settings: give --steps N above 0, or --rounds 0 to "
+     "write the initial console on purpose."),
 ])
 def test_bad_options(songs, tmp_path, capsys, options, message):
   out = str(tmp_path / "out")
@@ -522,6 +558,36 @@ def test_bad_options(songs, tmp_path, capsys, options, message):
   assert code == 2
   assert len(err.strip().splitlines()) == 1 and message in err, err
   assert not os.path.exists(out)
+
+
+def test_steps_0_with_the_presets_rounds_names_the_preset(songs, tmp_path, capsys):
+  code, _, err = run(capsys, "demo", "--out", tmp_path / "demo", "--steps", "0")
+  assert_one_line_error(code, err, "demo", "pruning it (4 rounds, from --preset quick)")
+  assert not os.path.exists(tmp_path / "demo")
+
+
+@pytest.mark.parametrize("options, hint", [
+    (["--presest", "quick"], "unrecognized arguments: --presest quick; did you mean --preset?"),
+    (["--seeds=3"], "unrecognized arguments: --seeds=3; did you mean --seed?"),
+    (["--bucket-seconds", "3"], "--bucket-seconds is an option of mixjax collect"),
+])
+def test_an_unknown_flag_gets_the_command_help_and_a_hint(songs, tmp_path, capsys, options,
+                                                          hint):
+  code, _, err = run(capsys, "search", songs["plain"], "--out", tmp_path / "out", *options)
+  assert_one_line_error(code, err, "search", hint)
+  assert err.strip().endswith("(see mixjax search --help)")
+  assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_data_set_given_to_search_points_to_collect(songs, tmp_path, capsys):
+  for name in ("a", "b"):
+    shutil.copytree(songs["plain"], tmp_path / "dataset" / "rock" / name)
+  dataset = str(tmp_path / "dataset")
+  code, _, err = run(capsys, "search", dataset, "--out", tmp_path / "out", *TINY_ARGS)
+  assert_one_line_error(
+      code, err, "search", f"{dataset} is not a song folder but holds 2 (e.g. {dataset}/rock/a): "
+      f"search every song with 'mixjax collect {dataset} --out DIR', or give one song's folder.")
+  assert not os.path.exists(tmp_path / "out")
 
 
 def test_missing_out_option(songs, capsys):

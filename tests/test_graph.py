@@ -319,3 +319,22 @@ def test_report_describes_each_node_by_its_effect(graph, searched):
   kept = [n for n in graph["nodes"] if n["type"] in PROCESSORS]
   assert sum(line.count("% wet)") for line in markdown.splitlines()
              if line.startswith("- **")) == len(kept)
+
+
+def test_report_lists_the_tracks_of_each_subgroup_shortened_for_many(graph, searched):
+  _, result = searched
+  table = lambda g: next(line for line in report_text.report_markdown(
+      result, g, song_label="tiny", n_samples=N, device="cpu").splitlines()
+      if line.startswith("| subgroups |"))
+  members = {g: [t["name"] for t in graph["tracks"] if t["group"] == g] for g in graph["groups"]}
+  assert table(graph) == "| subgroups | {}: {} |".format(len(members), ", ".join(
+      f"{g} ({', '.join(names)})" for g, names in members.items()))
+  tracks = ([{"name": f"drum{i}", "group": "drums"} for i in range(20)]
+            + [{"name": f"solo{i}", "group": f"solo{i}"} for i in range(99)])
+  many = edited(graph, lambda g: g.update(tracks=tracks, groups=["drums"] + [
+      f"solo{i}" for i in range(99)]))
+  shown = report_text.MAX_GROUPS_LISTED
+  assert table(many) == "| subgroups | 100: drums ({}, +{} more), {}, +{} more |".format(
+      ", ".join(f"drum{i}" for i in range(report_text.MAX_NAMES_PER_GROUP)),
+      20 - report_text.MAX_NAMES_PER_GROUP,
+      ", ".join(f"solo{i} (solo{i})" for i in range(shown - 1)), 100 - shown)

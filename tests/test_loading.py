@@ -202,6 +202,49 @@ def test_silent_track_is_kept_and_reported(tmp_path):
   assert not song.tracks[song.track_names.index("silence")].any()
 
 
+@pytest.mark.parametrize("mix", ["one channel", "two equal channels", "stereo"])
+def test_a_mono_mix_is_noted(tmp_path, mix):
+  root = plain_song(tmp_path)
+  left = sine(220, SECONDS, SR)
+  write(os.path.join(root, "mix.wav"), {"one channel": left, "two equal channels": np.repeat(
+      left, 2, axis=1), "stereo": sine(220, SECONDS, SR, channels=2)}[mix])
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    song = load_song(root, sample_rate=SR)
+  notes = [str(w.message) for w in caught if issubclass(w.category, LoadWarning)]
+  if mix == "stereo":
+    assert notes == []
+  else:
+    assert notes == [f"{root}/mix.wav is mono (its side channel, left minus right, is silent); "
+                     f"the search fits a mono mix: centred pans, no stereo width. Use the "
+                     f"stereo mix if there is one."]
+    np.testing.assert_array_equal(song.mix[0], song.mix[1])
+
+
+# -- writing a song folder -------------------------------------------------------
+
+
+def test_write_song_loads_back_as_the_same_song(tmp_path):
+  import jax
+
+  import mixjax
+  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=1.0,
+                                  sample_rate=SR)
+  root = str(tmp_path / "song")
+  mixjax.write_song(song, root)
+  assert sorted(os.listdir(root)) == ["groups.json", "mix.wav", "tracks"]
+  loaded = load_song(root, sample_rate=SR)
+  order = [song.track_names.index(n) for n in loaded.track_names]  # file-name order
+  assert sorted(loaded.track_names) == sorted(song.track_names)
+  np.testing.assert_array_equal(loaded.tracks, np.asarray(song.tracks)[order])
+  np.testing.assert_array_equal(loaded.mix, song.mix)
+  groups = lambda s: {n: s.group_names[g] for n, g in zip(s.track_names, s.resolved_groups())}
+  assert groups(loaded) == groups(song)
+  with pytest.raises(ValueError, match=r"song exists and is not an empty folder"):
+    mixjax.write_song(song, root)
+  assert sorted(os.listdir(root)) == ["groups.json", "mix.wav", "tracks"]
+
+
 # -- MedleyDB layout -----------------------------------------------------------
 
 

@@ -4,10 +4,13 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
 import pytest
+
+import mixjax
 
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 
@@ -24,6 +27,22 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
   index = [json.loads(l) for l in (tmp_path / "notebook-collection" / "index.jsonl").read_text().splitlines()]
   assert len(index) == 2 and all(r["status"] == "done" for r in index)
   assert os.path.exists(tmp_path / "notebook-collection" / "summary.md")
+
+
+def test_the_notebook_uses_public_names_and_is_saved_without_outputs():
+  """No internal module (``mixjax``'s docstring names the public ones), no saved output."""
+  public = {"mixjax.io.graph_json", "mixjax.io.results_folder", "mixjax.collect",
+            "mixjax.processors"}
+  cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+  source = "".join("".join(c["source"]) for c in cells)
+  for module, names in re.findall(r"^ *from (mixjax\S*) import (.+)$", source, re.MULTILINE):
+    for name in re.split(r", *", names):
+      assert (module == "mixjax" and name in mixjax.__all__ or module in public
+              or f"{module}.{name}" in public), f"the notebook imports {module}.{name}"
+  assert re.findall(r"^ *import (mixjax\S*)", source, re.MULTILINE) == ["mixjax"]
+  attributes = set(re.findall(r"\bmixjax\.(\w+)", source)) - {"io", "collect"}
+  assert attributes <= set(mixjax.__all__) | {"__version__"}, attributes
+  assert all(c["outputs"] == [] and c["execution_count"] is None for c in cells)
 
 
 def install_cell() -> str:

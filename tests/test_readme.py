@@ -10,8 +10,6 @@ tests/test_cli.py, and ``synthetic_song`` makes that song shape. The test checks
 that each substitution applies.
 """
 
-import json
-import os
 import pathlib
 import re
 
@@ -19,7 +17,6 @@ import jax
 import pytest
 
 import mixjax
-from mixjax import atomic_files
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 SR = 8000
@@ -36,14 +33,7 @@ def python_blocks() -> list[str]:
 
 def write_song_folder(folder: str, seed: int) -> None:
   """A synthetic song in the plain layout: tracks/*.wav, mix.wav, groups.json."""
-  song, _ = mixjax.synthetic_song(jax.random.key(seed), **TINY_SONG)
-  for name, track in zip(song.track_names, song.tracks):
-    atomic_files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, song.sample_rate)
-  atomic_files.write_wav(os.path.join(folder, "mix.wav"), song.mix, song.sample_rate)
-  groups = {}
-  for name, g in zip(song.track_names, song.resolved_groups()):
-    groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
-  atomic_files.write_text(os.path.join(folder, "groups.json"), json.dumps(groups))
+  mixjax.write_song(mixjax.synthetic_song(jax.random.key(seed), **TINY_SONG)[0], folder)
 
 
 class _TinyConfigs:

@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from tqdm.auto import tqdm
 
 from mixjax import console as console_lib
 from mixjax import nodes as nodes_lib
@@ -29,6 +28,7 @@ from mixjax.graph_search import incremental as incremental_lib
 from mixjax.graph_search import prune as prune_lib
 from mixjax.graph_search.config import SearchConfig
 from mixjax.graph_search.result import SearchResult
+from mixjax.progress import tqdm
 
 HISTORY_KEYS = ("step", "phase", "loss", "regularizer", "sparsity", "total")
 
@@ -222,9 +222,11 @@ class BatchSearch:
       metrics = jax.device_get(metrics)
       run["history"].append({"step": np.arange(first, first + per_call),
                              "phase": np.full(per_call, phase), **metrics})
+      # The loss of the last step's training crop; the summary's losses are whole-song.
+      bar.set_postfix({"crop loss": f"{float(np.mean(metrics['loss'][:, -1])):.4f}",
+                       "alive": int(sum(f.sum() for f in run["flags"][:self.n_real]))},
+                      refresh=False)
       bar.update(per_call)
-      bar.set_postfix(loss=f"{float(np.mean(metrics['loss'][:, -1])):.4f}",
-                      alive=int(sum(f.sum() for f in run["flags"][:self.n_real])))
     bar.close()
     run["state"] = jax.block_until_ready(state)
 
@@ -316,7 +318,8 @@ class BatchSearch:
       self.prune(run, r)
       self.after_round(run, r)
       run["seconds"]["trials"] += time.perf_counter() - t0
-      rounds.set_postfix(alive=int(sum(f.sum() for f in run["flags"][:self.n_real])))
+      rounds.set_postfix(alive=int(sum(f.sum() for f in run["flags"][:self.n_real])),
+                         refresh=False)
       t0 = time.perf_counter()
       self.fit(run, config.finetune_steps, r + 1, f"fine-tune {r + 1}/{config.rounds}")
       run["seconds"]["finetune"] += time.perf_counter() - t0

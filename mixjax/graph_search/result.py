@@ -116,11 +116,12 @@ class SearchResult:
     return out
 
   def summary(self) -> str:
-    """A short human-readable report."""
+    """A short human-readable report: the whole-song losses, ρ, times, and every chain
+    with each processor's dry/wet (``eq (72 % wet) -> compressor (29 % wet)``)."""
     counts = self.processor_counts()
     lines = [
-        f"loss  sum of dry tracks {self.loss_sum:.4f} | full console {self.loss_console:.4f} "
-        f"| pruned graph {self.loss_pruned:.4f}",
+        f"whole-song loss  sum of dry tracks {self.loss_sum:.4f} | full console "
+        f"{self.loss_console:.4f} | pruned graph {self.loss_pruned:.4f}",
         f"pruning ratio {self.pruning_ratio:.2f}  ("
         + ", ".join(f"{t} {r:.2f}" for t, r in self.pruning_ratio_per_type.items()) + ")",
         f"processors left {sum(counts.values())}  ("
@@ -130,7 +131,8 @@ class SearchResult:
     graph = self.graph()
     for level in ("groups", "tracks"):
       for entry in graph[level]:
-        chain = " -> ".join(f"{p['type']}({p['drywet']:.2f})" for p in entry["processors"])
+        chain = " -> ".join(f"{p['type']} ({100 * p['drywet']:.0f} % wet)"
+                            for p in entry["processors"])
         lines.append(f"  {validation.owner_label(level[:-1], entry['name'])}: "
                      f"{chain or '(dry)'}")
     return "\n".join(lines)

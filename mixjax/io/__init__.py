@@ -1,7 +1,8 @@
 """Reading and writing files, above the core: song folders in, results folders out.
 
 ==================  =========================================================
-``song_folder``     a song folder (plain or MedleyDB layout) read as a ``Song``
+``song_folder``     a song folder (plain or MedleyDB layout) read as a ``Song``,
+                    and a ``Song`` written as one
 ``graph_json``      graph.json: write, read, check and re-render a saved graph
 ``results_folder``  the results folder of a search: which files it holds, whose
                     song it is, when it may be written, writing it

@@ -115,7 +115,10 @@ def _loss_rows(result) -> list[list[str]]:
 def _loss_explanation(result) -> str:
   """What the console and pruned losses compare, in words, with the loss at each round's start."""
   if not result.config.rounds:
-    return "No pruning round ran: the pruned graph is the full console."
+    unfitted = ("The console was not fitted (0 steps): every loss, file and picture here comes "
+                "from its initial parameters, not from a search. "
+                if not result.config.console_steps else "")
+    return unfitted + "No pruning round ran: the pruned graph is the full console."
   c = result.config
   starts = ", ".join(f"{loss:.4f}" for loss in result.round_losses)
   return (
@@ -165,6 +168,16 @@ def ground_truth_text(song, truth_nodes, found_nodes, scores: dict) -> tuple[str
   return "\n".join(printed), "\n".join(notes)
 
 
+MAX_GROUPS_LISTED, MAX_NAMES_PER_GROUP = 24, 8
+"""How many subgroups, and tracks of each, report.md's song table names (then "+N more")."""
+
+
+def _name_list(names, limit: int) -> str:
+  """``"a, b, c"``, or the first ``limit`` names and ``"+N more"``."""
+  shown = ", ".join(names[:limit])
+  return shown if len(names) <= limit else f"{shown}, +{len(names) - limit} more"
+
+
 def _table(header, rows) -> list[str]:
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -176,12 +189,15 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
   """report.md text."""
   sr = result.sample_rate
   counts = result.processor_counts()
-  groups = [g for g in graph["groups"] if any(t["group"] == g for t in graph["tracks"])]
+  members = {g: [t["name"] for t in graph["tracks"] if t["group"] == g] for g in graph["groups"]}
+  groups = [g for g in graph["groups"] if members[g]]
   n_groups = len(groups)
   lines = [f"# mixjax search: {song_label}", ""]
   lines += _table(["song", ""], [
       ["tracks", f"{len(result.track_names)}: {', '.join(result.track_names)}"],
-      ["subgroups", f"{n_groups}: {', '.join(groups)}"],
+      ["subgroups", f"{n_groups}: " + _name_list(
+          [f"{g} ({_name_list(members[g], MAX_NAMES_PER_GROUP)})" for g in groups],
+          MAX_GROUPS_LISTED)],
       ["length", f"{n_samples / sr:.1f} s at {sr} Hz"],
   ])
   lines += ["", "## Losses", "",

@@ -1,4 +1,5 @@
-"""Loading a song from a folder: dry tracks, subgroups and the finished mix.
+"""Loading a song from a folder: dry tracks, subgroups and the finished mix (and
+``write_song``: a ``Song`` written as a folder that loads back as itself).
 
 Two folder layouts are read:
 
@@ -34,7 +35,8 @@ stereo (mono is copied to both channels), resampled to the search rate with
 soxr, and aligned to the mix: shorter tracks are padded with silence at the
 end, longer ones cropped (a ``LoadWarning`` when they differ by more than
 ``LENGTH_WARNING_SECONDS``). Silent tracks are kept (a ``LoadWarning`` says
-so; the search will prune their processors).
+so; the search will prune their processors), and a mono mix is searched as
+one (a ``LoadWarning`` says so: its side channel is silent).
 
 Every problem with the folder raises one ``ValueError`` whose message names
 the file and says what to do.
@@ -54,6 +56,7 @@ import soundfile as sf
 import soxr
 import yaml
 
+from mixjax import atomic_files
 from mixjax import validation
 from mixjax.data import SILENCE_PEAK, Song, TrackSizes
 
@@ -448,8 +451,9 @@ def load_song(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Song:
       below 8000 Hz. The message names the file and says what to do.
 
   Warns:
-    LoadWarning: for every silent track (kept) and every track whose length
-      differs from the mix's by more than ``LENGTH_WARNING_SECONDS``.
+    LoadWarning: for a mono mix (one channel, or two identical ones), every
+      silent track (kept) and every track whose length differs from the mix's
+      by more than ``LENGTH_WARNING_SECONDS``.
   """
   sample_rate = validation.check_sample_rate(sample_rate, where="load_song")
   found = find_song_files(path)
@@ -458,6 +462,11 @@ def load_song(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Song:
     raise ValueError(
         f"{found.mix} is silent, so there is nothing to match; check that it is the "
         f"finished mix.")
+  if float(np.max(np.abs(mix[0] - mix[1]))) <= SILENCE_PEAK:
+    warnings.warn(
+        f"{found.mix} is mono (its side channel, left minus right, is silent); the search "
+        f"fits a mono mix: centred pans, no stereo width. Use the stereo mix if there is one.",
+        LoadWarning, stacklevel=2)
   tracks = _read_tracks(found.tracks, mix.shape[-1], sample_rate=sample_rate,
                         reference="the mix", silent_note="the search will prune its processors")
   return Song(tracks=tracks, mix=mix, track_groups=found.track_groups,
@@ -518,3 +527,34 @@ def load_tracks(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tracks:
                         reference="the longest track" if n_samples is None else "the mix",
                         silent_note="it renders silence")
   return Tracks(tracks=tracks, track_names=tuple(found.track_names), sample_rate=sample_rate)
+
+
+# ---------------------------------------------------------------------------
+# Writing a song folder
+# ---------------------------------------------------------------------------
+
+
+def write_song(song: Song, path: str) -> None:
+  """Writes a ``Song`` as a plain-layout song folder, the one ``load_song`` reads back.
+
+  ``path/tracks/<track name>.wav`` per track, ``path/mix.wav`` and
+  ``path/groups.json`` (every subgroup with its tracks), each WAV 32-bit float
+  at the song's rate, every file written atomically. ``load_song(path)`` at
+  that rate gives the same audio, names and grouping (tracks in file-name order).
+
+  Raises:
+    ValueError: for a ``path`` that holds files already, or a track name that
+      cannot be a file name.
+  """
+  path = os.fspath(path)
+  if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+    raise ValueError(f"write_song: {path} exists and is not an empty folder; give a new one.")
+  for name in song.track_names:
+    if name.startswith(".") or os.sep in name or (os.altsep and os.altsep in name):
+      raise ValueError(f"write_song: track name {name!r} cannot be a file name; rename it.")
+  groups = {}
+  for name, track, g in zip(song.track_names, song.tracks, song.resolved_groups()):
+    atomic_files.write_wav(os.path.join(path, "tracks", f"{name}.wav"), track, song.sample_rate)
+    groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
+  atomic_files.write_wav(os.path.join(path, "mix.wav"), song.mix, song.sample_rate)
+  atomic_files.write_text(os.path.join(path, "groups.json"), json.dumps(groups, indent=2))
