@@ -389,7 +389,6 @@ def _demo_search(args, config, song, truth, fingerprint) -> None:
   from mixjax import atomic_files
   from mixjax.io import report_text
   from mixjax.io import results_folder
-  from mixjax.synthetic import recovery_scores
 
   print(f"mixjax {__version__} on {results_folder.default_device()}")
   print(f"synthetic song: {song.n_tracks} tracks in {song.n_groups} groups, "
@@ -397,9 +396,7 @@ def _demo_search(args, config, song, truth, fingerprint) -> None:
         f"{len(truth.alive_nodes())} processors")
   _say_if_unfitted(config)
   result = mixjax.search(song, config, seed=args.seed, progress=not args.no_progress)
-  scores = recovery_scores(truth.alive_nodes(), result.alive_nodes())
-  printed, notes = report_text.ground_truth_text(song, truth.alive_nodes(),
-                                                 result.alive_nodes(), scores)
+  printed, notes = report_text.ground_truth_text(song, truth, result)
   print(result.summary() + "\n\n" + printed)
   results_folder.write_results(result, song, args.out, fingerprint=fingerprint,
                                song_label=f"synthetic song (seed {args.seed})", notes=notes,

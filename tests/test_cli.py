@@ -670,12 +670,16 @@ def test_demo_writes_the_results_folder_and_the_comparison(tmp_path, capsys):
   code, stdout, _ = run(capsys, "demo", "--out", out, "--tracks", "3", "--groups", "2",
                         "--seconds", "2", *TINY_ARGS)
   assert code == 0
-  assert "ground truth vs found:" in stdout and "recovery: precision" in stdout
+  assert "ground truth vs found (what each processor does at its dry/wet" in stdout
+  assert "recovery: precision" in stdout and "    truth: " in stdout
   assert set(os.listdir(out)) == (set(results_folder.RESULT_FILES)
                                   | {results_folder.MARKER, "target.wav", "dry_sum.wav"})
   with open(os.path.join(out, "report.md")) as f:
     text = f.read()
-  assert "## Ground truth" in text and "| node | processor | in the truth | found |" in text
+  assert "## Ground truth" in text
+  assert "| node | processor | truth | found | settings error |" in text
+  assert "Waveform null (the energy of mix \u2212 estimate re the mix's): mid " in text
+  assert "`target.wav` is the synthetic mix (peak " in text and "(peak " in text
   assert "| group 1 |" in text or "| group 2 |" in text  # synthetic groups: "group 1", ...
   assert "group group" not in text and "group group" not in stdout
   graph_lib.load_graph(os.path.join(out, "graph.json"))

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ElementTree
 
 import jax
 import matplotlib.axes
+import matplotlib.figure
 import numpy as np
 import pytest
 
@@ -265,9 +266,19 @@ def test_pictures(tmp_path, graph, searched, monkeypatch):
   set_title = matplotlib.axes.Axes.set_title
   monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
                       lambda ax, label, *a, **k: titles.append(label) or set_title(ax, label, *a, **k))
-  plots.plot_spectrograms(song.mix, result.render(song), SR, spec)
+  texts = []
+  figure_text = matplotlib.figure.Figure.text
+  monkeypatch.setattr(matplotlib.figure.Figure, "text",
+                      lambda fig, x, y, s, *a, **k: texts.append(s) or figure_text(fig, x, y, s,
+                                                                                   *a, **k))
+  panels = plots.plot_spectrograms(song.mix, result.render(song), SR, spec)
   assert titles[:3] == ["mix — mid", "estimate — mid", titles[2]]  # the README's word: mix
-  assert titles[2].startswith("difference — mid (") and titles[2].endswith(" dB re mix)")
+  for row, title in (("mid", titles[2]), ("side", titles[5])):
+    # The difference panels show the magnitudes' difference, with both numbers.
+    assert title == (f"estimate \u2212 mix, magnitude \u2014 {row}\nmean |\u0394| "
+                     f"{panels.mean_abs_difference_db[row]:.1f} dB; waveform null "
+                     f"{panels.null_db[row]:+.1f} dB re mix").replace("-", "\u2212"), title
+  assert " ".join(texts).replace("\n", " ") == report_text.NULL_NOTE  # why it does not null
   assert not any("target" in t for t in titles), titles
   for path in (png, spec):
     with open(path, "rb") as f:
@@ -281,6 +292,33 @@ def test_pictures(tmp_path, graph, searched, monkeypatch):
     plots.plot_spectrograms(song.mix, song.mix[:, :100], SR, spec)
 
 
+def test_spectrogram_difference_is_of_magnitudes_and_the_null_is_of_waveforms():
+  """Against signals whose answer is known: a polarity flip has the same magnitudes (a
+  difference of 0 dB) but a waveform difference twice the mix (+6.02 dB); half the mix is
+  -6.02 dB in both (float64 sums)."""
+  mix = make_song().mix
+  flipped = plots.spectrogram_panels(mix, -mix, SR)
+  for row in ("mid", "side"):
+    assert np.abs(flipped.difference_db[row]).max() < 1e-6
+    assert flipped.mean_abs_difference_db[row] < 1e-6
+    assert flipped.null_db[row] == pytest.approx(10 * np.log10(4), abs=1e-3)
+  half = plots.spectrogram_panels(mix, 0.5 * mix, SR)
+  for row, f in (("mid", lambda x: x[0] + x[1]), ("side", lambda x: x[0] - x[1])):
+    m = half.magnitude_db[row]["mix"]
+    loud = m > half.floor_db + 7  # the estimate's copy stays above the floor
+    np.testing.assert_allclose(half.difference_db[row][loud], -20 * np.log10(2), atol=1e-4)
+    np.testing.assert_allclose(half.magnitude_db[row]["estimate"][loud],
+                               m[loud] - 20 * np.log10(2), atol=1e-4)
+    quiet = np.maximum(m, half.magnitude_db[row]["estimate"]) <= half.floor_db
+    assert np.all(half.difference_db[row][quiet] == 0)  # silence matches silence
+    reference = f(np.asarray(mix, np.float64))
+    assert half.null_db[row] == pytest.approx(
+        10 * np.log10(np.sum((0.5 * reference) ** 2) / np.sum(reference ** 2)), abs=1e-4)
+  assert half.magnitude_db["mid"]["mix"].shape == (plots.LOG_FREQUENCY_ROWS,
+                                                   half.difference_db["mid"].shape[1])
+  assert half.frequency_hz[-1] == pytest.approx(SR / 2)
+
+
 def test_processor_curves(tmp_path, graph, monkeypatch):
   path = str(tmp_path / "processors.png")
   assert any(n["type"] in plots.CURVE_TYPES for n in graph["nodes"])
@@ -288,10 +326,23 @@ def test_processor_curves(tmp_path, graph, monkeypatch):
   set_title = matplotlib.axes.Axes.set_title
   monkeypatch.setattr(matplotlib.axes.Axes, "set_title",
                       lambda ax, label, *a, **k: titles.append(label) or set_title(ax, label, *a, **k))
+  notes = []
+  axes_text = matplotlib.axes.Axes.text
+  monkeypatch.setattr(matplotlib.axes.Axes, "text",
+                      lambda ax, x, y, s, *a, **k: notes.append(s) or axes_text(ax, x, y, s,
+                                                                                *a, **k))
   plots.plot_processors(graph, path)
   owners = {validation.owner_label(n["level"], n["owner"]) for n in graph["nodes"]
             if n["type"] in plots.CURVE_TYPES}
   assert {t.split(" — ")[0] for t in titles} == owners, titles  # "group rhythm", "track kick"
+  dynamics_nodes = [n for n in graph["nodes"] if n["type"] in ("compressor", "noisegate")]
+  assert dynamics_nodes
+  for node in dynamics_nodes:  # the nominal settings, then what they do at the dry/wet
+    e = node["effective"]
+    note = next(s for s in notes if s.startswith(
+        f"settings: threshold {e['threshold_db']:.1f} dB RMS (dotted),\nratio "
+        f"{e['ratio']:.2f} (".replace("-", "\u2212")))
+    assert f"\nat {100 * e['wet']:.0f} % wet: ≈" in note and note.endswith("dB (dashed)"), note
   older = edited(graph, lambda g: [n.pop("effective", None) for n in g["nodes"]])
   plots.plot_processors(older, str(tmp_path / "older.png"))  # computed from raw
   bare = edited(graph, lambda g: g.update(nodes=[n for n in g["nodes"]
@@ -338,3 +389,66 @@ def test_report_lists_the_tracks_of_each_subgroup_shortened_for_many(graph, sear
       ", ".join(f"drum{i}" for i in range(report_text.MAX_NAMES_PER_GROUP)),
       20 - report_text.MAX_NAMES_PER_GROUP,
       ", ".join(f"solo{i} (solo{i})" for i in range(shown - 1)), 100 - shown)
+
+
+def test_report_gives_the_spectrograms_numbers_and_the_wavs_peaks(graph, searched):
+  song, result = searched
+  markdown = report_text.report_markdown(
+      result, graph, song_label="tiny", n_samples=N, device="cpu",
+      spectrogram={"mean_abs_difference_db": {"mid": 2.14, "side": 3.36},
+                   "null_db": {"mid": 3.21, "side": -4.66}},
+      peaks_dbfs={"estimate.wav": 3.3, "console.wav": -1.25})
+  assert ("the estimate's magnitude spectrogram minus the mix's, in dB" in markdown
+          and "mean absolute difference, over the cells within the picture's colour range: "
+          "mid 2.1 dB, side 3.4 dB." in markdown)
+  assert ("Waveform null (the energy of mix \u2212 estimate re the mix's): mid +3.2 dB, side "
+          "\u22124.7 dB. " + report_text.NULL_NOTE) in markdown
+  assert "| estimate.wav | the pruned graph's render of the whole song (peak +3.3 dBFS) |" in (
+      markdown)
+  assert "(every processor, final parameters) (peak \u22121.2 dBFS) |" in markdown
+  assert "a peak above 0 dBFS is stored as it is" in markdown
+  assert report_text.peak_dbfs(np.array([[0.5, -2.0], [1.0, 0.0]])) == pytest.approx(
+      20 * np.log10(2))
+  bare = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N,
+                                     device="cpu")
+  assert "Waveform null" not in bare and "dBFS" not in bare
+
+
+def test_truth_and_found_side_by_side_in_the_same_words():
+  song, truth = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
+                                      sample_rate=SR, density=0.5)
+  true_effect = truth.effective()
+  nodes = sorted(true_effect)
+  kept, lost = nodes[0], nodes[-1]
+  extra = next(mixjax.nodes.Node("track", i, p) for i in range(3) for p in PROCESSORS
+               if ("track", i, p) not in true_effect)
+  extra_effect = REGISTRY[extra.processor].effective(
+      jax.tree.map(np.asarray, REGISTRY[extra.processor].init(jax.random.key(0))), 0.5,
+      sample_rate=SR)
+  found = {n: e for n, e in true_effect.items() if n != lost} | {extra: extra_effect}
+  printed, markdown = report_text.comparison_text(song, true_effect, found)
+
+  def owner(node):
+    names = song.track_names if node.level == "track" else song.group_names
+    return validation.owner_label(node.level, names[node.index])
+
+  row = (f"| {owner(kept)} | {REGISTRY[kept.processor].label} | "
+         f"{report_text.effect_text(kept.processor, true_effect[kept])} | "
+         f"{report_text.effect_text(kept.processor, true_effect[kept])} | ")
+  assert row in markdown  # the same words on both sides, by names
+  errors = REGISTRY[kept.processor].compare(true_effect[kept], true_effect[kept])
+  from mixjax.processors import _effective
+  assert row + _effective.error_words(errors) + " |" in markdown
+  assert (f"| {owner(lost)} | {REGISTRY[lost.processor].label} | "
+          f"{report_text.effect_text(lost.processor, true_effect[lost])} | not kept | \u2013 |"
+          ) in markdown
+  assert (f"| {owner(extra)} | {REGISTRY[extra.processor].label} | not in the truth | "
+          f"{report_text.effect_text(extra.processor, extra_effect)} | \u2013 |") in markdown
+  assert "| node | processor | truth | found | settings error |" in markdown
+  assert f"recovery: precision {(len(nodes) - 1) / len(nodes):.2f}" in markdown
+  assert "`target.wav` is the synthetic mix (peak " in markdown and " dBFS)" in markdown
+  assert f"  {owner(kept)}, {REGISTRY[kept.processor].label}\n    truth: " in printed
+  assert "    found: not kept" in printed and "truth: not in the truth" in printed
+  assert "track 0" not in printed + markdown and "group 0" not in printed + markdown
+  assert report_text.truth_text(song, truth).splitlines()[0].startswith(
+      f"  {owner(min(nodes, key=lambda n: (n.level != 'group', n.index)))}: ")

@@ -232,3 +232,20 @@ def test_alive_nodes_form():
   for level, index, name in truth.alive_nodes():
     assert level in LEVELS and name in PROCESSORS and isinstance(index, int)
     assert bool(truth.alive[level][name][index])
+
+
+def test_truth_says_what_each_processor_does_at_its_dry_wet():
+  _, truth = song_of(3, density=1.0)  # every processor on every node
+  assert truth.sample_rate == SR
+  effective = truth.effective()
+  assert set(effective) == truth.alive_nodes()
+  for s in truth.settings:
+    want = REGISTRY[s.processor].effective(node_params(truth, s.level, s.processor, s.index),
+                                           s.drywet, sample_rate=SR)
+    assert effective[s.node] == want
+    assert effective[s.node]["wet"] == pytest.approx(s.drywet, abs=1e-4)
+  # The truth against itself: no error; a node found nowhere has none.
+  node = next(iter(effective))
+  errors = synthetic.settings_errors(effective, {node: effective[node]})
+  assert set(errors) == {node}
+  assert all(v == (1.0 if k.endswith("_factor") else 0) for k, v in errors[node].items())

@@ -7,6 +7,8 @@ global state, the Agg renderer) and write every file atomically.
 from __future__ import annotations
 
 import math
+import textwrap
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib import patches
@@ -19,8 +21,9 @@ import matplotlib
 from mixjax import atomic_files
 from mixjax import dsp
 from mixjax.io import graph_json as graph_lib
+from mixjax.io import report_text
 from mixjax import validation
-from mixjax.processors import PROCESSORS, REGISTRY, eq
+from mixjax.processors import PROCESSORS, REGISTRY, dynamics, eq
 
 SPECTROGRAM_RANGE_DB = 80.0
 """Colour range of the spectrograms below their loudest bin (dB)."""
@@ -33,6 +36,12 @@ MAX_FRAMES = 700
 
 SPECTROGRAM_CMAP = "magma"
 """Colour map of the spectrograms."""
+
+DIFFERENCE_CMAP = "RdBu_r"
+"""Colour map of the magnitude difference (blue: the estimate is quieter, red: louder)."""
+
+DIFFERENCE_RANGE_DB = 12.0
+"""The magnitude difference's colour scale spans ± this (dB)."""
 
 _PALETTE_GREYS = 40  # palette entries kept for text and lines in the spectrogram PNG
 _ROW_INCHES = 0.34  # height of one track row in the graph drawing
@@ -174,7 +183,7 @@ def draw_graph(graph: dict, path_png: str, path_svg: str | None = None) -> None:
 CURVE_TYPES = ("eq", "compressor", "noisegate")
 """Processor types ``plot_processors`` draws, one column each."""
 
-_PANEL_INCHES = (4.3, 2.5)  # width, height of one panel of plot_processors
+_PANEL_INCHES = (4.3, 2.9)  # width, height of one panel of plot_processors
 
 
 def _frequency_axis(ax, sample_rate: int) -> None:
@@ -209,6 +218,17 @@ def _eq_panel(ax, effective: dict, sample_rate: int, colour: str) -> None:
   ax.set_ylabel("gain (dB)", fontsize=8)
 
 
+def dynamics_note(effective: dict) -> str:
+  """The note on a compressor's or gate's panel: its nominal settings, then what they do at
+  its dry/wet (the words of ``dynamics.describe``, one idea a line)."""
+  threshold, ratio, knee, times = dynamics.settings_words(effective)
+  slope, *gains = dynamics.effect_words(effective)
+  effect = (f"at {100 * effective['wet']:.0f} % wet: {slope}: {', '.join(gains)} "
+            f"(dashed)")
+  return "\n".join([f"settings: {threshold} (dotted),", f"{ratio}, {knee},", times,
+                    textwrap.fill(effect, 46)])
+
+
 def _dynamics_panel(ax, effective: dict, colour: str, node_type: str) -> None:
   level_db = np.asarray(effective["input_rms_db"])
   gain_db = np.asarray(effective["gain_db"])
@@ -221,13 +241,11 @@ def _dynamics_panel(ax, effective: dict, colour: str, node_type: str) -> None:
   ax.plot(level_db, np.maximum(gain_db, bottom), color=colour, lw=1.5)
   ax.set_xlim(level_db[0], level_db[-1])
   ax.set_ylim(bottom, 1.5)
-  # The note goes where the curve is not: left of a compressor's bend, right of a gate's.
+  # The note goes where the curve is not: under the left of a compressor's curve (0 dB
+  # below the threshold), under the right of a gate's.
   right = node_type == "noisegate"
-  note = (f"threshold {effective['threshold_db']:.1f} dB (dotted)\n"
-          f"floor {effective['max_reduction_db']:.1f} dB (dashed)\n"
-          f"attack = release {effective['time_constant_ms']:.2g} ms")
-  ax.text(0.97 if right else 0.03, 0.42, note.replace("-", "\u2212"),
-          transform=ax.transAxes, fontsize=6.5, color="#333333", va="center",
+  ax.text(0.97 if right else 0.03, 0.04, dynamics_note(effective),
+          transform=ax.transAxes, fontsize=6, color="#333333", va="bottom",
           ha="right" if right else "left",
           bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#dddddd", alpha=0.85))
   ax.set_xlabel("input level (dB RMS)", fontsize=8)
@@ -320,20 +338,60 @@ def _log_frequency_ticks(low_hz: float, high_hz: float):
   return np.log10(ticks), labels
 
 
-def plot_spectrograms(mix, estimate, sample_rate: int, path: str) -> None:
-  """Mid and side log-magnitude spectrograms of the mix, the estimate and their difference.
+class SpectrogramPanels(NamedTuple):
+  """What ``plot_spectrograms`` draws, and the two numbers it prints on it.
 
-  Six panels: rows mid ``(L + R) / 2`` and side ``(L - R) / 2``; columns the
-  mix, the estimate and the difference signal ``mix - estimate``, all on
-  one colour scale (dB re full scale, the top ``SPECTROGRAM_RANGE_DB`` below
-  the loudest bin), time in seconds, frequency in Hz on a log axis. Each
-  difference panel is titled with its energy relative to the mix's.
+  Rows ``"mid"`` (``(L + R) / 2``) and ``"side"`` (``(L - R) / 2``); every
+  picture is ``[LOG_FREQUENCY_ROWS, frames]`` in dB, frequency upwards.
+  """
+  frequency_hz: np.ndarray
+  """``[LOG_FREQUENCY_ROWS]`` log-spaced frequencies of the picture rows (Hz)."""
+  seconds: float
+  """Time the frames span (s)."""
+  magnitude_db: dict
+  """``{row: {"mix": ..., "estimate": ...}}``: magnitudes in dB re full scale."""
+  floor_db: float
+  """The colour scale's bottom: ``SPECTROGRAM_RANGE_DB`` below its (rounded-up) top."""
+  top_db: float
+  """The colour scale's top: the loudest bin, rounded up to 10 dB."""
+  difference_db: dict
+  """``{row: estimate_db - mix_db}``, each floored at ``floor_db`` first (the search
+  matches magnitudes; below the floor both read as the floor, so silence matches silence)."""
+  mean_abs_difference_db: dict
+  """``{row: mean |difference_db|}`` over the cells where the mix or the estimate is above
+  ``floor_db`` (0 when none is)."""
+  null_db: dict
+  """``{row: 10 log10(Σ (mix - estimate)² / Σ mix²)}``: the waveform difference's energy
+  re the mix's (a null test; 0 dB: as loud as the mix, -inf dB: a perfect null)."""
+
+
+def spectrogram_panels(mix, estimate, sample_rate: int) -> SpectrogramPanels:
+  r"""The mid and side spectrograms of the mix and the estimate, their magnitude difference
+  and the waveform null level.
+
+  Per row, with ``M`` and ``E`` the mix's and the estimate's STFT magnitudes
+  in dB (``dsp.stft``, about 64 ms periodic Hann windows, resampled onto
+  log-spaced frequencies) and ``F`` the colour scale's floor:
+
+  .. math::
+
+    D = \max(E, F) - \max(M, F), \qquad
+    \text{null} = 10 \log_{10} \frac{\sum (m - e)^2}{\sum m^2}.
+
+  ``D`` is what the search fits (its loss compares magnitude spectra only);
+  the waveforms need not null, as phase, polarity and the fine structure of
+  delays and reverbs are left free.
 
   Args:
     mix: ``[2, n]`` the mix the search matched.
     estimate: ``[2, n]`` the render to compare.
     sample_rate: Hz.
-    path: where to write the PNG.
+
+  Returns:
+    ``SpectrogramPanels``.
+
+  Raises:
+    ValueError: when the two are not both ``[2, n]``.
   """
   mix = np.asarray(mix, np.float32)
   estimate = np.asarray(estimate, np.float32)
@@ -344,62 +402,119 @@ def plot_spectrograms(mix, estimate, sample_rate: int, path: str) -> None:
   n_fft = 2 ** int(round(math.log2(0.064 * sample_rate)))  # about 64 ms
   n = mix.shape[-1]
   hop = max(n_fft // 4, int(math.ceil((n - n_fft) / MAX_FRAMES)) if n > n_fft else 1)
-  signals = {"mix": mix, "estimate": estimate, "difference": mix - estimate}
-  rows = {"mid": lambda x: (x[0] + x[1]) / 2, "side": lambda x: (x[0] - x[1]) / 2}
+  rows = {"mid": lambda x: (x[0].astype(np.float64) + x[1]) / 2,
+          "side": lambda x: (x[0].astype(np.float64) - x[1]) / 2}
 
   # Resample each spectrum onto log-spaced frequencies, so a plain image has a log axis.
   low_hz, high_hz = max(20.0, 2 * sample_rate / n_fft), sample_rate / 2
-  log_freqs = np.linspace(np.log10(low_hz), np.log10(high_hz), LOG_FREQUENCY_ROWS)
+  frequency_hz = np.geomspace(low_hz, high_hz, LOG_FREQUENCY_ROWS)
   bin_freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
-  spectra = {}
+  magnitude = {}
   for row, f in rows.items():
-    for col, x in signals.items():
+    magnitude[row] = {}
+    for col, x in (("mix", mix), ("estimate", estimate)):
       db = _stft_db(f(x), n_fft=n_fft, hop=hop)
-      spectra[(row, col)] = np.stack([np.interp(10**log_freqs, bin_freqs, frame)
+      magnitude[row][col] = np.stack([np.interp(frequency_hz, bin_freqs, frame)
                                       for frame in db], axis=1)
-  top = max(float(s.max()) for (row, col), s in spectra.items() if col != "difference")
-  vmax = 10 * math.ceil(top / 10)
-  vmin = vmax - SPECTROGRAM_RANGE_DB
-  seconds = (next(iter(spectra.values())).shape[1] * hop + n_fft - hop) / sample_rate
-  ticks, labels = _log_frequency_ticks(low_hz, high_hz)
+  top = 10 * math.ceil(max(float(s.max()) for cols in magnitude.values()
+                           for s in cols.values()) / 10)
+  floor = top - SPECTROGRAM_RANGE_DB
+  difference, mean_abs, null = {}, {}, {}
+  for row, f in rows.items():
+    m, e = magnitude[row]["mix"], magnitude[row]["estimate"]
+    difference[row] = np.maximum(e, floor) - np.maximum(m, floor)
+    heard = np.maximum(m, e) > floor
+    mean_abs[row] = float(np.mean(np.abs(difference[row][heard]))) if heard.any() else 0.0
+    error, reference = np.sum((f(mix) - f(estimate)) ** 2), np.sum(f(mix) ** 2)
+    null[row] = 10 * math.log10((error + 1e-20) / (reference + 1e-20))
+  seconds = (magnitude["mid"]["mix"].shape[1] * hop + n_fft - hop) / sample_rate
+  return SpectrogramPanels(frequency_hz=frequency_hz, seconds=seconds, magnitude_db=magnitude,
+                           floor_db=floor, top_db=top, difference_db=difference,
+                           mean_abs_difference_db=mean_abs, null_db=null)
 
-  fig = Figure(figsize=(14, 6.4), dpi=90)
-  fig.subplots_adjust(left=0.06, right=0.9, bottom=0.09, top=0.93, wspace=0.1, hspace=0.22)
+
+def difference_title(panels: SpectrogramPanels, row: str) -> str:
+  """The title of a difference panel: what it shows and its two numbers."""
+  return (f"estimate \u2212 mix, magnitude \u2014 {row}\n"
+          f"mean |\u0394| {panels.mean_abs_difference_db[row]:.1f} dB; "
+          f"waveform null {panels.null_db[row]:+.1f} dB re mix").replace("-", "\u2212")
+
+
+def plot_spectrograms(mix, estimate, sample_rate: int, path: str) -> SpectrogramPanels:
+  """Mid and side spectrograms of the mix and the estimate, and their magnitude difference.
+
+  Six panels (``spectrogram_panels``): rows mid ``(L + R) / 2`` and side
+  ``(L - R) / 2``; columns the mix and the estimate on one colour scale (dB
+  re full scale, the top ``SPECTROGRAM_RANGE_DB`` below the loudest bin),
+  and the estimate's magnitude minus the mix's in dB on a diverging scale of
+  ``±DIFFERENCE_RANGE_DB`` (red: the estimate is louder), titled with its
+  mean absolute value and the waveform null level; a note under the panels
+  says why the waveforms do not null. Time in seconds, frequency in Hz on a
+  log axis.
+
+  Args:
+    mix: ``[2, n]`` the mix the search matched.
+    estimate: ``[2, n]`` the render to compare.
+    sample_rate: Hz.
+    path: where to write the PNG.
+
+  Returns:
+    The ``SpectrogramPanels`` drawn.
+  """
+  panels = spectrogram_panels(mix, estimate, sample_rate)
+  log_freqs = np.log10(panels.frequency_hz)
+  ticks, labels = _log_frequency_ticks(panels.frequency_hz[0], panels.frequency_hz[-1])
+  extent = [0, panels.seconds, log_freqs[0], log_freqs[-1]]
+
+  fig = Figure(figsize=(14, 7.2), dpi=90)
+  fig.subplots_adjust(left=0.06, right=0.98, bottom=0.22, top=0.92, wspace=0.1, hspace=0.32)
   axes = fig.subplots(2, 3, sharex=True, sharey=True)
-  image = None
-  for r, row in enumerate(rows):
-    for c, col in enumerate(signals):
+  images = {}
+  for r, row in enumerate(panels.magnitude_db):
+    for c, col in enumerate(("mix", "estimate", "difference")):
       ax = axes[r, c]
-      image = ax.imshow(spectra[(row, col)], origin="lower", aspect="auto", cmap=SPECTROGRAM_CMAP,
-                        vmin=vmin, vmax=vmax, interpolation="nearest",
-                        extent=[0, seconds, log_freqs[0], log_freqs[-1]])
+      if col == "difference":
+        images[col] = ax.imshow(panels.difference_db[row], origin="lower", aspect="auto",
+                                cmap=DIFFERENCE_CMAP, vmin=-DIFFERENCE_RANGE_DB,
+                                vmax=DIFFERENCE_RANGE_DB, interpolation="nearest", extent=extent)
+        ax.set_title(difference_title(panels, row), fontsize=10)
+      else:
+        images[col] = ax.imshow(panels.magnitude_db[row][col], origin="lower", aspect="auto",
+                                cmap=SPECTROGRAM_CMAP, vmin=panels.floor_db, vmax=panels.top_db,
+                                interpolation="nearest", extent=extent)
+        ax.set_title(f"{col} \u2014 {row}", fontsize=10)
       ax.set_yticks(ticks, labels)
       ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
-      title = f"{col} — {row}"
-      if col == "difference":
-        error = np.sum(rows[row](signals["difference"]) ** 2)
-        reference = np.sum(rows[row](mix) ** 2)
-        title += f" ({10 * math.log10((error + 1e-20) / (reference + 1e-20)):+.1f} dB re mix)"
-      ax.set_title(title, fontsize=10)
       if r == 1:
         ax.set_xlabel("time (s)")
       if c == 0:
         ax.set_ylabel("frequency (Hz)")
-  colorbar_axes = fig.add_axes([0.915, 0.09, 0.012, 0.84])
-  fig.colorbar(image, cax=colorbar_axes, label="magnitude (dB)")
-  _save_palette_png(fig, path, SPECTROGRAM_CMAP)
+  left, right = axes[1, 0].get_position(), axes[1, 2].get_position()
+  middle = axes[1, 1].get_position()
+  magnitude_bar = fig.add_axes([left.x0, 0.125, middle.x1 - left.x0, 0.018])
+  fig.colorbar(images["mix"], cax=magnitude_bar, orientation="horizontal",
+               label="magnitude (dB re full scale)")
+  difference_bar = fig.add_axes([right.x0, 0.125, right.x1 - right.x0, 0.018])
+  fig.colorbar(images["difference"], cax=difference_bar, orientation="horizontal",
+               label="estimate \u2212 mix (dB); red: the estimate is louder")
+  fig.text(0.06, 0.012, textwrap.fill(report_text.NULL_NOTE, 150), fontsize=9, color="#333333", ha="left",
+           va="bottom")
+  _save_palette_png(fig, path, (SPECTROGRAM_CMAP, DIFFERENCE_CMAP))
+  return panels
 
 
-def _save_palette_png(fig: Figure, path: str, cmap: str) -> None:
-  """Saves ``fig`` as an 8-bit palette PNG (``cmap``'s colours and greys), atomically.
+def _save_palette_png(fig: Figure, path: str, cmaps: tuple[str, ...]) -> None:
+  """Saves ``fig`` as an 8-bit palette PNG (the colour maps' colours and greys), atomically.
 
   A third of the size of a full-colour PNG, with no visible difference: the
-  images use the colour map and the rest is black text on white.
+  images use the colour maps and the rest is black text on white.
   """
   canvas = FigureCanvasAgg(fig)
   canvas.draw()
   rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
-  colours = matplotlib.colormaps[cmap](np.linspace(0, 1, 256 - _PALETTE_GREYS))[:, :3]
+  per_map = (256 - _PALETTE_GREYS) // len(cmaps)
+  colours = np.concatenate([matplotlib.colormaps[cmap](np.linspace(0, 1, per_map))[:, :3]
+                            for cmap in cmaps])
   greys = np.repeat(np.linspace(0, 1, _PALETTE_GREYS)[:, None], 3, axis=1)
   palette = Image.new("P", (1, 1))
   palette.putpalette(np.round(255 * np.concatenate([colours, greys])).astype(np.uint8)

@@ -2,10 +2,11 @@
 
 ``report_markdown`` is the report a person reads (the song, the losses and
 after which fitting each was measured, ρ, the graph in an engineer's words,
-times, settings), with sections the CLI adds (``loading_notes_markdown``,
-``ground_truth_text``); ``losses_csv`` is the table a program reads (every
-logged optimisation step, then every pruning trial). All are pure: they return
-text, and ``results_folder.write_results`` writes it.
+the spectrograms' numbers, the WAVs' peaks, times, settings), with sections the
+CLI adds (``loading_notes_markdown``, ``ground_truth_text``: a synthetic song's
+true processors next to the found ones); ``losses_csv`` is the table a program
+reads (every logged optimisation step, then every pruning trial). All are
+pure: they return text, and ``results_folder.write_results`` writes it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 
 import numpy as np
 
 from mixjax import validation
 from mixjax._version import __version__
 from mixjax.io import graph_json as graph_lib
+from mixjax.nodes import Node
 from mixjax.processors import PROCESSORS, REGISTRY
+from mixjax.processors import _effective
+from mixjax.synthetic import truth as truth_lib
 
 LOSS_COLUMNS = ("kind", "step", "phase", "round", "loss", "regularizer", "sparsity", "total",
                 "l_min", "accepted", "candidates")
@@ -65,6 +70,12 @@ def losses_csv(result) -> str:
 # ---------------------------------------------------------------------------
 
 
+def effect_text(node_type: str, effective: dict) -> str:
+  """What a node does at its dry/wet: ``"+3.1 dB at 5.4 kHz (Q 1.2) (54 % wet)"``
+  (the processor's ``describe`` of its ``effective`` dict, and the dry/wet)."""
+  return f"{REGISTRY[node_type].describe(effective)} ({100 * effective['wet']:.0f} % wet)"
+
+
 def describe_node(node: dict, sample_rate: int) -> str:
   """A graph.json processor node in an engineer's words: what it does at its dry/wet.
 
@@ -72,9 +83,23 @@ def describe_node(node: dict, sample_rate: int) -> str:
   numbers come from the node's ``effective`` entry (computed from ``raw`` for
   an older graph.json without it) and the processor's ``describe``.
   """
-  processor = REGISTRY[node["type"]]
   effective = graph_lib.node_effective(node, sample_rate)
-  return f"{processor.label}: {processor.describe(effective)} ({100 * effective['wet']:.0f} % wet)"
+  return f"{REGISTRY[node['type']].label}: {effect_text(node['type'], effective)}"
+
+
+def peak_dbfs(audio) -> float:
+  """``20 log10 max |x|``: a signal's peak in dB re full scale (floored at -120 dB)."""
+  return 20 * math.log10(max(float(np.max(np.abs(audio))), 1e-6))
+
+
+def _peak_text(peak: float) -> str:
+  return f"peak {peak:+.1f} dBFS".replace("-", "\u2212")
+
+
+NULL_NOTE = ("The search matches magnitude spectra, not waveforms: phase, polarity (a "
+             "zero-phase EQ whose response changes sign) and the fine structure of delays and "
+             "reverbs are left free, so the waveform difference is not expected to null.")
+"""Why the estimate does not null against the mix (report.md's and the spectrogram's words)."""
 
 
 NONE_SETTINGS = {"trial_batch": "auto (1 on CPU, 4 on GPU and TPU)",
@@ -139,32 +164,87 @@ def loading_notes_markdown(notes: list[str]) -> str | None:
   return "\n".join(["## Notes from loading the song", "", *[f"- {n}" for n in notes]])
 
 
-def ground_truth_text(song, truth_nodes, found_nodes, scores: dict) -> tuple[str, str]:
+def _owner(song, level: str, index: int) -> str:
+  names = song.track_names if level == "track" else song.group_names
+  return validation.owner_label(level, names[index])
+
+
+def _sorted_nodes(nodes) -> list:
+  """Groups first (as report.md's graph), then tracks; each owner's processors in chain order."""
+  return sorted(nodes, key=lambda n: (n[0] != "group", n[1], PROCESSORS.index(n[2])))
+
+
+def truth_text(song, truth) -> str:
+  """A synthetic song's true graph, one processor a line, by track and group names:
+  ``"  track bass: compressor: settings threshold … (80 % wet)"``."""
+  effective = truth.effective()
+  return "\n".join(f"  {_owner(song, level, index)}: {REGISTRY[p].label}: "
+                   f"{effect_text(p, effective[(level, index, p)])}"
+                   for level, index, p in _sorted_nodes(effective))
+
+
+def found_effective(result) -> dict:
+  """``{Node: effective dict}`` of a search's kept processors (as graph.json holds them)."""
+  graph = graph_lib.graph_to_json(result)
+  names = {"track": list(result.track_names), "group": list(result.group_names)}
+  return {Node(n["level"], names[n["level"]].index(n["owner"]), n["type"]): n["effective"]
+          for n in graph["nodes"] if n["type"] in PROCESSORS}
+
+
+def ground_truth_text(song, truth, result) -> tuple[str, str]:
   """A synthetic song's true graph next to the found one: ``(printed text, report.md section)``.
 
+  ``comparison_text`` of the truth's ``effective`` and the result's kept nodes.
+
   Args:
-    song: the ``Song`` (for track and group names).
-    truth_nodes, found_nodes: ``{(level, index, processor)}`` of the truth and
-      of the search's result (``alive_nodes()``).
-    scores: the recovery metric (``precision``, ``recall``, ``f1``).
+    song: the synthetic ``Song`` (names, the mix).
+    truth: its ``GroundTruth``.
+    result: the ``SearchResult`` of a search of ``song``.
   """
+  return comparison_text(song, truth.effective(), found_effective(result))
+
+
+def comparison_text(song, truth_effect: dict, found_effect: dict) -> tuple[str, str]:
+  """Two graphs side by side: ``(printed text, report.md section)``.
+
+  Every processor in the truth or in the found graph, on its track or group,
+  with what it does at its dry/wet in the same words for both (the
+  processor's ``describe``), the settings error of a true processor that was
+  kept (its type's ``compare``, found − true), the recovery scores, and the
+  peaks of the synthetic mix and of the plain sum.
+
+  Args:
+    song: the synthetic ``Song`` (names, the mix).
+    truth_effect, found_effect: ``{Node: effective dict}`` of the true and the
+      found processors (``GroundTruth.effective``, ``found_effective``).
+  """
+  errors = truth_lib.settings_errors(truth_effect, found_effect)
+  scores = truth_lib.recovery_scores(set(truth_effect), set(found_effect))
   rows = []
-  for level, index, processor in sorted(truth_nodes | found_nodes):
-    names = song.track_names if level == "track" else song.group_names
-    node = (level, index, processor)
-    rows.append((validation.owner_label(level, names[index]), processor,
-                 "yes" if node in truth_nodes else "no", "yes" if node in found_nodes else "no"))
+  for node in _sorted_nodes(set(truth_effect) | set(found_effect)):
+    level, index, processor = node
+    rows.append((
+        _owner(song, level, index), REGISTRY[processor].label,
+        effect_text(processor, truth_effect[node]) if node in truth_effect else "not in the truth",
+        effect_text(processor, found_effect[node]) if node in found_effect else "not kept",
+        _effective.error_words(errors[node]) if node in errors else "\u2013"))
   recovery = (f"recovery: precision {scores['precision']:.2f}, recall {scores['recall']:.2f}, "
               f"F1 {scores['f1']:.2f}")
-  printed = ["ground truth vs found:"]
-  printed += [f"  {o:22s} {p:10s} truth {t:3s} found {f}" for o, p, t, f in rows]
+  printed = ["ground truth vs found (what each processor does at its dry/wet; "
+             "error: found \u2212 true):"]
+  for owner, label, true_text, found_text, error in rows:
+    printed += [f"  {owner}, {label}", f"    truth: {true_text}", f"    found: {found_text}"]
+    printed += [f"    error: {error}"] if error != "\u2013" else []
   printed.append(recovery)
   notes = ["## Ground truth", "",
-           "The song is synthetic: its true graph is known. Every processor in either:", "",
-           "| node | processor | in the truth | found |", "|---|---|---|---|"]
-  notes += [f"| {o} | {p} | {t} | {f} |" for o, p, t, f in rows]
+           "The song is synthetic: its true graph is known. Every processor in either, by what "
+           "it does at its dry/wet (the same words for both), and the settings error of each "
+           "true processor that was kept (found \u2212 true; a `×` factor is found / true):", ""]
+  notes += _table(["node", "processor", "truth", "found", "settings error"], rows)
   notes += ["", recovery + ".", "",
-            "`target.wav` is the synthetic mix, `dry_sum.wav` the plain sum of the tracks."]
+            f"`target.wav` is the synthetic mix ({_peak_text(peak_dbfs(song.mix))}), "
+            f"`dry_sum.wav` the plain sum of the tracks "
+            f"({_peak_text(peak_dbfs(song.dry_sum()))})."]
   return "\n".join(printed), "\n".join(notes)
 
 
@@ -184,9 +264,42 @@ def _table(header, rows) -> list[str]:
   return lines
 
 
+def spectrogram_markdown(spectrogram: dict | None) -> list[str]:
+  """report.md's Spectrograms section: the picture, and what its difference panels say.
+
+  Args:
+    spectrogram: ``{"mean_abs_difference_db": {"mid", "side"}, "null_db": {"mid",
+      "side"}}`` (``plots.SpectrogramPanels``'s numbers), or None (the picture only).
+  """
+  lines = ["## Spectrograms", "", "![mid/side spectrograms](spectrogram.png)", ""]
+  if spectrogram is None:
+    return lines
+
+  def both(key, fmt):
+    return ", ".join(f"{row} {format(spectrogram[key][row], fmt)} dB".replace("-", "\u2212")
+                     for row in ("mid", "side"))
+
+  return lines + [
+      "The right-hand panels show what the search fits: the estimate's magnitude spectrogram "
+      "minus the mix's, in dB (red: the estimate is louder, blue: quieter). Their mean absolute "
+      f"difference, over the cells within the picture's colour range: "
+      f"{both('mean_abs_difference_db', '.1f')}.", "",
+      f"Waveform null (the energy of mix \u2212 estimate re the mix's): "
+      f"{both('null_db', '+.1f')}. {NULL_NOTE}", ""]
+
+
 def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, device: str,
-                    notes: str | None = None) -> str:
-  """report.md text."""
+                    notes: str | None = None, spectrogram: dict | None = None,
+                    peaks_dbfs: dict | None = None) -> str:
+  """report.md text.
+
+  Args:
+    result: the ``SearchResult``; graph: its graph.json dict.
+    song_label, n_samples, device: what the report names the song, its length, the device.
+    notes: markdown appended at the end (the CLI's sections).
+    spectrogram: the spectrogram's numbers (``spectrogram_markdown``), or None.
+    peaks_dbfs: ``{file name: peak in dBFS}`` of the WAVs written, or None.
+  """
   sr = result.sample_rate
   counts = result.processor_counts()
   members = {g: [t["name"] for t in graph["tracks"] if t["group"] == g] for g in graph["groups"]}
@@ -230,7 +343,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
           or "dry (no processor)"))
   lines += ["", "![EQ curves and compressor/gate static curves at their dry/wet]"
             "(processors.png)", ""]
-  lines += ["", "## Spectrograms", "", "![mid/side spectrograms](spectrogram.png)", ""]
+  lines += [""] + spectrogram_markdown(spectrogram)
   steps = len(np.asarray(result.history.get("step", ())))
   accepted = sum(bool(t.accepted) for t in result.trials)
   lines += ["## Time", ""]
@@ -247,16 +360,22 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
       [f.name, setting_text(f.name, getattr(result.config, f.name))]
       for f in dataclasses.fields(result.config)])
   lines += ["", "## Files", ""]
+  peaks = {} if peaks_dbfs is None else {k: f" ({_peak_text(v)})" for k, v in peaks_dbfs.items()}
   lines += _table(["file", "what it holds"], [
       ["graph.json", "the pruned graph: processors, settings, exact parameters "
        "(`mixjax render graph.json SONG --out x.wav` re-renders it)"],
       ["graph.png, graph.svg", "the drawing above"],
       ["processors.png", "each kept EQ's curve and compressor's or gate's static curve"],
-      ["estimate.wav", "the pruned graph's render of the whole song"],
-      ["console.wav", "the full console's render (every processor, final parameters)"],
+      ["estimate.wav", "the pruned graph's render of the whole song"
+       + peaks.get("estimate.wav", "")],
+      ["console.wav", "the full console's render (every processor, final parameters)"
+       + peaks.get("console.wav", "")],
       ["spectrogram.png", "the spectrograms above"],
       ["losses.csv", "every optimisation step, then every pruning trial"],
   ])
+  if peaks_dbfs is not None:
+    lines += ["", "The WAVs are 32-bit float: a peak above 0 dBFS is stored as it is (nothing "
+              "is clipped or normalised), but a player may clip it; turn it down to listen."]
   if notes:
     lines += ["", notes.rstrip()]
   return "\n".join(lines) + "\n"

@@ -10,8 +10,8 @@
                     at its dry/wet
 ``estimate.wav``    the pruned graph's render of the whole song
 ``console.wav``     the full console's render (every processor, final params)
-``spectrogram.png`` mid/side spectrograms of the mix, the estimate and their
-                    difference
+``spectrogram.png`` mid/side spectrograms of the mix and the estimate, and the
+                    difference of their magnitudes in dB
 ``losses.csv``      every logged optimisation step, then every pruning trial
 ``report.md``       song, settings, losses, pruning ratios, times, device
 ``mixjax-run.json`` which song the folder belongs to (so a later run for
@@ -42,7 +42,7 @@ from mixjax._version import __version__
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.io import graph_json as graph_lib
 from mixjax.io import plots
-from mixjax.io.report_text import losses_csv, report_markdown
+from mixjax.io.report_text import losses_csv, peak_dbfs, report_markdown
 
 RESULT_FILES = ("graph.json", "graph.png", "graph.svg", "processors.png", "estimate.wav",
                 "console.wav", "spectrogram.png", "losses.csv", "report.md")
@@ -252,11 +252,14 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
   atomic_files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
   full = result.console.render_song(result.params, song.padded_tracks(result.console.max_tracks))
   atomic_files.write_wav(paths["console.wav"], full, song.sample_rate)
-  plots.plot_spectrograms(song.mix, estimate, song.sample_rate, paths["spectrogram.png"])
+  panels = plots.plot_spectrograms(song.mix, estimate, song.sample_rate,
+                                   paths["spectrogram.png"])
   atomic_files.write_text(paths["losses.csv"], losses_csv(result))
   atomic_files.write_text(paths["report.md"], report_markdown(
       result, graph, song_label=song_label, n_samples=song.n_samples, device=device,
-      notes=notes))
+      notes=notes, spectrogram={"mean_abs_difference_db": panels.mean_abs_difference_db,
+                                "null_db": panels.null_db},
+      peaks_dbfs={"estimate.wav": peak_dbfs(estimate), "console.wav": peak_dbfs(full)}))
   write_marker(out_dir, fingerprint=fingerprint, song=song_label,
                track_names=song.track_names, status="complete", settings=settings)
   return paths

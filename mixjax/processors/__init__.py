@@ -23,7 +23,9 @@ with one record of it, ``PROCESSOR = base.Processor(...)`` (see
   in physical units, JSON-ready (NumPy, outside any trace; graph.json stores
   it per node); ``describe(effective) -> str``: that action in a few words
   for report.md, where ``label`` names the processor (``short_label`` and
-  ``colour`` in the pictures).
+  ``colour`` in the pictures); ``compare(truth_effective, found_effective)
+  -> dict``: how far a found node's action is from a true one's (found −
+  true, keys named with their units), for a synthetic song's report.
 * ``sample_settings(rng, x, *, sample_rate) -> settings`` and
   ``params_from_settings(settings, *, sample_rate, init_params=None) ->
   params``: a prior over clearly audible physical settings, and the inverse

@@ -65,3 +65,33 @@ def hz(frequency_hz: float) -> str:
 def db(value: float, fmt: str = "+.1f") -> str:
   """``"+3.1 dB"`` / ``"−2.0 dB"`` with a true minus sign."""
   return format(value, fmt).replace("-", "\u2212") + " dB"
+
+
+def differences(truth: dict, found: dict, keys) -> dict:
+  """``{key: found[key] - truth[key]}`` of two ``effective`` dicts, rounded (``number``)."""
+  return {key: number(found[key] - truth[key]) for key in keys}
+
+
+def rms_difference_db(truth_db, found_db) -> float:
+  """``sqrt(mean (found - truth)²)`` of two curves in dB on one grid, rounded."""
+  return number(np.sqrt(np.mean((np.asarray(found_db, np.float64)
+                                 - np.asarray(truth_db, np.float64)) ** 2)))
+
+
+_ERROR_UNITS = (("_rms_db", lambda v: f"{v:.1f} dB RMS"), ("_db", db),
+                ("_ms", lambda v: f"{v:+.0f} ms"), ("_factor", lambda v: f"×{v:.2g}"),
+                ("", lambda v: f"{v:+.2f}" if isinstance(v, float) else f"{v:+d}"))
+
+
+def error_words(errors: dict) -> str:
+  """A ``compare`` dict in words, by each key's unit suffix: ``{"threshold_db": 2.1,
+  "ratio_factor": 0.5, "curve_rms_db": 1.2, "t60_ms": -310.0, "pan": 0.05}`` ->
+  ``"threshold +2.1 dB, ratio ×0.5, curve 1.2 dB RMS, T60 −310 ms, pan +0.05"``
+  (None: ``"<name> none found"``)."""
+  words = []
+  for key, value in errors.items():
+    suffix, fmt = next((s, f) for s, f in _ERROR_UNITS if key.endswith(s))
+    name = key[:len(key) - len(suffix)].replace("_", " ").replace("t60", "T60")
+    words.append(f"{name} none found" if value is None else
+                 f"{name} {fmt(value)}".replace("-", "\u2212"))
+  return ", ".join(words)

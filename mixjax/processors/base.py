@@ -35,6 +35,10 @@ class Processor(NamedTuple):
     effective: ``effective(params, wet, *, sample_rate) -> dict``, what a
       node does at dry/wet ``wet``, JSON-ready (NumPy, outside any trace).
     describe: ``describe(effective) -> str``, that action in a few words.
+    compare: ``compare(truth_effective, found_effective) -> dict``, how far a
+      found node's action is from a true one's (found − true, or found / true
+      for ``*_factor``), each key named with its unit (``_effective.error_words``
+      says it in words); a synthetic song's report shows it.
     params_from_settings: ``params_from_settings(settings, *, sample_rate,
       init_params=None) -> params`` (float32 NumPy), the inverse of
       ``controls``: it turns physical settings (the dict ``sample_settings``
@@ -75,6 +79,7 @@ class Processor(NamedTuple):
   context_samples: Callable
   effective: Callable
   describe: Callable
+  compare: Callable
   params_from_settings: Callable
   sample_settings: Callable
   lti_form: str | None

@@ -351,6 +351,24 @@ def describe(effective_dict: dict, *, max_taps: int = 4) -> str:
   return "; ".join(words)
 
 
+
+def compare(truth_effective: dict, found_effective: dict) -> dict:
+  """A found delay against the true one: ``delay_ms``, of the true echoes (taps after
+  0 ms) the signed error (found − true) of the one farthest from the nearest found echo
+  on its channel (None when a channel with true echoes has no found echo), and
+  ``echo_taps``, found echoes − true echoes (both channels)."""
+  errors, counts, missing = [], [0, 0], False
+  for name in CHANNEL_NAMES:
+    true_ms = [d for d in truth_effective[name]["delay_ms"] if d > 0]
+    found_ms = [d for d in found_effective[name]["delay_ms"] if d > 0]
+    counts[0] += len(true_ms)
+    counts[1] += len(found_ms)
+    missing = missing or (bool(true_ms) and not found_ms)
+    errors += [min((f - t for f in found_ms), key=abs) for t in true_ms if found_ms]
+  worst = max(errors, key=abs, default=0.0)
+  return {"delay_ms": None if missing else _effective.number(worst),
+          "echo_taps": counts[1] - counts[0]}
+
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters
 # ---------------------------------------------------------------------------
@@ -439,5 +457,6 @@ PROCESSOR = base.Processor(
     param_shapes=PARAM_SHAPES, penalty_names=("radii",), init=init, apply=apply,
     prepare=prepare, apply_prepared=apply_prepared,
     controls=controls, penalties=penalties, context_samples=context_samples,
-    effective=effective, describe=describe, params_from_settings=params_from_settings,
+    effective=effective, describe=describe, compare=compare,
+    params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=1.5)

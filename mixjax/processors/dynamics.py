@@ -310,8 +310,22 @@ PROBE_OFFSETS_DB = (6.0, 12.0, 24.0)
 """How far past the threshold (above it for the compressor, below it for the gate)
 ``effective`` reports the gain."""
 
-SLOPE_SPAN_DB = 10.0
-"""``effective`` measures the static curve's slope over this span past the knee."""
+SLOPE_SPAN_DB = 12.0
+"""``effective`` measures the static curve's slope from the threshold to this far past it
+(the stretch of the first two probes, which ``describe`` names)."""
+
+
+def full_wet_slope(ratio: float, *, gate: bool) -> float:
+  r"""Output dB per input dB past the knee, fully wet: ``2/R - 1`` (compressor), ``2R - 1`` (gate).
+
+  The gain computer divides (or multiplies) the distance to the threshold of
+  the *energy* envelope ``G`` by ``R``, but its gain ``e^{G_y - G}`` scales the
+  *amplitude*, so the level moves twice as far as the energy would: a
+  compressor with ``ratio`` 1.6 acts as 4:1 on the level when fully wet, one
+  with ``ratio`` ≥ 2 lowers the output as the input rises (the grafx
+  convention; the -50 dB detector floor bends the curve near it).
+  """
+  return 2.0 * ratio - 1.0 if gate else 2.0 / ratio - 1.0
 
 
 def static_gain_db(params, wet: float, input_rms_db, log_gain_fn: LogGainFn, *,
@@ -327,7 +341,8 @@ def static_gain_db(params, wet: float, input_rms_db, log_gain_fn: LogGainFn, *,
 
   Note that ``G`` is a log *energy* but ``e^{G_y - G}`` scales the
   *amplitude*: past the knee the output level rises by ``2/R - 1`` dB per dB
-  for the compressor (and ``2R - 1`` below the gate's knee) at ``w = 1``.
+  for the compressor (and ``2R - 1`` below the gate's knee) at ``w = 1``
+  (``full_wet_slope``).
 
   Args:
     params: the node's parameters.
@@ -353,14 +368,15 @@ def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -
   Returns:
     A JSON-ready dict: ``input_rms_db`` ``[81]`` (-80 to 0 dB) and
     ``gain_db`` ``[81]``, the static curve; ``threshold_db``, ``knee_db``,
-    ``ratio`` (the nominal settings, as ``controls``); ``time_constant_ms``
-    (the detector's one time constant: attack = release);
-    ``probe_input_rms_db`` and ``probe_gain_db`` ``[3]``: the gain at 6, 12 and
-    24 dB past the threshold (above it for the compressor, below it for the
-    gate); ``slope``: output dB per
-    input dB over the 10 dB past the knee (1: no action; below 1 compresses;
-    above 1 expands); ``max_reduction_db``: ``20 log10(1 - w)``, the most the
-    node can lower the level (its dry path stays); ``wet``: ``w``.
+    ``ratio`` (the nominal settings, as ``controls``: ``ratio`` is grafx's
+    ``R``, see ``full_wet_slope``); ``time_constant_ms`` (the detector's one
+    time constant: attack = release); ``probe_input_rms_db`` and
+    ``probe_gain_db`` ``[3]``: the gain at 6, 12 and 24 dB past the threshold
+    (above it for the compressor, below it for the gate); ``slope``: output
+    dB per input dB from the threshold to 12 dB past it, at this dry/wet
+    (1: no action; below 1 compresses; above 1 expands); ``max_reduction_db``:
+    ``20 log10(1 - w)``, the most the node can lower the level (its dry path
+    stays); ``wet``: ``w``.
   """
   c = jax.device_get(_effective.jitted(controls, sample_rate)(_effective.numpy_params(params)))
   threshold_db, knee_db = float(c["threshold_db"]), float(c["knee_db"])
@@ -371,9 +387,7 @@ def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -
                           sample_rate=sample_rate)
 
   probes = threshold_db + direction * np.asarray(PROBE_OFFSETS_DB)
-  knee_end = threshold_db + direction * knee_db / 2
-  past = knee_end + direction * SLOPE_SPAN_DB
-  g_knee, g_past = gain([knee_end, past])
+  g_threshold, g_span = gain([threshold_db, threshold_db + direction * SLOPE_SPAN_DB])
   return {
       "wet": _effective.number(wet, 4),
       "input_rms_db": _effective.numbers(INPUT_LEVELS_DB, 1),
@@ -384,30 +398,73 @@ def effective(params, wet: float, log_gain_fn: LogGainFn, *, sample_rate: int) -
       "time_constant_ms": _effective.number(c["time_constant_ms"], 3),
       "probe_input_rms_db": _effective.numbers(probes),
       "probe_gain_db": _effective.numbers(gain(probes)),
-      "slope": _effective.number(1.0 + (g_past - g_knee) / (past - knee_end), 3),
+      "slope": _effective.number(1.0 + (g_span - g_threshold) / (direction * SLOPE_SPAN_DB), 3),
       "max_reduction_db": _effective.number(_effective.gain_db(1.0 - wet)),
   }
 
 
-def describe(effective_dict: dict) -> str:
-  """``"threshold −26.1 dB RMS, ≈1.7:1: −3.7 dB at 6 dB over, −5.5 dB at 12 dB over, at most
-  −6.7 dB; attack = release 2.6 ms"``."""
-  e = effective_dict
-  gate = e["probe_input_rms_db"][0] < e["threshold_db"]
-  slope = e["slope"]
+def _is_gate(effective_dict: dict) -> bool:
+  return effective_dict["probe_input_rms_db"][0] < effective_dict["threshold_db"]
+
+
+def _ratio_words(slope: float, *, gate: bool) -> str:
+  """A level slope as an engineer's ratio: ``"4.0:1"``, ``"1:2.0"``, ``"∞:1"``."""
   if gate:
-    action = f"expands 1:{slope:.1f}" if slope > 1.005 else "no expansion"
-  elif slope <= 0:
-    action = f"output falls as input rises (slope {slope:.2f})".replace("-", "\u2212")
-  else:
-    action = f"≈{1 / slope:.1f}:1"
+    return f"1:{slope:.1f}"
+  if abs(slope) < 0.005:
+    return "∞:1"
+  if slope < 0:
+    return f"output falls as input rises (slope {slope:.2f})".replace("-", "\u2212")
+  return f"{1 / slope:.1f}:1"
+
+
+def settings_words(effective_dict: dict) -> list[str]:
+  """The nominal settings: ``["threshold −29.3 dB RMS", "ratio 1.60 (4.0:1 fully wet)",
+  "knee 29.3 dB", "attack = release 0.1 ms"]``."""
+  e = effective_dict
+  slope = full_wet_slope(e["ratio"], gate=_is_gate(e))
+  full_wet = ("fully wet, the output falls as the input rises" if slope <= -0.005 else
+              f"{_ratio_words(slope, gate=_is_gate(e))} fully wet")
+  return [f"threshold {_effective.db(e['threshold_db'], '.1f')} RMS",
+          f"ratio {e['ratio']:.2f} ({full_wet})",
+          f"knee {e['knee_db']:.1f} dB",
+          f"attack = release {e['time_constant_ms']:.2g} ms"]
+
+
+def effect_words(effective_dict: dict) -> list[str]:
+  """What the node does at its dry/wet: ``["≈1.1:1 over the 12 dB above the threshold",
+  "−0.5 dB at 6 dB over", "−1.0 dB at 12 dB over", "never below −3.0 dB"]``."""
+  e = effective_dict
+  gate = _is_gate(e)
   where = "under" if gate else "over"
-  probes = ", ".join(
-      f"{_effective.db(gain)} at {abs(level - e['threshold_db']):.0f} dB {where}"
-      for level, gain in list(zip(e["probe_input_rms_db"], e["probe_gain_db"]))[:2])
-  return (f"threshold {_effective.db(e['threshold_db'], '.1f')} RMS, {action}: {probes}, "
-          f"at most {_effective.db(e['max_reduction_db'])}; attack = release "
-          f"{e['time_constant_ms']:.2g} ms")
+  span = f"over the {SLOPE_SPAN_DB:.0f} dB {'below' if gate else 'above'} the threshold"
+  ratio = _ratio_words(e["slope"], gate=gate)
+  words = [("" if ratio.startswith("output") else "≈") + f"{ratio} {span}"]
+  words += [f"{_effective.db(gain)} at {abs(level - e['threshold_db']):.0f} dB {where}"
+            for level, gain in list(zip(e["probe_input_rms_db"], e["probe_gain_db"]))[:2]]
+  return words + [f"never below {_effective.db(e['max_reduction_db'])}"]
+
+
+def describe(effective_dict: dict) -> str:
+  """The nominal settings, then what they do at the node's dry/wet: ``"settings threshold
+  −29.3 dB RMS, ratio 1.60 (4.0:1 fully wet), knee 29.3 dB, attack = release 0.1 ms; at its
+  dry/wet ≈1.1:1 over the 12 dB above the threshold: −0.5 dB at 6 dB over, −1.0 dB at
+  12 dB over, never below −3.0 dB"``."""
+  effect = effect_words(effective_dict)
+  return (f"settings {', '.join(settings_words(effective_dict))}; at its dry/wet "
+          f"{effect[0]}: {', '.join(effect[1:])}")
+
+
+def compare(truth_effective: dict, found_effective: dict) -> dict:
+  """A found compressor or gate against the true one: ``threshold_db`` (found − true),
+  ``ratio_factor`` and ``time_constant_factor`` (found / true) and ``curve_rms_db``, the
+  RMS difference of their static curves at their dry/wets over -80…0 dB RMS."""
+  t, f = truth_effective, found_effective
+  return {"threshold_db": _effective.number(f["threshold_db"] - t["threshold_db"]),
+          "ratio_factor": _effective.number(f["ratio"] / t["ratio"], 3),
+          "time_constant_factor": _effective.number(
+              f["time_constant_ms"] / t["time_constant_ms"], 3),
+          "curve_rms_db": _effective.rms_difference_db(t["gain_db"], f["gain_db"])}
 
 
 # ---------------------------------------------------------------------------

@@ -320,6 +320,22 @@ def describe(effective_dict: dict, *, max_bands: int = 3) -> str:
   return ", ".join(words + ripple_words)
 
 
+
+COMPARE_HZ = (20.0, 20000.0)
+"""``compare`` measures the curves between these frequencies (and Nyquist)."""
+
+
+def compare(truth_effective: dict, found_effective: dict) -> dict:
+  """A found EQ against the true one: ``curve_rms_db``, the RMS difference of their
+  1/6-octave smoothed curves at their dry/wets, over the log-spaced points of the true
+  curve between 20 Hz and 20 kHz (the bands' curves: narrow ripple left out)."""
+  frequency_hz = np.asarray(truth_effective["frequency_hz"], np.float64)
+  keep = (frequency_hz >= COMPARE_HZ[0]) & (frequency_hz <= COMPARE_HZ[1])
+  found_db = np.interp(np.log(frequency_hz), np.log(found_effective["frequency_hz"]),
+                       found_effective["smoothed_gain_db"])
+  truth_db = np.asarray(truth_effective["smoothed_gain_db"], np.float64)
+  return {"curve_rms_db": _effective.rms_difference_db(truth_db[keep], found_db[keep])}
+
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters
 # ---------------------------------------------------------------------------
@@ -403,5 +419,6 @@ PROCESSOR = base.Processor(
     param_shapes=PARAM_SHAPES, penalty_names=("gain_staging",), init=init, apply=apply,
     prepare=prepare, apply_prepared=apply_prepared,
     controls=controls, penalties=penalties, context_samples=context_samples,
-    effective=effective, describe=describe, params_from_settings=params_from_settings,
+    effective=effective, describe=describe, compare=compare,
+    params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form="same", sparsity_cost=1.0)

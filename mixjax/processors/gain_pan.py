@@ -107,9 +107,14 @@ def describe(effective_dict: dict) -> str:
   """``"+3.1 dB, pan 20 % right"``."""
   pan = effective_dict["pan"]
   side = "right" if pan > 0 else "left"
-  where = "centre" if abs(pan) < 0.005 else f"{100 * abs(pan):.0f} % {side}"
+  where = "centre" if round(100 * abs(pan)) == 0 else f"{100 * abs(pan):.0f} % {side}"
   return f"{_effective.db(effective_dict['gain_db'])}, pan {where}"
 
+
+
+def compare(truth_effective: dict, found_effective: dict) -> dict:
+  """A found node against the true one: ``gain_db`` and ``pan``, found − true."""
+  return _effective.differences(truth_effective, found_effective, ("gain_db", "pan"))
 
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters
@@ -136,5 +141,5 @@ PROCESSOR = base.Processor(
     name="gain_pan", label="gain/pan", short_label="gain/pan", colour="#59a14f",
     param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
     penalties=penalties, context_samples=context_samples, effective=effective,
-    describe=describe, params_from_settings=params_from_settings,
+    describe=describe, compare=compare, params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=0.5)

@@ -89,6 +89,11 @@ def describe(effective_dict: dict) -> str:
   return f"side {_effective.db(side)} ({width})"
 
 
+
+def compare(truth_effective: dict, found_effective: dict) -> dict:
+  """A found node against the true one: ``side_gain_db``, found − true."""
+  return _effective.differences(truth_effective, found_effective, ("side_gain_db",))
+
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters
 # ---------------------------------------------------------------------------
@@ -110,5 +115,5 @@ PROCESSOR = base.Processor(
     name="imager", label="imager", short_label="imager", colour="#b07aa1",
     param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
     penalties=penalties, context_samples=context_samples, effective=effective,
-    describe=describe, params_from_settings=params_from_settings,
+    describe=describe, compare=compare, params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form="mid_side", sparsity_cost=0.75)

@@ -34,6 +34,7 @@ controls = dynamics.controls
 penalties = dynamics.penalties
 context_samples = dynamics.context_samples
 describe = dynamics.describe
+compare = dynamics.compare
 params_from_settings = dynamics.params_from_settings
 
 
@@ -66,6 +67,6 @@ PROCESSOR = base.Processor(
     name="noisegate", label="gate", short_label="gate", colour="#76b7b2",
     param_shapes=PARAM_SHAPES, penalty_names=(), init=init, apply=apply, controls=controls,
     penalties=penalties, context_samples=context_samples, effective=effective,
-    describe=describe, params_from_settings=params_from_settings,
+    describe=describe, compare=compare, params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form=None, sparsity_cost=1.5,
     sample_needs_input=True)

@@ -272,6 +272,11 @@ def describe(effective_dict: dict) -> str:
           f"dry {_effective.db(e['dry_level_db'])}")
 
 
+
+def compare(truth_effective: dict, found_effective: dict) -> dict:
+  """A found node against the true one: ``t60_ms`` and ``wet_level_db``, found − true."""
+  return _effective.differences(truth_effective, found_effective, ("t60_ms", "wet_level_db"))
+
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters
 # ---------------------------------------------------------------------------
@@ -327,5 +332,6 @@ PROCESSOR = base.Processor(
     param_shapes=PARAM_SHAPES, penalty_names=("gain_staging",), init=init, apply=apply,
     prepare=prepare, apply_prepared=apply_prepared,
     controls=controls, penalties=penalties, context_samples=context_samples,
-    effective=effective, describe=describe, params_from_settings=params_from_settings,
+    effective=effective, describe=describe, compare=compare,
+    params_from_settings=params_from_settings,
     sample_settings=sample_settings, lti_form="per_channel", sparsity_cost=1.0)

@@ -206,4 +206,5 @@ def _draw_graph(rng, params_rng, console: Console, tracks, *, density: float) ->
                                      settings=physical, drywet=drywet))
 
   params = _console_params(processors_np, logits_np)
-  return GroundTruth(params=params, alive=alive, settings=tuple(settings))
+  return GroundTruth(params=params, alive=alive, settings=tuple(settings),
+                     sample_rate=sample_rate)

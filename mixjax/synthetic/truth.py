@@ -1,8 +1,10 @@
-r"""The ground truth of a synthetic song, and how well a search recovered it.
+"""The ground truth of a synthetic song, and how well a search recovered it.
 
 ``GroundTruth`` is the mixing graph that rendered a synthetic song's mix
-(``synthetic_song``, ``random_graph``); ``recovery_scores`` compares the
-nodes a search kept with its alive nodes (precision, recall, F1).
+(``synthetic_song``, ``random_graph``), with what each of its processors
+does at its dry/wet (``GroundTruth.effective``); ``recovery_scores`` compares
+the nodes a search kept with its alive nodes (precision, recall, F1), and
+``settings_errors`` the kept true nodes' actions with the true ones.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+import jax
+import numpy as np
+
 from mixjax import nodes
 from mixjax.console import ConsoleParams
+from mixjax.processors import REGISTRY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,18 +53,50 @@ class GroundTruth:
     alive: ``{"track": {name: bool[T]}, "group": {name: bool[G]}}``.
     settings: one ``NodeSettings`` per alive processor, in console order
       (level, processor, index).
+    sample_rate: Hz, the rate the parameters act at.
   """
   params: ConsoleParams
   alive: dict
   settings: tuple[NodeSettings, ...]
+  sample_rate: int
 
   def alive_nodes(self) -> set[nodes.Node]:
     """The ``nodes.Node(level, index, processor)`` of every alive processor."""
     return nodes.alive_set(self.alive)
 
+  def effective(self) -> dict[nodes.Node, dict]:
+    """What every alive processor does at its dry/wet: ``{Node: effective dict}``.
+
+    The processor's own ``effective`` (the numbers graph.json stores for a
+    found node, and ``describe`` puts in words), so the truth and a search's
+    result can be read side by side.
+    """
+    out = {}
+    for s in self.settings:
+      params = jax.tree.map(lambda leaf: np.asarray(leaf[s.index]),
+                            self.params.processors[s.level][s.processor])
+      out[nodes.Node(*s.node)] = REGISTRY[s.processor].effective(
+          params, s.drywet, sample_rate=self.sample_rate)
+    return out
+
+
+def settings_errors(truth_effective: Mapping, found_effective: Mapping) -> dict:
+  """How far each found true node's action is from the truth's, by its type's ``compare``.
+
+  Args:
+    truth_effective: ``{Node: effective dict}`` of the truth (``GroundTruth.effective``).
+    found_effective: the same of a search's kept nodes (graph.json's ``effective``).
+
+  Returns:
+    ``{Node: errors}`` for the nodes in both (found − true, keys named with their
+    units; ``_effective.error_words`` reads them).
+  """
+  return {node: REGISTRY[node[2]].compare(truth_effective[node], found_effective[node])
+          for node in truth_effective if node in found_effective}
+
 
 def recovery_scores(truth_nodes: set, found_nodes: set) -> dict:
-  """Precision, recall and F1 of a found set of nodes against the true set.
+  r"""Precision, recall and F1 of a found set of nodes against the true set.
 
   With ``tp = |truth ∩ found|``, ``fp = |found - truth|``, ``fn = |truth - found|``:
 

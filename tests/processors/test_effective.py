@@ -221,17 +221,51 @@ def test_dynamics_slope_and_words():
   # scales the amplitude): 0.5 for R = 4/3, so an effective 2:1.
   e = compressor.effective(dynamics_params(-30.0, 4 / 3, 2.0, 10.0), 1.0,
                            sample_rate=SAMPLE_RATE)
-  assert e["slope"] == pytest.approx(0.5, abs=0.01)  # the detector's -50 dB floor bends it
+  assert e["slope"] == pytest.approx(0.5, abs=0.015)  # the knee bends the first dB
+  assert dynamics.full_wet_slope(4 / 3, gate=False) == pytest.approx(0.5)
+  assert dynamics.full_wet_slope(1.5, gate=True) == pytest.approx(2.0)
   text = compressor.describe(e)
-  assert text.startswith("threshold \u221230.0 dB RMS, ≈2.0:1: \u2212")
-  assert "dB at 6 dB over" in text and "at most \u2212120.0 dB; attack = release 10 ms" in text
+  assert text.startswith("settings threshold \u221230.0 dB RMS, ratio 1.33 (2.0:1 fully wet), "
+                         "knee 2.0 dB, attack = release 10 ms; at its dry/wet ≈2.0:1 over the "
+                         "12 dB above the threshold: \u22123.0 dB at 6 dB over, "), text
+  assert text.endswith("dB at 12 dB over, never below \u2212120.0 dB")
   limiter = compressor.effective(dynamics_params(-30.0, 4.0, 2.0, 10.0), 1.0,
                                  sample_rate=SAMPLE_RATE)
-  assert limiter["slope"] == pytest.approx(-0.5, abs=0.01)
-  assert "output falls as input rises (slope \u22120.49)" in compressor.describe(limiter)
+  assert limiter["slope"] == pytest.approx(-0.5, abs=0.04)
+  assert "ratio 4.00 (fully wet, the output falls as the input rises)" in (
+      compressor.describe(limiter))
+  assert "at its dry/wet output falls as input rises (slope \u22120.4" in (
+      compressor.describe(limiter))
   gate = noisegate.effective(dynamics_params(-30.0, 1.5, 2.0, 10.0), 0.9,
                              sample_rate=SAMPLE_RATE)
-  assert "expands 1:" in noisegate.describe(gate) and "dB under" in noisegate.describe(gate)
+  assert "ratio 1.50 (1:2.0 fully wet)" in noisegate.describe(gate)
+  assert "at its dry/wet ≈1:1.8 over the 12 dB below the threshold: " in (
+      noisegate.describe(gate))
+  assert "dB at 6 dB under" in noisegate.describe(gate)
+
+
+@pytest.mark.parametrize("module, settings, wet", [
+    (compressor, (-29.3, 1.6, 29.3, 0.1), 0.29),   # the issue's compressor: a wide knee
+    (noisegate, (-40.0, 3.0, 20.0, 10.0), 0.3),    # a gate whose curve flattens at its floor
+    (noisegate, (-30.0, 1.5, 2.0, 10.0), 0.9)])
+def test_dynamics_ratio_is_the_slope_where_the_gains_are_named(module, settings, wet):
+  """The ratio named at the dry/wet is the static curve's chord over the stretch whose gains
+  the text gives (steady sines, float64): a gate that lowers the level is never 'no
+  expansion', and the nominal ratio is said to be a setting."""
+  params = dynamics_params(*settings)
+  e = module.effective(params, wet, sample_rate=SAMPLE_RATE)
+  sign = 1 if module is compressor else -1
+  at_threshold = steady_gain_db(module, params, wet, settings[0])
+  past = steady_gain_db(module, params, wet, settings[0] + sign * 12.0)
+  assert e["slope"] == pytest.approx(1 + (past - at_threshold) / (sign * 12.0), abs=2e-3)
+  text = module.describe(e)
+  settings_part, effect_part = text.split("; at its dry/wet ")
+  assert settings_part.startswith(f"settings threshold ") and f"ratio {settings[1]:.2f} (" in (
+      settings_part)
+  slope = e["slope"]
+  ratio = f"≈1:{slope:.1f}" if module is noisegate else f"≈{1 / slope:.1f}:1"
+  assert effect_part.startswith(ratio + " over the 12 dB"), text
+  assert "no expansion" not in text
 
 
 # ---------------------------------------------------------------------------
@@ -381,3 +415,85 @@ def test_effective_is_json_and_describable_at_init(name, key):
     assert json.loads(json.dumps(e, allow_nan=False)) == e
     assert e["wet"] == wet
     assert isinstance(processor.describe(e), str) and processor.describe(e)
+
+
+# ---------------------------------------------------------------------------
+# compare: a found node against a true one
+# ---------------------------------------------------------------------------
+
+
+def test_eq_compare_is_the_smoothed_curves_rms_difference_over_the_audio_band():
+  flat = eq.effective(eq_params(), 1.0, sample_rate=SAMPLE_RATE)
+  boost = eq.effective(eq_params((0, 1023, 3.0)), 1.0, sample_rate=SAMPLE_RATE)
+  assert eq.compare(flat, flat) == {"curve_rms_db": 0.0}
+  assert eq.compare(flat, boost)["curve_rms_db"] == pytest.approx(3.0, abs=0.05)
+  # A band above 20 kHz (a 48 kHz EQ) is not heard, so not counted.
+  high = eq.effective(eq_params((0, 1023, 3.0)), 1.0, sample_rate=48000)
+  top = eq.effective(eq_params((0, 1023, 3.0), (int(20500 / 48000 * 2047), 1023, 12.0)), 1.0,
+                     sample_rate=48000)
+  assert eq.compare(high, top)["curve_rms_db"] < 0.5
+  f = np.asarray(high["frequency_hz"])
+  band = (f >= 20) & (f <= 20000)
+  expected = np.sqrt(np.mean((np.asarray(top["smoothed_gain_db"])[band]
+                              - np.asarray(high["smoothed_gain_db"])[band]) ** 2))
+  assert eq.compare(high, top)["curve_rms_db"] == pytest.approx(expected, abs=0.006)
+
+
+def test_dynamics_compare_gives_setting_errors_and_the_curves_rms_difference():
+  truth = compressor.effective(dynamics_params(-30.0, 2.0, 4.0, 10.0), 0.8,
+                               sample_rate=SAMPLE_RATE)
+  found = compressor.effective(dynamics_params(-27.0, 3.0, 4.0, 20.0), 0.6,
+                               sample_rate=SAMPLE_RATE)
+  errors = compressor.compare(truth, found)
+  expected = np.sqrt(np.mean((dynamics.static_gain_db(
+      dynamics_params(-27.0, 3.0, 4.0, 20.0), 0.6, dynamics.INPUT_LEVELS_DB,
+      dynamics.compressor_log_gain, sample_rate=SAMPLE_RATE) - dynamics.static_gain_db(
+          dynamics_params(-30.0, 2.0, 4.0, 10.0), 0.8, dynamics.INPUT_LEVELS_DB,
+          dynamics.compressor_log_gain, sample_rate=SAMPLE_RATE)) ** 2))
+  assert errors["threshold_db"] == pytest.approx(3.0, abs=0.02)
+  assert errors["ratio_factor"] == pytest.approx(1.5, abs=0.002)
+  assert errors["time_constant_factor"] == pytest.approx(2.0, abs=0.002)
+  assert errors["curve_rms_db"] == pytest.approx(expected, abs=0.01) and expected > 1.0
+  assert noisegate.compare is compressor.compare
+
+
+def test_delay_compare_matches_each_true_echo_to_the_nearest_found_one():
+  truth = {"left": {"delay_ms": [0.0, 120.0, 340.0], "gain_db": [-6.0, -8.0, -9.0]},
+           "right": {"delay_ms": [0.0, 250.0], "gain_db": [-6.0, -7.0]}}
+  found = {"left": {"delay_ms": [0.0, 118.0, 400.0, 900.0], "gain_db": [-5.0, -9.0, -9.0, -30.0]},
+           "right": {"delay_ms": [0.0, 251.0], "gain_db": [-5.0, -8.0]}}
+  # 120 -> 118 (-2), 340 -> 400 (+60), 250 -> 251 (+1): the worst is +60; 4 echoes for 3.
+  assert delay.compare(truth, found) == {"delay_ms": 60.0, "echo_taps": 1}
+  deaf = dict(found, right={"delay_ms": [0.0], "gain_db": [-5.0]})
+  assert delay.compare(truth, deaf) == {"delay_ms": None, "echo_taps": 0}
+  assert delay.compare(truth, truth) == {"delay_ms": 0.0, "echo_taps": 0}
+
+
+def test_level_types_compare_by_differences():
+  assert gain_pan.compare({"gain_db": -3.0, "pan": 0.2}, {"gain_db": -1.0, "pan": -0.1}) == (
+      {"gain_db": 2.0, "pan": -0.3})
+  assert imager.compare({"side_gain_db": 6.0}, {"side_gain_db": 4.5}) == {"side_gain_db": -1.5}
+  assert reverb.compare({"t60_ms": 1200.0, "wet_level_db": -2.0},
+                        {"t60_ms": 900.0, "wet_level_db": -5.0}) == (
+      {"t60_ms": -300.0, "wet_level_db": -3.0})
+
+
+def test_error_words_read_each_key_by_its_unit():
+  from mixjax.processors import _effective
+  assert _effective.error_words({
+      "threshold_db": 2.1, "ratio_factor": 0.5, "time_constant_factor": 0.0123,
+      "curve_rms_db": 1.25, "t60_ms": -310.0, "pan": 0.05, "echo_taps": -1,
+      "delay_ms": None}) == (
+      "threshold +2.1 dB, ratio ×0.5, time constant ×0.012, curve 1.2 dB RMS, "
+      "T60 \u2212310 ms, pan +0.05, echo taps \u22121, delay none found")
+
+
+@pytest.mark.parametrize("name", PROCESSORS)
+def test_compare_of_a_node_with_itself_is_no_error(name, key):
+  processor = REGISTRY[name]
+  e = processor.effective(jax.tree.map(np.asarray, processor.init(key)), 0.7,
+                          sample_rate=SAMPLE_RATE)
+  errors = processor.compare(e, e)
+  assert json.loads(json.dumps(errors, allow_nan=False)) == errors and errors
+  for k, v in errors.items():
+    assert v == (1.0 if k.endswith("_factor") else 0), (k, v)

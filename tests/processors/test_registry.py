@@ -81,7 +81,7 @@ def test_record_is_complete(name, key):
     value = getattr(record, field)
     assert value is not None or field in ("lti_form", "prepare", "apply_prepared"), field
     if field in ("init", "apply", "controls", "penalties", "context_samples", "effective",
-                 "describe", "params_from_settings", "sample_settings"):
+                 "describe", "compare", "params_from_settings", "sample_settings"):
       assert callable(value), field
   assert record.lti_form in (*base.LTI_FORMS, None)
   assert isinstance(record.sparsity_cost, float) and record.sparsity_cost > 0
