@@ -450,5 +450,5 @@ def test_truth_and_found_side_by_side_in_the_same_words():
   assert f"  {owner(kept)}, {REGISTRY[kept.processor].label}\n    truth: " in printed
   assert "    found: not kept" in printed and "truth: not in the truth" in printed
   assert "track 0" not in printed + markdown and "group 0" not in printed + markdown
-  assert report_text.truth_text(song, truth).splitlines()[0].startswith(
+  assert truth.describe(song).splitlines()[0].startswith(
       f"  {owner(min(nodes, key=lambda n: (n.level != 'group', n.index)))}: ")

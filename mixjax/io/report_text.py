@@ -24,6 +24,7 @@ from mixjax.io import graph_json as graph_lib
 from mixjax.nodes import Node
 from mixjax.processors import PROCESSORS, REGISTRY
 from mixjax.processors import _effective
+from mixjax.processors import base as processor_base
 from mixjax.synthetic import truth as truth_lib
 
 LOSS_COLUMNS = ("kind", "step", "phase", "round", "loss", "regularizer", "sparsity", "total",
@@ -71,9 +72,8 @@ def losses_csv(result) -> str:
 
 
 def effect_text(node_type: str, effective: dict) -> str:
-  """What a node does at its dry/wet: ``"+3.1 dB at 5.4 kHz (Q 1.2) (54 % wet)"``
-  (the processor's ``describe`` of its ``effective`` dict, and the dry/wet)."""
-  return f"{REGISTRY[node_type].describe(effective)} ({100 * effective['wet']:.0f} % wet)"
+  """``base.describe_at_wet`` of a node of type ``node_type``."""
+  return processor_base.describe_at_wet(REGISTRY[node_type], effective)
 
 
 def describe_node(node: dict, sample_rate: int) -> str:
@@ -172,15 +172,6 @@ def _owner(song, level: str, index: int) -> str:
 def _sorted_nodes(nodes) -> list:
   """Groups first (as report.md's graph), then tracks; each owner's processors in chain order."""
   return sorted(nodes, key=lambda n: (n[0] != "group", n[1], PROCESSORS.index(n[2])))
-
-
-def truth_text(song, truth) -> str:
-  """A synthetic song's true graph, one processor a line, by track and group names:
-  ``"  track bass: compressor: settings threshold … (80 % wet)"``."""
-  effective = truth.effective()
-  return "\n".join(f"  {_owner(song, level, index)}: {REGISTRY[p].label}: "
-                   f"{effect_text(p, effective[(level, index, p)])}"
-                   for level, index, p in _sorted_nodes(effective))
 
 
 def found_effective(result) -> dict:

@@ -104,6 +104,12 @@ def apply_prepared(processor: Processor, prepared, x, *, sample_rate: int):
   return processor.apply_prepared(prepared, x, sample_rate=sample_rate)
 
 
+def describe_at_wet(processor: Processor, effective: dict) -> str:
+  """What a node does at its dry/wet, in words: ``"+3.1 dB at 5.4 kHz (Q 1.2) (54 % wet)"``
+  (``processor.describe`` of its ``effective`` dict, then the dry/wet)."""
+  return f"{processor.describe(effective)} ({100 * effective['wet']:.0f} % wet)"
+
+
 LTI_FORMS = ("same", "per_channel", "mid_side")
 """The values of ``Processor.lti_form`` besides None."""
 
