@@ -269,7 +269,7 @@ class Collection:
     return (max(len(s.track_names) for s in self.songs),
             max(len(s.group_names) for s in self.songs))
 
-  def to_arrays(self, max_tracks: int | None = None, max_groups: int | None = None
+  def to_arrays(self, *, max_tracks: int | None = None, max_groups: int | None = None
                 ) -> ConsoleArrays:
     """Every song's console, raw parameters and alive masks, padded and stacked.
 
@@ -302,7 +302,7 @@ class Collection:
                            *[song.arrays(**sizes) for song in self.songs])
     return ConsoleArrays(*stacked)
 
-  def load_tracks(self, max_tracks: int | None = None) -> np.ndarray:
+  def load_tracks(self, *, max_tracks: int | None = None) -> np.ndarray:
     """Every song's dry tracks, ``float32[S, T, 2, n]`` (``SongGraph.load_tracks``),
     shorter songs followed by silence up to the longest."""
     max_tracks = self.sizes()[0] if max_tracks is None else max_tracks

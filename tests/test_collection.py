@@ -100,15 +100,13 @@ def test_nodes_are_flat_records_of_every_kept_processor(tiny_collection):
 def test_to_arrays_stacks_the_songs_and_renders_their_estimates(tiny_collection):
   """Song s of the batch, rendered under vmap, is its estimate.wav (float32 rounding)."""
   collection = load_collection(tiny_collection[1])
-  arrays = collection.to_arrays(max_tracks=4, max_groups=3)  # more than needed: padding
-  assert arrays.console.track_exists.shape == (2, 4) and arrays.console.group_exists.shape == (2, 3)
-  assert arrays.params.processors["track"]["eq"]["log_magnitude"].shape == (2, 4, 1024)
-  np.testing.assert_array_equal(arrays.console.track_exists.sum(1), [3, 3])
+  arrays = collection.to_arrays()  # the sizes of the README's example: one compiled render
+  assert collection.sizes() == (3, 2) and arrays.console.track_exists.shape == (2, 3)
   for s, song in enumerate(collection):
     assert sum(int(arrays.alive[level][p][s].sum()) for level in arrays.alive
                for p in PROCESSORS) == len(song.processors)
-  tracks = collection.load_tracks(max_tracks=4)
-  assert tracks.shape == (2, 4, 2, 2 * SAMPLE_RATE) and not tracks[:, 3].any()
+  tracks = collection.load_tracks()
+  assert tracks.shape == (2, 3, 2, 2 * SAMPLE_RATE)
   mixes = jax.vmap(lambda a, x: console_lib.render(a.console, a.params, x, a.alive)[0])(
       arrays, tracks)
   for s, song in enumerate(collection):
@@ -116,6 +114,17 @@ def test_to_arrays_stacks_the_songs_and_renders_their_estimates(tiny_collection)
     assert rate == SAMPLE_RATE
     np.testing.assert_allclose(np.asarray(mixes[s]), estimate.T, rtol=0,
                                atol=1e-5 * np.abs(estimate).max())
+
+  # Padded to larger sizes: the same songs, then dead, silent, zero slots.
+  padded = collection.to_arrays(max_tracks=4, max_groups=3)
+  assert padded.params.processors["track"]["eq"]["log_magnitude"].shape == (2, 4, 1024)
+  np.testing.assert_array_equal(padded.console.track_exists, [[1, 1, 1, 0]] * 2)
+  np.testing.assert_array_equal(padded.console.group_exists, [[1, 1, 0]] * 2)
+  jax.tree.map(lambda big, small: np.testing.assert_array_equal(big[:, :small.shape[1]], small),
+               (padded.params, padded.alive), (arrays.params, arrays.alive))
+  jax.tree.map(lambda big, small: np.testing.assert_array_equal(big[:, small.shape[1]:], 0),
+               (padded.params, padded.alive), (arrays.params, arrays.alive))
+  assert not collection.load_tracks(max_tracks=4)[:, 3].any()
   with pytest.raises(ValueError, match="Band_Tune: .*max_tracks=2"):
     collection.to_arrays(max_tracks=2)
 
@@ -195,3 +204,14 @@ def test_stats_fails_only_when_nothing_can_be_read(copied, tmp_path, capsys):
   assert not (tmp_path / "none").exists()
   assert cli.main(["stats", str(tmp_path), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
   assert "is not a collection" in capsys.readouterr().err
+
+
+def test_the_docs_example_trains_a_flax_model_on_the_collection(tiny_collection, capsys):
+  """docs/collection_example.py: the downstream loop, run as the docs show it."""
+  import runpy
+  path = os.path.join(os.path.dirname(__file__), "..", "docs", "collection_example.py")
+  example = runpy.run_path(path)
+  result = example["main"]([tiny_collection[1], "--steps", "60"])
+  assert result["tracks"] == 6 and result["last_loss"] < result["first_loss"]
+  assert set(result["accuracy"]) == set(PROCESSORS)
+  assert "2 songs, 6 tracks: loss" in capsys.readouterr().out
