@@ -116,10 +116,6 @@ def _histogram(values, *, log: bool) -> dict:
   return {"edges": edges.tolist(), "counts": counts.tolist(), "log": log}
 
 
-def _label(song, level: str, index: int, names: list) -> str:
-  return song.instruments[level][index] or names[index]
-
-
 def collection_stats(collection, *, progress: bool = False) -> dict:
   """The statistics of a collection (module docstring), as a JSON-ready dict.
 
@@ -133,9 +129,8 @@ def collection_stats(collection, *, progress: bool = False) -> dict:
     "processors_per_song", "tracks_per_song", "groups_per_song", "survival",
     "settings", "per_song"}`` (``stats.json``).
   """
-  per_song, kept_by_type, console_by_type = [], dict.fromkeys(PROCESSORS, 0), dict.fromkeys(
-      PROCESSORS, 0)
-  survival = {"track": {}, "group": {}}
+  per_song, survival = [], {"track": {}, "group": {}}
+  kept_by_type, console_by_type = dict.fromkeys(PROCESSORS, 0), dict.fromkeys(PROCESSORS, 0)
   values = {proc: {q.name: [] for q in SETTINGS[proc]} for proc in PROCESSORS}
   labelled = False
   for song in tqdm(collection.songs, unit="song", desc="stats", disable=not progress):
@@ -144,11 +139,11 @@ def collection_stats(collection, *, progress: bool = False) -> dict:
                                                          key=song.group_names.index)}
     kept = {(n["level"], n["owner"], n["type"]) for n in processors}
     for level, names in owners.items():
-      all_names = song.track_names if level == "track" else song.group_names
       for name in names:
-        label = _label(song, level, all_names.index(name), all_names)
-        labelled |= song.instruments[level][all_names.index(name)] is not None
-        row = survival[level].setdefault(label, {"count": 0, "kept": dict.fromkeys(PROCESSORS, 0)})
+        instrument = song.instrument(level, name)
+        labelled |= instrument is not None
+        row = survival[level].setdefault(instrument or name,
+                                         {"count": 0, "kept": dict.fromkeys(PROCESSORS, 0)})
         row["count"] += 1
         for proc in PROCESSORS:
           row["kept"][proc] += (level, name, proc) in kept
