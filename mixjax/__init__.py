@@ -6,10 +6,11 @@ subgroup, with which settings) by gradient descent on differentiable
 processors and iterative pruning (Lee et al., DAFx-24; GRAFX).
 
 The public names below are loaded on first use, so ``import mixjax`` (and
-``mixjax --help``) does not wait for JAX to start. Beyond them, four modules
+``mixjax --help``) does not wait for JAX to start. Beyond them, five modules
 are public, each documented in its docstring: ``mixjax.io.graph_json``
 (graph.json: write, read, re-render), ``mixjax.io.results_folder`` (the
-results folder of a search), ``mixjax.collect`` (a data set, in batches) and
+results folder of a search), ``mixjax.collect`` (a data set, in batches),
+``mixjax.collection`` (a collected data set, loaded) and
 ``mixjax.processors`` (each processor's functions). Other modules are
 internal: their names may change.
 """

@@ -7,6 +7,8 @@
                                  search, and a comparison with the ground truth
   mixjax collect DATASET --out DIR
                                  search every song of a data set, in batches
+  mixjax stats COLLECTION --out DIR
+                                 the paper's statistics of a collected data set
 
 Every problem with the input is reported as one line on stderr with exit
 code 2, before anything is written. Compiled programs are cached on disk
@@ -77,6 +79,18 @@ the others go on.
 
 Several hosts: run the same command on every host with --distributed; each
 host takes its own slice of the songs."""
+
+
+STATS_HELP = """Reads every finished song of COLLECTION (the --out folder of 'mixjax collect')
+and writes into --out: stats.md and stats.json (rho overall and per processor type
+in the paper's Table 3 columns g s e r c n d, next to the paper's 1129 songs; the
+console and pruned losses; processors per song before and after pruning; per
+instrument label, or per track name where the songs have none, how often each
+type survives; the distributions of the kept settings, as report.md describes
+them) and pictures of them (pruning.png, survival.png, settings.png).
+
+Songs that failed in the search, or whose results cannot be read, are listed
+and left out; the command fails only when no song can be read."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -435,6 +449,21 @@ def _collect(args) -> int:
   return 0
 
 
+def _stats(args) -> int:
+  from mixjax import collection as collection_lib
+  from mixjax.io import collection_stats
+
+  if os.path.exists(args.out) and not os.path.isdir(args.out):
+    raise ValueError(f"--out {args.out} is a file; give a folder for stats.md and the pictures.")
+  collection = collection_lib.load_collection(args.collection, progress=not args.no_progress)
+  for record in collection.broken:
+    print(f"mixjax stats: note: {record['name']} left out: {record['error']}", file=sys.stderr)
+  paths = collection_stats.write_stats(collection, args.out, progress=not args.no_progress)
+  print(f"{len(collection)} songs read ({len(collection.failed)} failed in the search, "
+        f"{len(collection.broken)} unreadable); wrote {', '.join(paths)} to {args.out}")
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(
       prog="mixjax", description="Reverse-engineer music mixing graphs (JAX). "
@@ -511,6 +540,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "slice of the songs (default: one host)")
   _add_search_options(collect, preset="paper")
   collect.set_defaults(run=_collect)
+
+  stats = sub.add_parser("stats", help="the paper's statistics of a collected data set",
+                         description=STATS_HELP, formatter_class=_HelpFormatter)
+  stats.add_argument("collection", metavar="COLLECTION",
+                     help="the --out folder of 'mixjax collect'")
+  stats.add_argument("--out", required=True, metavar="DIR",
+                     help="folder for stats.md, stats.json and the pictures (created if "
+                          "needed; required)")
+  stats.add_argument("--no-progress", action="store_true",
+                     help="hide the progress bars (default: shown)")
+  stats.set_defaults(run=_stats)
   return parser
 
 

@@ -6,7 +6,9 @@ length rounded up, so that a handful of compiled programs cover a data set),
 searches each bucket in batches with ``search_batch`` (the songs of a batch
 share compiled programs), and writes one results folder per song
 (the files of ``mixjax search``) plus ``index.jsonl`` (one line per song:
-name, status, losses, ρ, seconds) and ``summary.md``.
+name, status, its song folder relative to the output folder, losses, ρ,
+seconds) and ``summary.md``; ``mixjax.collection`` reads them back, from any
+working folder.
 
 It resumes: a song counts as done when the index records it as finished
 under the same identity (its seed, the sample rate, every search setting and
@@ -133,12 +135,25 @@ def index_name() -> str:
 def _read_records(path: str) -> dict:
   records = {}
   with open(path, encoding="utf-8") as f:
-    for line in f:
+    for number, line in enumerate(f, 1):
       line = line.strip()
       if line:
-        record = json.loads(line)
-        records[record["name"]] = record
+        try:
+          record = json.loads(line)
+          records[record["name"]] = record
+        except (ValueError, TypeError, KeyError):
+          raise ValueError(
+              f"{path}, line {number}: not an index record (a JSON object with a 'name'); "
+              f"the file is damaged: remove that line.") from None
   return records
+
+
+def index_files(out_dir: str) -> list[str]:
+  """The index files of an output folder: ``index.jsonl`` and every ``index-host<i>.jsonl``."""
+  if not os.path.isdir(out_dir):
+    return []
+  return [os.path.join(out_dir, name) for name in sorted(os.listdir(out_dir))
+          if name == INDEX or (name.startswith("index-host") and name.endswith(".jsonl"))]
 
 
 def read_index(out_dir: str) -> dict:
@@ -147,16 +162,38 @@ def read_index(out_dir: str) -> dict:
   This host's index comes first; the other hosts' (``index.jsonl`` and
   ``index-host<i>.jsonl``) add the songs it does not list, so a song finished
   by another host, or with another host count, is known here.
+
+  Raises:
+    ValueError: for an index line that is not a record.
   """
   own = os.path.join(out_dir, index_name())
   index = _read_records(own) if os.path.exists(own) else {}
-  if os.path.isdir(out_dir):
-    for name in sorted(os.listdir(out_dir)):
-      path = os.path.join(out_dir, name)
-      if path != own and (name == INDEX or (name.startswith("index-host") and name.endswith(".jsonl"))):
-        for song, record in _read_records(path).items():
-          index.setdefault(song, record)
+  for path in index_files(out_dir):
+    if path != own:
+      for song, record in _read_records(path).items():
+        index.setdefault(song, record)
   return index
+
+
+def index_path(out_dir: str, song_dir: str) -> str:
+  """A song folder as the index records it: relative to the output folder."""
+  return os.path.relpath(song_dir, out_dir)
+
+
+def song_dir(out_dir: str, record: dict) -> str | None:
+  """The song folder of an index record, or None when it is not there (any more).
+
+  The ``path`` is relative to the output folder (``index_path``); an index
+  written before that holds it relative to the folder ``collect`` ran in,
+  which is tried second.
+  """
+  path = record.get("path")
+  if not isinstance(path, str):
+    return None
+  for candidate in (os.path.join(out_dir, path), path):
+    if os.path.isdir(candidate):
+      return os.path.normpath(candidate)
+  return None
 
 
 def write_index(out_dir: str, index: dict) -> None:
@@ -246,7 +283,7 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
     entries = entries[jax.process_index()::jax.process_count()]
   index = read_index(out_dir)
   for record in errors:
-    index[record["name"]] = record
+    index[record["name"]] = dict(record, path=index_path(out_dir, record["path"]))
   seeds = {e.name: song_seed(seed, e.name) for e in entries}
   identity = {e.name: song_identity(e.name, seed=seeds[e.name], sample_rate=sample_rate,
                                     config=config, optimizer=optimizer) for e in entries}
@@ -263,9 +300,9 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
   t_start, finished = time.perf_counter(), 0
 
   def record_error(entry, error):
-    index[entry.name] = {"name": entry.name, "path": entry.path, "status": "error",
-                         "error": _error_line(error), "seed": seeds[entry.name],
-                         "identity": identity[entry.name]}
+    index[entry.name] = {"name": entry.name, "path": index_path(out_dir, entry.path),
+                         "status": "error", "error": _error_line(error),
+                         "seed": seeds[entry.name], "identity": identity[entry.name]}
 
   def search(group, songs, pad_samples):
     """Searches ``songs`` (of the entries ``group``) in one batch, checkpointed."""
@@ -312,7 +349,7 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
             record_error(entry, error)
             continue
           index[entry.name] = {
-              "name": entry.name, "path": entry.path, "status": "done",
+              "name": entry.name, "path": index_path(out_dir, entry.path), "status": "done",
               "loss_sum": result.loss_sum, "loss_console": result.loss_console,
               "loss_pruned": result.loss_pruned, "pruning_ratio": result.pruning_ratio,
               "pruning_ratio_per_type": result.pruning_ratio_per_type, "seconds": per_song,

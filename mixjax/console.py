@@ -354,13 +354,20 @@ def init_params(console: Console, key) -> ConsoleParams:
   padded: a song searched alone or in a padded batch starts the same. The
   nodes are drawn one by one by a single compiled program (``_init_node``),
   so consoles of any size share it: compiling a random initialiser per
-  console size took longer than the draws themselves by far.
+  console size took longer than the draws themselves by far. Under ``jit``
+  or ``vmap`` (a traced ``key``: one console per key) the draws are stacked
+  in the traced program instead.
   """
+  traced = isinstance(key, jax.core.Tracer)  # under jit or vmap: stack on the device
   processors = {}
   for level_key, (level, size) in zip(
       jax.random.split(key, len(LEVELS)), console.level_sizes().items()):
-    nodes = jax.device_get([_init_node(level_key, i) for i in range(size)])
-    processors[level] = jax.device_put(jax.tree.map(lambda *a: np.stack(a), *nodes))
+    nodes = [_init_node(level_key, i) for i in range(size)]
+    if traced:
+      processors[level] = jax.tree.map(lambda *a: jnp.stack(a), *nodes)
+    else:
+      processors[level] = jax.device_put(jax.tree.map(lambda *a: np.stack(a),
+                                                      *jax.device_get(nodes)))
   logits = {
       level: {name: jnp.zeros(size, jnp.float32) for name in PROCESSORS}
       for level, size in console.level_sizes().items()

@@ -42,3 +42,67 @@ def tiny_song():
   song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
                                   sample_rate=SAMPLE_RATE)
   return song
+
+
+TINY_COLLECT = dict(console_steps=10, finetune_steps=10, rounds=1, crop_seconds=1.5,
+                    omit_seconds=0.5, eval_hop_seconds=1.0)
+"""The search settings of tests/test_collect.py and tests/test_readme.py (shared programs)."""
+
+
+def write_plain_song(folder: str, seed: int) -> None:
+  """A synthetic song (3 tracks in 2 groups, 2 s at 8 kHz) in the plain layout."""
+  from mixjax import atomic_files
+  song, _ = mixjax.synthetic_song(jax.random.key(seed), n_tracks=3, n_groups=2, seconds=2.0,
+                                  sample_rate=SAMPLE_RATE)
+  for name, track in zip(song.track_names, song.tracks):
+    atomic_files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, SAMPLE_RATE)
+  atomic_files.write_wav(os.path.join(folder, "mix.wav"), song.mix, SAMPLE_RATE)
+  groups = {}
+  for name, g in zip(song.track_names, song.resolved_groups()):
+    groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
+  atomic_files.write_text(os.path.join(folder, "groups.json"), __import__("json").dumps(groups))
+
+
+def write_medleydb_song(folder: str, seed: int) -> None:
+  """The same kind of song in the MedleyDB layout, with instrument labels: stem S01
+  "drum set" (raw R01 "kick drum", R02 without a label of its own), S02 "electric bass"."""
+  from mixjax import atomic_files
+  song, _ = mixjax.synthetic_song(jax.random.key(seed), n_tracks=3, n_groups=2, seconds=2.0,
+                                  sample_rate=SAMPLE_RATE)
+  prefix = os.path.basename(folder)
+  files = [f"{prefix}_RAW_01_01.wav", f"{prefix}_RAW_01_02.wav", f"{prefix}_RAW_02_01.wav"]
+  for name, track in zip(files, song.tracks):
+    atomic_files.write_wav(os.path.join(folder, f"{prefix}_RAW", name), track, SAMPLE_RATE)
+  atomic_files.write_wav(os.path.join(folder, f"{prefix}_MIX.wav"), song.mix, SAMPLE_RATE)
+  atomic_files.write_text(os.path.join(folder, f"{prefix}_METADATA.yaml"), f"""\
+stems:
+  S01:
+    instrument: drum set
+    raw:
+      R01: {{filename: {files[0]}, instrument: kick drum}}
+      R02: {{filename: {files[1]}}}
+  S02:
+    instrument: electric bass
+    raw:
+      R01: {{filename: {files[2]}, instrument: electric bass}}
+""")
+
+
+@pytest.fixture(scope="session")
+def tiny_collection(tmp_path_factory):
+  """``(dataset, out)``: a ``collect`` run (tiny settings) over three songs: ``plain`` (plain
+  layout), ``Band_Tune`` (MedleyDB, with instrument labels) and ``broken`` (not audio: fails).
+
+  Made once per session; copy it before changing it.
+  """
+  from mixjax import collect
+  root = tmp_path_factory.mktemp("collection")
+  dataset, out = root / "dataset", root / "graphs"
+  write_plain_song(str(dataset / "plain"), seed=20)
+  write_medleydb_song(str(dataset / "Band_Tune"), seed=21)
+  (dataset / "broken" / "tracks").mkdir(parents=True)
+  (dataset / "broken" / "tracks" / "a.wav").write_text("not audio")
+  (dataset / "broken" / "mix.wav").write_text("not audio either")
+  collect.collect(str(dataset), str(out), config=mixjax.SearchConfig.quick(**TINY_COLLECT),
+                  batch_size=2, sample_rate=SAMPLE_RATE, bucket_seconds=2.0, progress=False)
+  return str(dataset), str(out)

@@ -7,6 +7,7 @@ import pytest
 
 import mixjax
 from mixjax import collect
+from mixjax import collection
 from mixjax.io import graph_json
 from mixjax.io import song_folder
 
@@ -22,9 +23,11 @@ def _public_callables():
       yield f"{module.__name__}.{fn}", getattr(module, fn)
   for module, names in ((song_folder, ["load_song", "load_tracks"]),
                         (graph_json, ["save_graph", "load_graph", "render_graph"]),
-                        (collect, ["collect"])):
+                        (collect, ["collect"]), (collection, ["load_collection"])):
     for name in names:
       yield f"{module.__name__}.{name}", getattr(module, name)
+  for method in ("nodes", "to_arrays", "load_tracks"):
+    yield f"Collection.{method}", getattr(collection.Collection, method)
 
 
 @pytest.mark.parametrize("name,obj", list(_public_callables()), ids=lambda x: x if isinstance(x, str) else "")

@@ -182,6 +182,18 @@ def test_init_is_padding_invariant_and_compiles_once():
   assert float(jnp.abs(padded.drywet_logits["track"]["eq"]).max()) == 0.0
 
 
+def test_init_runs_under_vmap_over_keys():
+  """One console per key, as ``init`` draws each alone (``vmap`` over keys, and ``jit``)."""
+  console = mixjax.Console.build(GROUPS, sample_rate=SR)
+  keys = jax.random.split(jax.random.key(5), 3)
+  batch = jax.vmap(console.init)(keys)
+  for i in (0, 2):
+    jax.tree.map(np.testing.assert_array_equal, jax.tree.map(lambda leaf, i=i: leaf[i], batch),
+                 console.init(keys[i]))
+  jax.tree.map(np.testing.assert_array_equal, jax.jit(console.init)(keys[1]),
+               console.init(keys[1]))
+
+
 def _random_params(console, seed, scale):
   params = console.init(jax.random.key(seed))
   leaves, treedef = jax.tree.flatten(params)

@@ -2,7 +2,7 @@
 
 The blocks run in order, each in a fresh namespace, in a folder holding the song
 folders they name (``my-song``, ``my-other-song``: synthetic, 3 tracks in 2
-groups, 2 s). Only sizes change, to keep the test fast and to share compiled
+groups, 2 s) and the collection ``graphs`` (``conftest.tiny_collection``). Only sizes change, to keep the test fast and to share compiled
 programs with tests/test_cli.py: ``30000`` (Hz) reads ``8000``, the batch
 example searches a batch of one song (a batch of two compiles its own programs:
 minutes on a CPU), the ``SearchConfig`` presets are the tiny settings of
@@ -12,6 +12,7 @@ that each substitution applies.
 
 import pathlib
 import re
+import shutil
 
 import jax
 import pytest
@@ -58,9 +59,12 @@ def test_readme_has_python_blocks_and_the_substitutions_apply():
     assert old in text, old
 
 
-def test_readme_python_blocks_run(tmp_path, monkeypatch):
+def test_readme_python_blocks_run(tmp_path, monkeypatch, tiny_collection):
   write_song_folder(str(tmp_path / "my-song"), seed=10)
   write_song_folder(str(tmp_path / "my-other-song"), seed=11)
+  dataset, graphs = tiny_collection  # the "graphs" collection (and its songs) of "Collections"
+  shutil.copytree(dataset, tmp_path / "dataset")
+  shutil.copytree(graphs, tmp_path / "graphs")
   monkeypatch.chdir(tmp_path)
   real_synthetic_song = mixjax.synthetic_song
   monkeypatch.setattr(mixjax, "SearchConfig", _TinyConfigs())

@@ -382,20 +382,18 @@ def _check_raw(node: dict, bad) -> None:
 # ---------------------------------------------------------------------------
 
 
-def console_from_graph(graph: dict) -> tuple[Console, ConsoleParams, dict]:
-  """The console, parameters and alive masks that a graph describes.
+def graph_arrays(graph: dict, *, max_tracks: int | None = None,
+                 max_groups: int | None = None) -> tuple[Console, ConsoleParams, dict]:
+  """``console_from_graph`` with NumPy leaves (no device work): stack many on the host.
 
-  Processors that the graph does not hold are dead (their parameters zero).
-
-  Returns:
-    ``(console, params, alive)`` for ``console.render(params, tracks, alive)``
-    with tracks in the order of ``graph["tracks"]``.
+  Padded track and group slots are dead, with zero parameters.
   """
   check_graph(graph)
   groups = graph["groups"]
   track_groups = [groups.index(t["group"]) for t in graph["tracks"]]
-  console = Console.build(track_groups, sample_rate=graph["sample_rate"],
-                          max_groups=max(len(groups), 1))
+  console = jax.device_get(Console.build(
+      track_groups, sample_rate=graph["sample_rate"], max_tracks=max_tracks,
+      max_groups=max(len(groups), 1) if max_groups is None else max_groups))
   sizes = console.level_sizes()
   processors = {level: {proc: {k: np.zeros((size, *shape), np.float32)
                                for k, shape in REGISTRY[proc].param_shapes.items()}
@@ -415,28 +413,45 @@ def console_from_graph(graph: dict) -> tuple[Console, ConsoleParams, dict]:
     logits[level][proc][i] = np.float32(node["raw"][DRYWET_KEY])
     for k in REGISTRY[proc].param_shapes:
       processors[level][proc][k][i] = np.asarray(node["raw"][k], np.float32)
-  params = ConsoleParams(processors=jax.tree.map(jnp.asarray, processors),
-                         drywet_logits=jax.tree.map(jnp.asarray, logits))
-  return console, params, jax.tree.map(jnp.asarray, alive)
+  return console, ConsoleParams(processors=processors, drywet_logits=logits), alive
 
 
-def render_graph(graph: dict, song) -> np.ndarray:
-  """Renders a graph on a song's dry tracks.
+def console_from_graph(graph: dict, *, max_tracks: int | None = None,
+                       max_groups: int | None = None) -> tuple[Console, ConsoleParams, dict]:
+  """The console, parameters and alive masks that a graph describes.
+
+  Processors that the graph does not hold are dead (their parameters zero).
+
+  Args:
+    graph: from ``load_graph``.
+    max_tracks, max_groups: pad the console to these sizes (default: the
+      graph's own), e.g. to stack several graphs into one batch.
+
+  Returns:
+    ``(console, params, alive)`` for ``console.render(params, tracks, alive)``
+    with tracks in the order of ``graph["tracks"]`` (then padding).
+
+  Raises:
+    ValueError: for a graph that does not fit ``max_tracks``/``max_groups``.
+  """
+  console, params, alive = graph_arrays(graph, max_tracks=max_tracks, max_groups=max_groups)
+  return jax.tree.map(jnp.asarray, (console, params, alive))
+
+
+def graph_tracks(graph: dict, song) -> np.ndarray:
+  """A song's dry tracks in the order of the graph's tracks (matched by name).
 
   Args:
     graph: from ``load_graph`` or ``graph_to_json``.
-    song: a ``Song``, or the ``Tracks`` of ``song_folder.load_tracks`` (no mix
-      needed), at the graph's sample rate with the graph's tracks (matched by
-      name; their order may differ). The routing into subgroups is the
-      graph's, whatever the song's grouping.
+    song: a ``Song``, or the ``Tracks`` of ``song_folder.load_tracks``, at the
+      graph's sample rate with the graph's tracks (their order may differ).
 
   Returns:
-    ``float32[2, n]``: the mix the graph makes of the song.
+    ``float32[n_tracks, 2, n]``.
 
   Raises:
     ValueError: when the song's sample rate or tracks differ from the graph's.
   """
-  check_graph(graph)
   names = [t["name"] for t in graph["tracks"]]
   if song.sample_rate != graph["sample_rate"]:
     raise ValueError(
@@ -456,8 +471,28 @@ def render_graph(graph: dict, song) -> np.ndarray:
     raise ValueError(
         f"the song's {len(song_names)} tracks do not match the graph's {len(names)} "
         f"({'; '.join(parts)}); render the graph on the song it was searched on.")
+  return np.asarray(song.tracks)[[song_names.index(n) for n in names]]
+
+
+def render_graph(graph: dict, song) -> np.ndarray:
+  """Renders a graph on a song's dry tracks.
+
+  Args:
+    graph: from ``load_graph`` or ``graph_to_json``.
+    song: a ``Song``, or the ``Tracks`` of ``song_folder.load_tracks`` (no mix
+      needed), at the graph's sample rate with the graph's tracks (matched by
+      name; their order may differ). The routing into subgroups is the
+      graph's, whatever the song's grouping.
+
+  Returns:
+    ``float32[2, n]``: the mix the graph makes of the song.
+
+  Raises:
+    ValueError: when the song's sample rate or tracks differ from the graph's.
+  """
+  check_graph(graph)
+  tracks = graph_tracks(graph, song)
   console, params, alive = console_from_graph(graph)
-  tracks = song.tracks[[song_names.index(n) for n in names]]
   return console.render_song(params, tracks, alive)
 
 

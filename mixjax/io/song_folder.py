@@ -91,6 +91,9 @@ class SongFiles(NamedTuple):
     track_groups: the subgroup index of every track (None: a group of its own),
       as ``Song`` takes it.
     group_names: one name per group, in ``Song``'s group order.
+    track_instruments, group_instruments: the instrument label of every track
+      and group (MedleyDB metadata's ``instrument``: a raw track's own, else
+      its stem's; None where it gives none), or None (the plain layout).
   """
   layout: str
   mix: str
@@ -98,6 +101,8 @@ class SongFiles(NamedTuple):
   track_names: tuple
   track_groups: tuple
   group_names: tuple
+  track_instruments: tuple | None = None
+  group_instruments: tuple | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -323,7 +328,7 @@ def _medleydb_files(path: str, metadata_name: str, need_mix: bool) -> SongFiles:
         f"{raw_dir}{os.sep} is missing: the MedleyDB metadata {metadata_name} expects the "
         f"raw tracks there; add the folder.")
 
-  files, track_groups, group_names = [], [], []
+  files, track_groups, group_names, track_instruments, group_instruments = [], [], [], [], []
   for g, stem_key in enumerate(sorted(stems, key=lambda k: _natural_key(str(k)))):
     stem = stems[stem_key]
     raw = stem.get("raw") if isinstance(stem, dict) else None
@@ -333,6 +338,7 @@ def _medleydb_files(path: str, metadata_name: str, need_mix: bool) -> SongFiles:
           f"{{R01: {{filename: ...}}}}); fix the metadata.")
     instrument = stem.get("instrument")
     group_names.append(f"{stem_key} {instrument}" if instrument else str(stem_key))
+    group_instruments.append(_instrument(instrument))
     for raw_key in sorted(raw, key=lambda k: _natural_key(str(k))):
       entry = raw[raw_key]
       filename = entry.get("filename") if isinstance(entry, dict) else None
@@ -345,6 +351,7 @@ def _medleydb_files(path: str, metadata_name: str, need_mix: bool) -> SongFiles:
             f"{metadata_path}: {filename} is listed twice; each raw file belongs to one stem.")
       files.append(filename)
       track_groups.append(g)
+      track_instruments.append(_instrument(entry.get("instrument")) or group_instruments[-1])
 
   present = {e for e in _visible_entries(raw_dir) if os.path.isfile(os.path.join(raw_dir, e))}
   missing = [f for f in files if f not in present]
@@ -368,7 +375,15 @@ def _medleydb_files(path: str, metadata_name: str, need_mix: bool) -> SongFiles:
   return SongFiles(
       layout="medleydb", mix=mix if os.path.isfile(mix) else None, tracks=tuple(os.path.join(raw_dir, f) for f in files),
       track_names=tuple(names), track_groups=tuple(track_groups),
-      group_names=tuple(group_names))
+      group_names=tuple(group_names), track_instruments=tuple(track_instruments),
+      group_instruments=tuple(group_instruments))
+
+
+def _instrument(label) -> str | None:
+  """A MedleyDB ``instrument`` entry as one label (a list is joined with "/"), or None."""
+  if isinstance(label, (list, tuple)):
+    label = "/".join(str(x) for x in label if x)
+  return str(label) if label else None
 
 
 # ---------------------------------------------------------------------------

@@ -71,6 +71,7 @@ from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _fir
 from mixjax.processors import _init
+from mixjax.processors import _settings
 from mixjax.processors import base
 
 SEGMENT_SECONDS = 0.1
@@ -385,8 +386,9 @@ def normalised_tap_gains_db(taps) -> np.ndarray:
 
   After it, ``mean_c Σ_taps a² = 1`` (``a``: the taps' amplitudes, ``c``: channels).
   """
-  gains_db = np.array([tap["gain_db"] for tap in taps], np.float64)
-  return gains_db - units.log_energy_to_db(math.log(np.sum(10**(gains_db / 10)) / NUM_CHANNELS))
+  xp = _settings.namespace(taps)
+  gains_db = xp.stack([_settings.floats(xp, tap["gain_db"]) for tap in taps])
+  return gains_db - units.log_energy_to_db(xp.log(xp.sum(10**(gains_db / 10)) / NUM_CHANNELS))
 
 
 def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
@@ -406,29 +408,42 @@ def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dic
     init_params: the ``delay_z`` of the silenced taps are taken from here
       (default: zeros).
 
+  Runs under ``jit``, ``grad`` and ``vmap`` (``_settings``; the gradient
+  flows to the taps' ``gain_db`` and to their position within a segment),
+  where taps beyond the segments or sharing one are not checked.
+
   Returns:
     ``{"delay_z": float32[40, 2], "log_fir_magnitude": float32[40, 20]}``.
   """
+  xp = _settings.namespace((settings, init_params))
   taps = settings["taps"]
   n = segment_length(sample_rate)
-  delay_z = (np.zeros(PARAM_SHAPES["delay_z"], np.float64) if init_params is None
-             else np.array(init_params["delay_z"], np.float64))
-  log_fir = np.full(PARAM_SHAPES["log_fir_magnitude"], SILENT_LOG_MAGNITUDE)
+  delay_z = _settings.floats(xp, xp.zeros(PARAM_SHAPES["delay_z"]) if init_params is None
+                             else init_params["delay_z"])
+  log_fir = _settings.floats(xp, xp.full(PARAM_SHAPES["log_fir_magnitude"],
+                                         SILENT_LOG_MAGNITUDE))
+  rows = np.arange(NUM_TAPS)[:, None]
   used = set()
   for tap, gain_db in zip(taps, normalised_tap_gains_db(taps)):
-    segment, within = divmod(int(tap["delay_samples"]), n)
-    if not 0 <= segment < NUM_SEGMENTS:
-      raise ValueError(f"delay.params_from_settings: delay of {tap['delay_samples']} samples is "
-                       f"beyond the {NUM_SEGMENTS} segments of {n} samples.")
+    delay_samples = tap["delay_samples"]
+    if xp is np:  # concrete settings: exact integers, checked
+      delay_samples = int(delay_samples)
+    segment, within = delay_samples // n, delay_samples % n
     index = tap["channel"] * NUM_SEGMENTS + segment
-    if index in used:
-      raise ValueError(f"delay.params_from_settings: two taps in segment {segment} of channel "
-                       f"{tap['channel']}.")
-    used.add(index)
-    phase = -2 * math.pi * within / n
-    delay_z[index] = TAP_RADIUS * np.array([math.cos(phase), math.sin(phase)])
-    log_fir[index] = units.db_to_log_gain(gain_db)
-  return {"delay_z": delay_z.astype(np.float32), "log_fir_magnitude": log_fir.astype(np.float32)}
+    if xp is np:
+      if not 0 <= segment < NUM_SEGMENTS:
+        raise ValueError(f"delay.params_from_settings: delay of {tap['delay_samples']} samples "
+                         f"is beyond the {NUM_SEGMENTS} segments of {n} samples.")
+      if index in used:
+        raise ValueError(f"delay.params_from_settings: two taps in segment {segment} of "
+                         f"channel {tap['channel']}.")
+      used.add(index)
+    phase = -2 * math.pi * _settings.floats(xp, within) / n
+    delay_z = xp.where(rows == index, TAP_RADIUS * xp.stack([xp.cos(phase), xp.sin(phase)]),
+                       delay_z)
+    log_fir = xp.where(rows == index, units.db_to_log_gain(gain_db), log_fir)
+  return {"delay_z": _settings.param(xp, delay_z),
+          "log_fir_magnitude": _settings.param(xp, log_fir)}
 
 
 def sample_settings(rng, x, *, sample_rate: int) -> dict:

@@ -73,7 +73,6 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
-import math
 from typing import NamedTuple
 
 import jax
@@ -84,6 +83,7 @@ from mixjax import dsp
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
+from mixjax.processors import _settings
 
 PARAM_SHAPES = {
     "log_threshold": (1,),
@@ -479,6 +479,9 @@ def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dic
   ``R = 1 + e^{log_ratio}``, ``W = e^{log_knee}`` (``knee_db = 10 log10 e^W``)
   and ``α = σ(z_α)`` with ``α = exp(-1 / (sample_rate · τ))``.
 
+  Runs under ``jit``, ``grad`` and ``vmap`` (``_settings``), where settings
+  out of range are not checked but give NaN.
+
   Args:
     settings: ``threshold_db`` (energy level, dB), ``ratio`` (> 1),
       ``knee_db`` (knee width > 0, energy dB) and ``time_constant_ms``
@@ -490,22 +493,23 @@ def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dic
     ``{"log_threshold", "log_ratio", "log_knee", "z_alpha"}``, each ``float32[1]``.
   """
   del init_params
+  xp = _settings.namespace(settings)
   ratio, knee_db = settings["ratio"], settings["knee_db"]
   time_constant_ms = settings["time_constant_ms"]
-  if ratio <= 1 or knee_db <= 0 or time_constant_ms <= 0:
+  if xp is np and (ratio <= 1 or knee_db <= 0 or time_constant_ms <= 0):
     raise ValueError(f"dynamics.params_from_settings: need ratio > 1, knee_db > 0 and "
                      f"time_constant_ms > 0, got {ratio}, {knee_db}, {time_constant_ms}.")
-  alpha = math.exp(-1000.0 / (sample_rate * time_constant_ms))
-  if alpha > MAX_POLE:
+  alpha = xp.exp(-1000.0 / (sample_rate * _settings.floats(xp, time_constant_ms)))
+  if xp is np and alpha > MAX_POLE:
     raise ValueError(f"dynamics.params_from_settings: time_constant_ms={time_constant_ms} is "
                      f"too long for the smoother (pole {alpha} > {MAX_POLE}).")
   raw = {
       "log_threshold": units.db_to_log_energy(settings["threshold_db"]) - THRESHOLD_OFFSET,
-      "log_ratio": math.log(ratio - 1),
-      "log_knee": math.log(units.db_to_log_energy(knee_db)),
-      "z_alpha": units.logit(alpha),
+      "log_ratio": xp.log(_settings.floats(xp, ratio) - 1),
+      "log_knee": xp.log(units.db_to_log_energy(_settings.floats(xp, knee_db))),
+      "z_alpha": xp.log(alpha) - xp.log1p(-alpha),  # the logit of α
   }
-  return {name: np.array([value], np.float32) for name, value in raw.items()}
+  return {name: _settings.param(xp, value, (1,)) for name, value in raw.items()}
 
 
 def sample_shape(rng, *, ratio_range) -> dict:

@@ -39,6 +39,7 @@ from mixjax import dsp
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
+from mixjax.processors import _settings
 from mixjax.processors import base
 
 N_MAGNITUDE_BINS = 1024
@@ -361,20 +362,22 @@ def settings_gain_db(bands, frequency_hz) -> np.ndarray:
     frequency_hz: ``[k]`` frequencies.
 
   Returns:
-    ``float64[k]`` gains in dB.
+    ``float64[k]`` gains in dB (``float32`` under a trace: the numbers may be
+    traced, the kinds may not).
   """
-  f = np.maximum(np.asarray(frequency_hz, np.float64), 1.0)
-  curve = np.zeros_like(f)
+  xp = _settings.namespace((bands, frequency_hz))
+  f = xp.maximum(_settings.floats(xp, frequency_hz), 1.0)
+  curve = xp.zeros_like(f)
   for band in bands:
-    u = np.log2(f / band["frequency_hz"])
+    u = xp.log2(f / band["frequency_hz"])
     width = band["bandwidth_octaves"]
     if band["kind"] == "peak":
       sigma = width / (2 * math.sqrt(2 * math.log(2)))
-      shape = np.exp(-0.5 * (u / sigma)**2)
+      shape = xp.exp(-0.5 * (u / sigma)**2)
     elif band["kind"] == "low_shelf":
-      shape = 1 / (1 + np.exp(4 * u / width))
+      shape = 1 / (1 + xp.exp(4 * u / width))
     elif band["kind"] == "high_shelf":
-      shape = 1 / (1 + np.exp(-4 * u / width))
+      shape = 1 / (1 + xp.exp(-4 * u / width))
     else:
       raise ValueError(f"eq.settings_gain_db: unknown band kind {band['kind']!r}; "
                        f"use 'peak', 'low_shelf' or 'high_shelf'.")
@@ -385,12 +388,17 @@ def settings_gain_db(bands, frequency_hz) -> np.ndarray:
 def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
   """Parameters whose ``controls(...)["gain_db"]`` is ``settings_gain_db(settings["bands"], f_k)``.
 
+  Runs under ``jit``, ``grad`` and ``vmap`` over the bands' numbers
+  (``_settings``).
+
   Returns:
     ``{"log_magnitude": float32[1024]}``.
   """
   del init_params
-  gain_db = settings_gain_db(settings["bands"], np.asarray(bin_frequencies_hz(sample_rate)))
-  return {"log_magnitude": np.asarray(units.db_to_log_gain(gain_db), np.float32)}
+  xp = _settings.namespace(settings)
+  frequency_hz = np.arange(N_MAGNITUDE_BINS, dtype=np.float32) * np.float32(sample_rate / N_TAPS)
+  gain_db = settings_gain_db(settings["bands"], frequency_hz)  # (f_k as bin_frequencies_hz)
+  return {"log_magnitude": _settings.param(xp, units.db_to_log_gain(gain_db))}
 
 
 def sample_settings(rng, x, *, sample_rate: int) -> dict:

@@ -30,6 +30,7 @@ import numpy as np
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
+from mixjax.processors import _settings
 from mixjax.processors import base
 
 PARAM_SHAPES = {"log_gain": (2,)}
@@ -122,10 +123,12 @@ def compare(truth_effective: dict, found_effective: dict) -> dict:
 
 
 def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
-  """``{"log_gain": float32[2]}`` from ``left_gain_db`` and ``right_gain_db``."""
+  """``{"log_gain": float32[2]}`` from ``left_gain_db`` and ``right_gain_db``
+  (also under ``jit``, ``grad`` and ``vmap``: ``_settings``)."""
   del sample_rate, init_params
-  return {"log_gain": np.array([units.db_to_log_gain(settings["left_gain_db"]),
-                                units.db_to_log_gain(settings["right_gain_db"])], np.float32)}
+  xp = _settings.namespace(settings)
+  gains_db = xp.stack([_settings.floats(xp, settings[k]) for k in ("left_gain_db", "right_gain_db")])
+  return {"log_gain": _settings.param(xp, units.db_to_log_gain(gains_db))}
 
 
 def sample_settings(rng, x, *, sample_rate: int) -> dict:

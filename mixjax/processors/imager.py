@@ -23,6 +23,7 @@ import numpy as np
 from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _init
+from mixjax.processors import _settings
 from mixjax.processors import base
 
 PARAM_SHAPES = {"log_gain": (1,)}
@@ -100,9 +101,11 @@ def compare(truth_effective: dict, found_effective: dict) -> dict:
 
 
 def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dict:
-  """``{"log_gain": float32[1]}`` with ``20 log10 e^g = settings["side_gain_db"]``."""
+  """``{"log_gain": float32[1]}`` with ``20 log10 e^g = settings["side_gain_db"]``
+  (also under ``jit``, ``grad`` and ``vmap``: ``_settings``)."""
   del sample_rate, init_params
-  return {"log_gain": np.array([units.db_to_log_gain(settings["side_gain_db"])], np.float32)}
+  xp = _settings.namespace(settings)
+  return {"log_gain": _settings.param(xp, units.db_to_log_gain(settings["side_gain_db"]), (1,))}
 
 
 def sample_settings(rng, x, *, sample_rate: int) -> dict:

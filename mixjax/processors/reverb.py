@@ -56,6 +56,7 @@ from mixjax import units
 from mixjax.processors import _effective
 from mixjax.processors import _fir
 from mixjax.processors import _init
+from mixjax.processors import _settings
 from mixjax.processors import base
 
 IR_SECONDS = 2.0
@@ -284,7 +285,7 @@ def compare(truth_effective: dict, found_effective: dict) -> dict:
 
 def settings_t60_ms(settings, frequency_hz, *, sample_rate: int) -> np.ndarray:
   """T60 per frequency: ``t60_ms · (1 + (high_t60_ratio - 1) · f / (sample_rate / 2))``."""
-  f = np.asarray(frequency_hz, np.float64)
+  f = _settings.floats(_settings.namespace(settings), frequency_hz)
   return settings["t60_ms"] * (1 + (settings["high_t60_ratio"] - 1) * f / (sample_rate / 2))
 
 
@@ -303,18 +304,21 @@ def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dic
     sample_rate: Hz.
     init_params: unused.
 
+  Runs under ``jit``, ``grad`` and ``vmap`` (``_settings``).
+
   Returns:
     ``{"init_log_magnitude": float32[2, 193], "delta_log_magnitude": float32[2, 193]}``.
   """
   del init_params
+  xp = _settings.namespace(settings)
   frequency_hz = np.arange(NUM_BINS) * sample_rate / N_FFT
   t60_s = settings_t60_ms(settings, frequency_hz, sample_rate=sample_rate) / 1000.0
   softplus = MASK_SCALE * LN_60_DB * HOP / (sample_rate * t60_s)
-  delta = np.log(np.expm1(softplus))  # the inverse of softplus
-  side_h0 = MASK_SCALE * units.db_to_log_gain(settings["side_level_db"])
-  init_level = np.stack([np.zeros(NUM_BINS), np.full(NUM_BINS, side_h0)])
-  return {"init_log_magnitude": init_level.astype(np.float32),
-          "delta_log_magnitude": np.stack([delta, delta]).astype(np.float32)}
+  delta = xp.log(xp.expm1(softplus))  # the inverse of softplus
+  side_h0 = MASK_SCALE * units.db_to_log_gain(_settings.floats(xp, settings["side_level_db"]))
+  init_level = xp.stack([xp.zeros(NUM_BINS), xp.full(NUM_BINS, side_h0)])
+  return {"init_log_magnitude": _settings.param(xp, init_level),
+          "delta_log_magnitude": _settings.param(xp, xp.stack([delta, delta]))}
 
 
 def sample_settings(rng, x, *, sample_rate: int) -> dict:

@@ -120,3 +120,63 @@ def test_gate_threshold_sits_between_quiet_and_loud():
     s = noisegate.sample_settings(rng, x, sample_rate=SR)
     assert -50 < s["threshold_db"] < -12
     assert 2 <= s["ratio"] <= 4
+
+
+def _numbers(settings):
+  """``(numbers, rebuild)``: the settings' numbers as float32 / int32 arrays (strings stay)."""
+  leaves, treedef = jax.tree.flatten(settings)
+  is_number = [not isinstance(leaf, str) for leaf in leaves]
+  numbers = [np.asarray(leaf, np.int32 if isinstance(leaf, (int, np.integer)) else np.float32)
+             for leaf, n in zip(leaves, is_number) if n]
+
+  def rebuild(values):
+    values = iter(values)
+    return jax.tree.unflatten(treedef, [next(values) if n else leaf
+                                        for leaf, n in zip(leaves, is_number)])
+  return numbers, rebuild
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_params_from_settings_runs_under_jit_grad_and_vmap(name):
+  """A network can predict physical settings and be trained through the console."""
+  record = REGISTRY[name]
+  t = np.arange(SR) / SR
+  x = np.stack([0.3 * np.sin(2 * np.pi * 220 * t) * (t > 0.5)] * 2).astype(np.float32)
+  settings = record.sample_settings(np.random.default_rng(1), x if record.sample_needs_input
+                                    else None, sample_rate=SR)
+  numbers, rebuild = _numbers(settings)
+  from_settings = functools.partial(record.params_from_settings, sample_rate=SR)
+  want = from_settings(settings)  # concrete: float64 NumPy, checked
+
+  got = jax.jit(lambda values: from_settings(rebuild(values)))(numbers)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-4), got, want)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3),
+               controls_of(name, got), controls_of(name, want))
+  read = controls_of(name, got)  # ... and round-trips with controls
+  for key in set(settings) & {k for k, v in read.items() if np.ndim(v) == 0}:
+    assert float(read[key]) == pytest.approx(settings[key], rel=1e-3, abs=1e-3), key
+
+  # vmap over two settings: the drawn ones and each float 3 % larger.
+  other = [v * 1.03 if v.dtype == np.float32 else v for v in numbers]
+  batch = jax.vmap(lambda values: from_settings(rebuild(values)))(
+      [np.stack([a, b]) for a, b in zip(numbers, other)])
+  want_other = from_settings(rebuild([v.item() for v in other]))
+  for i, expected in enumerate((want, want_other)):
+    jax.tree.map(lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=1e-5, atol=2e-4),
+                 batch, expected)
+
+  # grad of the raw parameters, and of the settings read back, w.r.t. every float setting.
+  floats = [i for i, v in enumerate(numbers) if v.dtype == np.float32]
+
+  def objective(values):
+    merged = list(numbers)
+    for i, v in zip(floats, values):
+      merged[i] = v
+    raw = from_settings(rebuild(merged))
+    read = record.controls(raw, sample_rate=SR)
+    return (sum(jnp.sum(v) for v in raw.values())
+            + sum(jnp.sum(v) for v in jax.tree.leaves(read) if v.dtype == jnp.float32))
+
+  grads = jax.jit(jax.grad(objective))([numbers[i] for i in floats])
+  assert all(np.isfinite(g).all() for g in grads)
+  assert any(np.abs(g).sum() > 0 for g in grads)
