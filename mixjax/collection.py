@@ -33,12 +33,12 @@ from typing import NamedTuple
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from mixjax import collect as collect_lib
 from mixjax.console import Console, ConsoleParams
 from mixjax.io import graph_json
 from mixjax.processors import PROCESSORS, REGISTRY
+from mixjax.progress import tqdm
 
 GRAPH_FILE = "graph.json"
 """The file of a song's results folder that the collection reads."""

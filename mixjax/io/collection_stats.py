@@ -26,10 +26,10 @@ import os
 from typing import Callable, NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from mixjax import atomic_files
 from mixjax.processors import PROCESSORS, REGISTRY
+from mixjax.progress import tqdm
 
 FORMAT = "mixjax.stats"
 """The ``format`` field of stats.json."""
