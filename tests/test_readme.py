@@ -20,6 +20,7 @@ import pytest
 
 import mixjax
 from mixjax import atomic_files
+from mixjax.io.audio import write_wav
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 SR = 8000
@@ -38,8 +39,8 @@ def write_song_folder(folder: str, seed: int) -> None:
   """A synthetic song in the plain layout: tracks/*.wav, mix.wav, groups.json."""
   song, _ = mixjax.synthetic_song(jax.random.key(seed), **TINY_SONG)
   for name, track in zip(song.track_names, song.tracks):
-    atomic_files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, song.sample_rate)
-  atomic_files.write_wav(os.path.join(folder, "mix.wav"), song.mix, song.sample_rate)
+    write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, song.sample_rate)
+  write_wav(os.path.join(folder, "mix.wav"), song.mix, song.sample_rate)
   groups = {}
   for name, g in zip(song.track_names, song.resolved_groups()):
     groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
