@@ -31,4 +31,4 @@ def duration_seconds(path: str) -> float:
   try:
     return sf.info(path).duration
   except (RuntimeError, sf.LibsndfileError) as error:
-    raise ValueError(f"{path}: cannot read the mix as audio ({error}).") from None
+    raise ValueError(f"{path}: cannot read it as audio ({error}).") from None
