@@ -173,10 +173,8 @@ def peak_memory(*, part: str, report=None, **kwargs) -> dict:
 
 def conditionals(*, report=None, config_overrides: dict | None = None, **kwargs) -> dict:
   """The step with and without a ``lax.cond`` per processor type (``skip_dead_types``)."""
-  import dataclasses as dc
-
   import mixjax
-  if "skip_dead_types" not in {f.name for f in dc.fields(mixjax.SearchConfig)}:
+  if "skip_dead_types" not in {f.name for f in dataclasses.fields(mixjax.SearchConfig)}:
     return {"available": False,
             "reason": "this mixjax has no SearchConfig.skip_dead_types (issue 21)"}
   out = {"available": True,
@@ -248,17 +246,6 @@ class Budget:
     return min(self.left() - MARGIN_SECONDS, self.item_seconds)
 
 
-def last_json(text: str) -> dict | None:
-  """The last line of ``text`` that is a JSON object."""
-  for line in reversed((text or "").strip().splitlines()):
-    if line.startswith("{"):
-      try:
-        return json.loads(line)
-      except json.JSONDecodeError:
-        continue
-  return None
-
-
 def execute(command: list, *, timeout: float, env: dict | None = None) -> dict:
   """Runs ``command`` from the repository root for at most ``timeout`` seconds.
 
@@ -281,7 +268,8 @@ def execute(command: list, *, timeout: float, env: dict | None = None) -> dict:
     except subprocess.TimeoutExpired:  # a grandchild holds the pipes open
       out, err = "", ""
     status = "cut"
-  row = {"status": status, "seconds": time.perf_counter() - t0, "result": last_json(out)}
+  row = {"status": status, "seconds": time.perf_counter() - t0,
+         "result": timing.last_json(out)}
   if status == "cut":
     row["error"] = f"cut after {timeout:.0f} s (the budget left or --item-seconds)"
   elif status == "failed":

@@ -21,6 +21,8 @@ import os
 import subprocess
 import sys
 
+from benchmarks import timing
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The repository root: the GRAFX-side scripts run from here as ``benchmarks.*`` modules."""
 
@@ -95,15 +97,10 @@ def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
             file=sys.stderr,
         )
         return None
-    for line in reversed(done.stdout.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                break
-    print("GRAFX comparison skipped: the driver printed no JSON result", file=sys.stderr)
-    return None
+    result = timing.last_json(done.stdout)
+    if result is None:
+        print("GRAFX comparison skipped: the driver printed no JSON result", file=sys.stderr)
+    return result
 
 
 if __name__ == "__main__":  # python benchmarks/grafx_side.py render --tracks 4 --groups 1 ...

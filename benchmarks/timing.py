@@ -61,6 +61,17 @@ def run_child(script: str, *args: str, env: dict | None = None) -> dict:
   return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def last_json(text: str) -> dict | None:
+  """The last line of ``text`` (a child's output) that is a JSON object, or None."""
+  for line in reversed((text or "").strip().splitlines()):
+    if line.strip().startswith("{"):
+      try:
+        return json.loads(line)
+      except json.JSONDecodeError:
+        continue
+  return None
+
+
 def count_compile_seconds() -> list:
   """A one-element list that accumulates this process's JAX tracing and compile seconds.
 
