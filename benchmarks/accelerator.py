@@ -508,9 +508,9 @@ def parse_args(argv=None):
   for key, value in PAPER.items():
     parser.add_argument("--" + key.replace("_", "-"), type=type(value), default=None,
                         help=f"(default: {value}; with --tiny: {TINY[key]})")
-  parser.add_argument("--budget-seconds", type=float, default=450.0,
+  parser.add_argument("--budget-seconds", type=float, default=None,
                       help="the whole run's seconds, from $MIXJAX_ACCEL_STARTED (set by "
-                           "accelerator.sh) or this start (default: %(default)s)")
+                           "accelerator.sh) or this start (default: 450; with --tiny: 1770)")
   parser.add_argument("--item-seconds", type=float, default=200.0,
                       help="the most one child process may take (default: %(default)s)")
   parser.add_argument("--no-grafx", action="store_true", help="skip the GRAFX side")
@@ -525,6 +525,8 @@ def parse_args(argv=None):
     if getattr(args, key) is None:
       setattr(args, key, value)
   args.allow_cpu = args.allow_cpu or args.tiny
+  if args.budget_seconds is None:
+    args.budget_seconds = 1770.0 if args.tiny else 450.0
   items = [i for i in args.items.split(",") if i]
   unknown = sorted(set(items) - set(ITEMS))
   if unknown:

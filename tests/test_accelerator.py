@@ -153,7 +153,7 @@ def test_the_json_survives_a_kill_after_the_first_item(tmp_path):
 @pytest.mark.slow
 def test_the_tiny_run_measures_every_item(tmp_path):
   done = subprocess.run(["bash", str(SCRIPT), str(tmp_path), "--tiny", "--no-grafx"],
-                        env=_script_env(), capture_output=True, text=True, timeout=1200)
+                        env=_script_env(), capture_output=True, text=True, timeout=1900)
   assert done.returncode == 0, done.stderr[-3000:]
   result = json.loads((tmp_path / "accelerator.json").read_text())
   assert result["status"] == "done" and result["device"]["backend"] == "cpu"
