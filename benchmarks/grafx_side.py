@@ -21,6 +21,8 @@ import os
 import subprocess
 import sys
 
+from benchmarks import timing
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The repository root: the GRAFX-side scripts run from here as ``benchmarks.*`` modules."""
 
@@ -35,6 +37,24 @@ def find_grafx_python() -> str | None:
 def grafx_command(python: str, script: str, *args: str) -> list[str]:
     """``python -m benchmarks.<script> args...``: run it with ``cwd=ROOT``."""
     return [python, "-m", f"benchmarks.{script}", *args]
+
+
+def driver_command(python: str, mode: str, **kwargs) -> list[str]:
+    """The command that runs ``benchmarks.grafx_driver`` in ``mode`` (run it with ``cwd=ROOT``).
+
+    ``kwargs`` are driver options with underscores (``tracks=16, device="cuda"``); ``True``
+    becomes a bare flag, ``None`` and ``False`` are left out.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    cmd = grafx_command(python, "grafx_driver", "--mode", mode)
+    for key, value in kwargs.items():
+        if value is None or value is False:
+            continue
+        cmd.append("--" + key.replace("_", "-"))
+        if value is not True:
+            cmd.append(str(value))
+    return cmd
 
 
 def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
@@ -53,8 +73,6 @@ def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
         few more. ``None``, with the reason printed to stderr, when GRAFX is unavailable or the
         run fails or times out.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     python = find_grafx_python()
     if python is None:
         print(
@@ -63,13 +81,7 @@ def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
             file=sys.stderr,
         )
         return None
-    cmd = grafx_command(python, "grafx_driver", "--mode", mode)
-    for key, value in kwargs.items():
-        if value is None or value is False:
-            continue
-        cmd.append("--" + key.replace("_", "-"))
-        if value is not True:
-            cmd.append(str(value))
+    cmd = driver_command(python, mode, **kwargs)
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -85,15 +97,10 @@ def run_grafx(mode: str, *, timeout: float = 3600.0, **kwargs) -> dict | None:
             file=sys.stderr,
         )
         return None
-    for line in reversed(done.stdout.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                break
-    print("GRAFX comparison skipped: the driver printed no JSON result", file=sys.stderr)
-    return None
+    result = timing.last_json(done.stdout)
+    if result is None:
+        print("GRAFX comparison skipped: the driver printed no JSON result", file=sys.stderr)
+    return result
 
 
 if __name__ == "__main__":  # python benchmarks/grafx_side.py render --tracks 4 --groups 1 ...

@@ -46,7 +46,8 @@ def main(argv=None) -> int:
   import mixjax
 
   from benchmarks.songs import targets
-  from mixjax import atomic_files, synthetic
+  from mixjax import synthetic
+  from mixjax.io.audio import write_wav
 
   groups = {f"group{i + 1}": [f"{name}.wav" for name in part.split(",")]
             for i, part in enumerate(args.groups.split(":"))}
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
   truth = gain_pan_only(drawn)
   console = mixjax.Console.build(track_groups, sample_rate=song.sample_rate)
   mix = np.asarray(console.render(truth.params, tracks, truth.alive), np.float32)
-  atomic_files.write_wav(os.path.join(args.out, "mix.wav"), mix, song.sample_rate)
+  write_wav(os.path.join(args.out, "mix.wav"), mix, song.sample_rate)
   loaded = mixjax.load_song(args.out)
   if list(loaded.track_names) != order or list(loaded.group_names) != group_names:
     raise SystemExit(f"make_gain_pan_song: the folder loads as {loaded.track_names} / "

@@ -175,6 +175,7 @@ def make_song(out: str, seed: int, index: int, *, style: str, n_tracks: int, sec
   import soundfile as sf
 
   from mixjax import atomic_files
+  from mixjax.io.audio import write_wav
   from mixjax.io.song_folder import load_song
 
   t0 = time.perf_counter()
@@ -212,7 +213,7 @@ def make_song(out: str, seed: int, index: int, *, style: str, n_tracks: int, sec
   members = {g: [os.path.splitext(f)[0] for f in fs] for g, fs in groups.items()}
   mix_b, effects = pedalboard_mix(rng, tracks, members, roles, sample_rate=sample_rate,
                                   bpm=score.bpm)
-  atomic_files.write_wav(os.path.join(song_dir, "mix_pedalboard.wav"), mix_b, sample_rate)
+  write_wav(os.path.join(song_dir, "mix_pedalboard.wav"), mix_b, sample_rate)
   t_pedalboard = time.perf_counter() - t1
 
   # The song as the loader sees it fixes the track and group order of both truths.
@@ -238,7 +239,7 @@ def make_song(out: str, seed: int, index: int, *, style: str, n_tracks: int, sec
   t2 = time.perf_counter()
   key = jax.random.key(int(np.random.default_rng([seed, index, 3]).integers(2**31)))
   mix_a, truth = console_mix(song, key=key, density=density)
-  atomic_files.write_wav(os.path.join(song_dir, "mix_console.wav"), mix_a, sample_rate)
+  write_wav(os.path.join(song_dir, "mix_console.wav"), mix_a, sample_rate)
   with atomic_files.atomic_path(os.path.join(song_dir, "truth_console_params.npz")) as tmp:
     with open(tmp, "wb") as f:
       np.savez_compressed(f, **console_params_arrays(truth))

@@ -143,8 +143,22 @@ def _print_search_row(row) -> None:
 
 
 def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
-               sample_rate: int = 30000, config_overrides: dict | None = None) -> dict:
-  """mixjax's cost of one optimisation step and one whole-song evaluation (30 kHz by default)."""
+               sample_rate: int = 30000, config_overrides: dict | None = None,
+               parts: tuple[str, ...] = ("step", "evaluate"), count_conditionals: bool = False,
+               report=None) -> dict:
+  """mixjax's cost of one optimisation step and one whole-song evaluation (30 kHz by default).
+
+  A song of seeded noise, ``tracks`` over ``groups``, ``song_seconds`` long. Every input is
+  put on the device once, before timing; the timed calls run under ``timing.no_uploads``
+  (an implicit upload raises). The first call of each program is its compile (``compile_*``).
+
+  Args:
+    parts: what to measure, ``"step"`` and/or ``"evaluate"``.
+    count_conditionals: also count the ``lax.cond`` of the step's program
+      (``conditionals_in_step``: ``stablehlo.case`` ops of its lowering).
+    report: called with the result so far after each part (a child process prints it, so
+      a run cut short keeps what it measured).
+  """
   import jax
   import numpy as np
   import mixjax
@@ -161,43 +175,47 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
                      [i * groups // tracks for i in range(tracks)], sr)
   console = mixjax.Console.of(song)
   optimizer = fit_lib.default_optimizer(config)
-  batch = lambda x: jax.tree.map(lambda a: np.asarray(a)[None], x)  # a batch of one song
+  # A batch of one song, on the device.
+  batch = lambda x: jax.device_put(jax.tree.map(lambda a: np.asarray(a)[None], x))
   params = console.init(jax.random.key(0))
-  state = batch(fit_lib.init_state(params, optimizer))
   consoles, alive = batch(console), batch(console.all_alive())
-  tracks_ = song.padded_tracks()[None]
-  mix = song.mix[None]
-  key = jax.random.split(jax.random.key(0), 1)
-  n_samples = np.array([n], np.int32)
+  tracks_, mix = batch(song.padded_tracks()), batch(song.mix)
+  out = {"tracks": tracks, "groups": groups, "sample_rate": sr, "song_seconds": song_seconds,
+         "song_mb": (tracks_.nbytes + mix.nbytes) / 2**20, "backend": jax.default_backend()}
 
-  def step():
-    out = fit_lib.run_steps(state, consoles, key, tracks_, mix, alive, n_samples,
-                            fit_lib.sparsity_schedule(config),
-                            settings=fit_lib.step_settings(config, sr), optimizer=optimizer)
-    jax.block_until_ready(out)
+  def measured(name: str, fn, times: int) -> None:
+    t0 = time.perf_counter()
+    fn()
+    out[f"compile_{name}_s"] = time.perf_counter() - t0
+    out[f"{name}_s"] = timing.median_seconds(timing.no_uploads(fn), times)
+    if report:
+      report(dict(out))
 
-  starts = evaluate_lib.chunk_starts(n, sample_rate=sr, config=config)
-  chunk_len = config.crop_samples(sr)
-  pad = lambda x: evaluate_lib.pad_for_chunks(x, starts, chunk_len)
-  masks = jax.tree.map(lambda a: a[:, None], alive)
+  if "step" in parts:
+    args = (batch(fit_lib.init_state(params, optimizer)), consoles,
+            jax.random.split(jax.random.key(0), 1), tracks_, mix, alive,
+            batch(np.int32(n)), fit_lib.sparsity_schedule(config))
+    kwargs = dict(settings=fit_lib.step_settings(config, sr), optimizer=optimizer)
+    measured("step", lambda: jax.block_until_ready(fit_lib.run_steps(*args, **kwargs)), repeats)
+    if count_conditionals:
+      lowered = fit_lib.run_steps.lower(*args, **kwargs).as_text()
+      out["conditionals_in_step"] = lowered.count("stablehlo.case")
 
-  def evaluate():
-    out = evaluate_lib.song_loss(batch(params), consoles, pad(tracks_), pad(mix), masks,
-                                 np.asarray(starts, np.int32), np.array([len(starts)], np.int32),
-                                 chunk_len=chunk_len, omit_seconds=config.omit_seconds,
-                                 fft_sizes=tuple(config.fft_sizes))
-    jax.block_until_ready(out)
-
-  t0 = time.perf_counter()
-  step()
-  compile_step = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  evaluate()
-  compile_eval = time.perf_counter() - t0
-  step_s = timing.median_seconds(step, repeats)
-  eval_s = timing.median_seconds(evaluate, max(1, repeats // 2))
-  return {"step_s": step_s, "evaluate_s": eval_s, "compile_step_s": compile_step,
-          "compile_evaluate_s": compile_eval, "chunks": len(starts)}
+  if "evaluate" in parts:
+    starts = evaluate_lib.chunk_starts(n, sample_rate=sr, config=config)
+    chunk_len = config.crop_samples(sr)
+    pad = lambda x: evaluate_lib.pad_for_chunks(x, starts, chunk_len)
+    loss_settings = dict(chunk_len=chunk_len, omit_seconds=config.omit_seconds,
+                         fft_sizes=tuple(config.fft_sizes))
+    if hasattr(config, "skips_dead_types"):  # issue 21's SearchConfig.skip_dead_types
+      loss_settings["skip_dead_types"] = config.skips_dead_types()
+    args = (batch(params), consoles, pad(tracks_), pad(mix), jax.tree.map(lambda a: a[:, None], alive),
+            jax.device_put(starts.astype(np.int32)), batch(np.int32(len(starts))))
+    out["chunks"] = len(starts)
+    measured("evaluate",
+             lambda: jax.block_until_ready(evaluate_lib.song_loss(*args, **loss_settings)),
+             max(1, repeats // 2))
+  return out
 
 
 def main() -> None:

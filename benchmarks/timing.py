@@ -24,6 +24,23 @@ def median_seconds(fn, repeats: int) -> float:
   return statistics.median(seconds(fn) for _ in range(repeats))
 
 
+def no_uploads(fn):
+  """``fn`` wrapped so that an implicit host-to-device transfer inside it raises.
+
+  For timed loops: their inputs must already be on the device (``jax.device_put`` once,
+  before timing), or every call would also time an upload of the song. Explicit
+  ``device_put`` (a search's own per-call masks) stays allowed, and so do device-to-host
+  reads (a search's metrics).
+  """
+  import jax
+
+  def guarded():
+    with jax.transfer_guard_host_to_device("disallow"):
+      return fn()
+
+  return guarded
+
+
 def peak_rss_mb() -> float:
   """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -42,6 +59,17 @@ def run_child(script: str, *args: str, env: dict | None = None) -> dict:
   done = subprocess.run([sys.executable, script, *args], env=env, capture_output=True, text=True,
                         check=True)
   return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def last_json(text: str) -> dict | None:
+  """The last line of ``text`` (a child's output) that is a JSON object, or None."""
+  for line in reversed((text or "").strip().splitlines()):
+    if line.strip().startswith("{"):
+      try:
+        return json.loads(line)
+      except json.JSONDecodeError:
+        continue
+  return None
 
 
 def count_compile_seconds() -> list:

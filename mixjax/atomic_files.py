@@ -1,6 +1,7 @@
 """Writing result files atomically: a temp file in the same folder, then a rename.
 
-A crash, Ctrl-C or ``kill -9`` never leaves a half-written file behind.
+A crash, Ctrl-C or ``kill -9`` never leaves a half-written file behind. Standard library
+only (WAV files: ``mixjax.io.audio.write_wav``), so the core may use it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-
-import numpy as np
-import soundfile as sf
 
 
 @contextlib.contextmanager
@@ -37,16 +35,6 @@ def write_text(path: str, text: str) -> None:
   with atomic_path(path) as tmp:
     with open(tmp, "w", encoding="utf-8") as f:
       f.write(text)
-
-
-def write_wav(path: str, audio, sample_rate: int) -> None:
-  """Writes ``[2, n]`` audio as a 32-bit float WAV, atomically.
-
-  Float WAV keeps levels above 0 dBFS (a mix with boosts) instead of clipping.
-  """
-  audio = np.asarray(audio, np.float32)
-  with atomic_path(path, suffix=".wav") as tmp:
-    sf.write(tmp, audio.T, sample_rate, subtype="FLOAT", format="WAV")
 
 
 def remove_tree(path: str) -> None:

@@ -354,7 +354,7 @@ def _search(args) -> int:
 
 
 def _render(args) -> int:
-  from mixjax import atomic_files
+  from mixjax.io.audio import write_wav
   from mixjax.io import graph_json as graph_lib
   if not args.out.lower().endswith(".wav"):
     raise ValueError(f"--out must name a .wav file, got {args.out!r}.")
@@ -366,7 +366,7 @@ def _render(args) -> int:
                          tracks_only=True)
   mixjax.enable_compilation_cache()
   audio = graph_lib.render_graph(graph, tracks)
-  atomic_files.write_wav(args.out, audio, tracks.sample_rate)
+  write_wav(args.out, audio, tracks.sample_rate)
   print(f"rendered {graph_lib.processor_count(graph)} processors on {tracks.n_tracks} tracks "
         f"({tracks.seconds:.1f} s at {tracks.sample_rate} Hz) to {args.out}")
   return 0
@@ -400,7 +400,7 @@ def _demo(args) -> int:
 def _demo_search(args, config, song, truth, fingerprint) -> None:
   """The demo's search, its comparison with the ground truth, and its results folder."""
   import mixjax
-  from mixjax import atomic_files
+  from mixjax.io.audio import write_wav
   from mixjax.io import report_text
   from mixjax.io import results_folder
 
@@ -415,8 +415,8 @@ def _demo_search(args, config, song, truth, fingerprint) -> None:
   results_folder.write_results(result, song, args.out, fingerprint=fingerprint,
                                song_label=f"synthetic song (seed {args.seed})", notes=notes,
                                settings=_settings(args, config))
-  atomic_files.write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
-  atomic_files.write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(),
+  write_wav(os.path.join(args.out, "target.wav"), song.mix, song.sample_rate)
+  write_wav(os.path.join(args.out, "dry_sum.wav"), song.dry_sum(),
                          song.sample_rate)
 
 

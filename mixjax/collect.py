@@ -38,13 +38,13 @@ import time
 from typing import NamedTuple
 
 import jax
-import soundfile as sf
 
 from mixjax import atomic_files
 from mixjax.graph_search import SearchConfig, search_batch
 from mixjax.graph_search import buckets as buckets_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.graph_search import fit as fit_lib
+from mixjax.io import audio
 from mixjax.io import results_folder
 from mixjax.io import song_folder
 from mixjax.progress import tqdm
@@ -93,10 +93,7 @@ def scan(dataset_dir: str) -> tuple[list[SongEntry], list[dict]]:
     name = _song_name(dataset_dir, path)
     try:
       song_files = song_folder.find_song_files(path)
-      try:
-        seconds = sf.info(song_files.mix).duration
-      except (RuntimeError, sf.LibsndfileError) as error:
-        raise ValueError(f"{song_files.mix}: cannot read the mix as audio ({error}).") from None
+      seconds = audio.duration_seconds(song_files.mix)
     except ValueError as error:
       errors.append({"name": name, "path": path, "status": "error", "error": str(error)})
       continue

@@ -16,6 +16,7 @@ import mixjax
 from mixjax import cli
 from mixjax import collect as collect_lib
 from mixjax import atomic_files
+from mixjax.io.audio import write_wav
 from mixjax.graph_search import checkpoint
 from mixjax.synthetic import synthetic_tracks
 
@@ -28,8 +29,8 @@ ARGS = ["--preset", "quick", "--steps", "10", "--finetune-steps", "10", "--round
 def write_song(folder, seed):
   tracks, names = synthetic_tracks(jax.random.key(seed), n_tracks=3, seconds=2.0, sample_rate=SR)
   for name, track in zip(names, tracks):
-    atomic_files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, SR)
-  atomic_files.write_wav(os.path.join(folder, "mix.wav"), (tracks * [[[0.5]], [[1.2]], [[0.8]]]).sum(0), SR)
+    write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, SR)
+  write_wav(os.path.join(folder, "mix.wav"), (tracks * [[[0.5]], [[1.2]], [[0.8]]]).sum(0), SR)
   atomic_files.write_text(os.path.join(folder, "groups.json"),
                    json.dumps({"rhythm": [f"{names[0]}.wav", f"{names[1]}.wav"]}))
 

@@ -9,9 +9,11 @@
 ``report_text``     the texts: report.md, losses.csv, the demo's ground-truth table
 ``plots``           the pictures: graph drawing, processor curves, spectrograms
 ``folder_lock``     one run at a time in a results folder
+``audio``           ``write_wav`` (a float WAV, atomically); a file's length
 ==================  =========================================================
 
-Nothing in the core (processors, console, loss, graph_search) imports these;
-they import the core. This file imports nothing, so loading one module (say
-``song_folder``) never loads the plotting code.
+Nothing in the core (processors, console, loss, graph_search) imports these,
+nor soundfile, soxr or matplotlib (only these modules do); they import the
+core. This file imports nothing, so loading one module (say ``song_folder``)
+never loads the plotting code.
 """

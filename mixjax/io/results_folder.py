@@ -38,6 +38,7 @@ import jax
 import numpy as np
 
 from mixjax import atomic_files
+from mixjax.io.audio import write_wav
 from mixjax._version import __version__
 from mixjax.graph_search import checkpoint as checkpoint_lib
 from mixjax.io import graph_json as graph_lib
@@ -249,9 +250,9 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
   plots.draw_graph(graph, paths["graph.png"], paths["graph.svg"])
   plots.plot_processors(graph, paths["processors.png"])
   estimate = result.render(song)
-  atomic_files.write_wav(paths["estimate.wav"], estimate, song.sample_rate)
+  write_wav(paths["estimate.wav"], estimate, song.sample_rate)
   full = result.console.render_song(result.params, song.padded_tracks(result.console.max_tracks))
-  atomic_files.write_wav(paths["console.wav"], full, song.sample_rate)
+  write_wav(paths["console.wav"], full, song.sample_rate)
   panels = plots.plot_spectrograms(song.mix, estimate, song.sample_rate,
                                    paths["spectrogram.png"])
   atomic_files.write_text(paths["losses.csv"], losses_csv(result))

@@ -59,6 +59,7 @@ import yaml
 from mixjax import atomic_files
 from mixjax import validation
 from mixjax.data import SILENCE_PEAK, Song, TrackSizes
+from mixjax.io import audio as audio_files
 
 DEFAULT_SAMPLE_RATE = 30000
 """The search rate (Hz) of the paper; songs are resampled to it by default."""
@@ -569,7 +570,7 @@ def write_song(song: Song, path: str) -> None:
       raise ValueError(f"write_song: track name {name!r} cannot be a file name; rename it.")
   groups = {}
   for name, track, g in zip(song.track_names, song.tracks, song.resolved_groups()):
-    atomic_files.write_wav(os.path.join(path, "tracks", f"{name}.wav"), track, song.sample_rate)
+    audio_files.write_wav(os.path.join(path, "tracks", f"{name}.wav"), track, song.sample_rate)
     groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
-  atomic_files.write_wav(os.path.join(path, "mix.wav"), song.mix, song.sample_rate)
+  audio_files.write_wav(os.path.join(path, "mix.wav"), song.mix, song.sample_rate)
   atomic_files.write_text(os.path.join(path, "groups.json"), json.dumps(groups, indent=2))
