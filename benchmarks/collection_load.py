@@ -87,7 +87,7 @@ def main() -> None:
   args = parser.parse_args()
 
   from mixjax import collection as collection_lib
-  from mixjax.io import collection_stats
+  from mixjax.io import collection_plots, collection_stats
 
   root = tempfile.mkdtemp(prefix="mixjax-collection-")
   try:
@@ -109,7 +109,7 @@ def main() -> None:
     measure("nodes", collection.nodes)
     measure("to_arrays", collection.to_arrays)
     measure("collection_stats", lambda: collection_stats.collection_stats(collection))
-    measure("write_stats", lambda: collection_stats.write_stats(collection,
+    measure("write_stats", lambda: collection_plots.write_stats(collection,
                                                                 os.path.join(root, "stats")))
   finally:
     shutil.rmtree(root, ignore_errors=True)

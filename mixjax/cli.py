@@ -451,14 +451,14 @@ def _collect(args) -> int:
 
 def _stats(args) -> int:
   from mixjax import collection as collection_lib
-  from mixjax.io import collection_stats
+  from mixjax.io import collection_plots
 
   if os.path.exists(args.out) and not os.path.isdir(args.out):
     raise ValueError(f"--out {args.out} is a file; give a folder for stats.md and the pictures.")
   collection = collection_lib.load_collection(args.collection, progress=not args.no_progress)
   for record in collection.broken:
     print(f"mixjax stats: note: {record['name']} left out: {record['error']}", file=sys.stderr)
-  paths = collection_stats.write_stats(collection, args.out, progress=not args.no_progress)
+  paths = collection_plots.write_stats(collection, args.out, progress=not args.no_progress)
   print(f"{len(collection)} songs read ({len(collection.failed)} failed in the search, "
         f"{len(collection.broken)} unreadable); wrote {', '.join(paths)} to {args.out}")
   return 0

@@ -51,29 +51,23 @@ TINY_COLLECT = dict(console_steps=10, finetune_steps=10, rounds=1, crop_seconds=
 
 def write_plain_song(folder: str, seed: int) -> None:
   """A synthetic song (3 tracks in 2 groups, 2 s at 8 kHz) in the plain layout."""
-  from mixjax import atomic_files
   song, _ = mixjax.synthetic_song(jax.random.key(seed), n_tracks=3, n_groups=2, seconds=2.0,
                                   sample_rate=SAMPLE_RATE)
-  for name, track in zip(song.track_names, song.tracks):
-    atomic_files.write_wav(os.path.join(folder, "tracks", f"{name}.wav"), track, SAMPLE_RATE)
-  atomic_files.write_wav(os.path.join(folder, "mix.wav"), song.mix, SAMPLE_RATE)
-  groups = {}
-  for name, g in zip(song.track_names, song.resolved_groups()):
-    groups.setdefault(song.group_names[g], []).append(f"{name}.wav")
-  atomic_files.write_text(os.path.join(folder, "groups.json"), __import__("json").dumps(groups))
+  mixjax.write_song(song, folder)
 
 
 def write_medleydb_song(folder: str, seed: int) -> None:
   """The same kind of song in the MedleyDB layout, with instrument labels: stem S01
   "drum set" (raw R01 "kick drum", R02 without a label of its own), S02 "electric bass"."""
   from mixjax import atomic_files
+  from mixjax.io.audio import write_wav
   song, _ = mixjax.synthetic_song(jax.random.key(seed), n_tracks=3, n_groups=2, seconds=2.0,
                                   sample_rate=SAMPLE_RATE)
   prefix = os.path.basename(folder)
   files = [f"{prefix}_RAW_01_01.wav", f"{prefix}_RAW_01_02.wav", f"{prefix}_RAW_02_01.wav"]
   for name, track in zip(files, song.tracks):
-    atomic_files.write_wav(os.path.join(folder, f"{prefix}_RAW", name), track, SAMPLE_RATE)
-  atomic_files.write_wav(os.path.join(folder, f"{prefix}_MIX.wav"), song.mix, SAMPLE_RATE)
+    write_wav(os.path.join(folder, f"{prefix}_RAW", name), track, SAMPLE_RATE)
+  write_wav(os.path.join(folder, f"{prefix}_MIX.wav"), song.mix, SAMPLE_RATE)
   atomic_files.write_text(os.path.join(folder, f"{prefix}_METADATA.yaml"), f"""\
 stems:
   S01:

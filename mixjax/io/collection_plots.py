@@ -2,10 +2,13 @@
 
 Each function draws the numbers of ``collection_stats.collection_stats`` on a
 fresh ``matplotlib.figure.Figure`` (Agg renderer, no pyplot) and writes the
-PNG atomically.
+PNG atomically; ``write_stats`` writes all of ``mixjax stats``'s files.
 """
 
 from __future__ import annotations
+
+import json
+import os
 
 import numpy as np
 from matplotlib import ticker
@@ -120,3 +123,34 @@ def plot_settings(stats: dict, path: str) -> None:
     ax.axis("off")
   fig.suptitle(f"Kept settings at their dry/wet ({stats['songs']} songs)", fontsize=11)
   _save(fig, path)
+
+
+PICTURES = {"ρ, losses and processors per song": "pruning.png",
+            "which types survive per label": "survival.png",
+            "the kept settings": "settings.png"}
+"""The pictures ``write_stats`` draws, by what they show."""
+
+
+def write_stats(collection, out_dir: str, *, progress: bool = False) -> dict:
+  """Writes stats.md, stats.json and the pictures of a collection into ``out_dir``.
+
+  Returns:
+    ``{file name: path}`` of everything written.
+
+  Raises:
+    ValueError: when the collection holds no song that could be read.
+  """
+  if not len(collection):
+    raise ValueError(
+        f"{collection.folder}: no song could be read ({len(collection.failed)} failed in the "
+        f"search, {len(collection.broken)} unreadable); nothing to count.")
+  stats = stats_lib.collection_stats(collection, progress=progress)
+  pictures = {what: os.path.join(out_dir, name) for what, name in PICTURES.items()}
+  for draw, path in zip((plot_pruning, plot_survival, plot_settings), pictures.values()):
+    draw(stats, path)
+  paths = {"stats.json": os.path.join(out_dir, "stats.json"),
+           "stats.md": os.path.join(out_dir, "stats.md")}
+  atomic_files.write_text(paths["stats.json"],
+                          json.dumps(stats, indent=1, allow_nan=False) + "\n")
+  atomic_files.write_text(paths["stats.md"], stats_lib.stats_markdown(stats, pictures=pictures))
+  return {**paths, **{os.path.basename(p): p for p in pictures.values()}}

@@ -15,13 +15,13 @@ what the paper reports of its 1129 songs (DAFx-24, Table 3), and more:
   threshold, imager side gain, delay tap times and levels, reverb T60 and
   level (``SETTINGS``), as quartiles and histograms.
 
-``write_stats`` writes ``stats.md``, ``stats.json`` and the pictures
-(``collection_plots``), every file atomically.
+``stats_markdown`` puts them in words (stats.md);
+``collection_plots.write_stats`` writes ``stats.md``, ``stats.json`` and the
+pictures, every file atomically.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Callable, NamedTuple
 
@@ -296,36 +296,3 @@ def stats_markdown(stats: dict, *, pictures: dict | None = None, max_labels: int
     lines += ["", "## Pictures", ""] + [f"![{what}]({os.path.basename(path)})"
                                          for what, path in pictures.items()]
   return "\n".join(lines) + "\n"
-
-
-PICTURES = {"ρ, losses and processors per song": "pruning.png",
-            "which types survive per label": "survival.png",
-            "the kept settings": "settings.png"}
-"""The pictures ``write_stats`` draws, by what they show."""
-
-
-def write_stats(collection, out_dir: str, *, progress: bool = False) -> dict:
-  """Writes stats.md, stats.json and the pictures of a collection into ``out_dir``.
-
-  Returns:
-    ``{file name: path}`` of everything written.
-
-  Raises:
-    ValueError: when the collection holds no song that could be read.
-  """
-  if not len(collection):
-    raise ValueError(
-        f"{collection.folder}: no song could be read ({len(collection.failed)} failed in the "
-        f"search, {len(collection.broken)} unreadable); nothing to count.")
-  from mixjax.io import collection_plots  # matplotlib: only when pictures are drawn
-  stats = collection_stats(collection, progress=progress)
-  pictures = {what: os.path.join(out_dir, name) for what, name in PICTURES.items()}
-  for draw, path in zip((collection_plots.plot_pruning, collection_plots.plot_survival,
-                         collection_plots.plot_settings), pictures.values()):
-    draw(stats, path)
-  paths = {"stats.json": os.path.join(out_dir, "stats.json"),
-           "stats.md": os.path.join(out_dir, "stats.md")}
-  atomic_files.write_text(paths["stats.json"],
-                          json.dumps(stats, indent=1, allow_nan=False) + "\n")
-  atomic_files.write_text(paths["stats.md"], stats_markdown(stats, pictures=pictures))
-  return {**paths, **{os.path.basename(p): p for p in pictures.values()}}
