@@ -58,7 +58,7 @@ class GroundTruth:
 
 
 def recovery_scores(truth_nodes: set, found_nodes: set) -> dict:
-  """Precision, recall and F1 of a found set of nodes against the true set.
+  r"""Precision, recall and F1 of a found set of nodes against the true set.
 
   With ``tp = |truth ∩ found|``, ``fp = |found - truth|``, ``fn = |truth - found|``:
 
