@@ -1,8 +1,9 @@
 """mixjax's benchmarks: scripts that print one JSON object last, and their shared plumbing.
 
-Run a script from the repository root (``python benchmarks/render.py ...``); with mixjax
-installed (``pip install -e .``) the package ``benchmarks`` is importable, so the scripts
-import their siblings as ``from benchmarks import timing``. Shared pieces:
+A folder of the repository, not installed with mixjax (the wheel holds ``mixjax`` only). Run a
+script from the repository root (``python benchmarks/render.py ...``): each puts the root on
+``sys.path`` when run as a script, so the scripts import their siblings as
+``from benchmarks import timing``. Shared pieces:
 
 * ``timing``: wall and compile seconds, peak memory, one measurement per child process,
   machine paths from environment variables;

@@ -45,6 +45,9 @@ import subprocess
 import sys
 import time
 
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from benchmarks import batch_throughput, grafx_side, search, timing
 
 ROOT = grafx_side.ROOT

@@ -45,6 +45,9 @@ import warnings
 
 import numpy as np
 
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from benchmarks import grafx_driver  # the GRAFX-side helpers: grafx-prune export, processors
 
 MIXJAX_NAMES = {

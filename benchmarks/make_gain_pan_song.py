@@ -24,6 +24,9 @@ import sys
 
 import numpy as np
 
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def gain_pan_only(truth):
   """``truth`` with every processor but the gain/pans bypassed (and their settings only)."""

@@ -80,6 +80,9 @@ from typing import Sequence
 
 import numpy as np
 
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from benchmarks.songs.audio import SOUNDFONT, finish_tracks, render_midi, write_midi
 from benchmarks.songs.chorale import chorale_score
 from benchmarks.songs.music import TAIL_S, Score, beats_per_second, generated_score

@@ -77,6 +77,9 @@ import warnings
 
 import numpy as np
 
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from benchmarks import scoring, timing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

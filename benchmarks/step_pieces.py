@@ -29,8 +29,12 @@ import json
 import os
 import re
 import statistics
+import sys
 import tempfile
 import time
+
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import timing
 

@@ -31,6 +31,9 @@ import time
 
 import numpy as np
 
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from benchmarks import grafx_side, scoring
 
 SAMPLERS = {"hybrid": "hybrid", "drywet": "weight", "brute": "brute_force"}

@@ -434,8 +434,12 @@ def mrstft_loss(
 ):
   """The matching loss ``L_a`` of one stereo crop (``mrstft_loss_terms()["total"]``).
 
-  Exactly 0 when ``pred == target``; its gradient is finite everywhere and 0
-  there.
+  Exactly 0 when ``pred == target``; its gradient is finite everywhere, and 0
+  where the prediction's mel magnitudes equal the target's (the subgradient 0
+  of ``|·|`` and ``‖·‖`` at 0, as torch). Under ``jit(grad(...))`` the two
+  transforms are compiled apart (only the prediction's is differentiated), so
+  at ``pred == target`` they may differ in their last bits and the gradient
+  there is then a small nonzero subgradient.
 
   Args:
     pred: ``[2, n]`` predicted stereo mix.

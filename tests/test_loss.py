@@ -225,15 +225,38 @@ def test_spectral_convergence_is_normalised_by_the_prediction():
   np.testing.assert_allclose(loss.spectral_convergence(pred, target), 0.5, rtol=1e-6)
 
 
-def test_gradient_finite_and_zero_at_the_match(low_pair):
+def test_gradient_finite_everywhere_and_zero_at_matching_mels(low_pair):
+  """A perfect match is stationary: the gradient is 0 where ``Ŷ`` and ``Y`` agree.
+
+  ``mean|ln Ŷ − ln Y|`` and ``‖Ŷ − Y‖`` have no gradient at ``Ŷ = Y`` (the
+  subdifferential of ``|a − b|`` at ``a = b`` is ``[−1, 1]``); the loss picks
+  the subgradient 0 there, as torch does, so with bit-identical mel magnitudes
+  the gradient is exactly 0 (checked below on the mels).
+
+  End to end, ``grad(mrstft_loss)(x, x)`` need not be 0: under ``jit`` the
+  prediction's transform is compiled into the differentiated program (which
+  keeps residuals for the backward pass) and the target's into a plain one, so
+  XLA may fuse them differently and ``Ŷ`` and ``Y`` differ in their last bits
+  (on jax 0.12.0.1, 218 of the 3072 mel bins of the largest FFT size; none on
+  jax 0.10.2; none without ``jit``, and none in the forward-only program). Each
+  such bin then takes a subgradient ±1 instead of 0 (a gradient up to 5e-4
+  here, against 9e-3 at ``low_pair``'s mismatch). Only finiteness is asked of
+  it: the search never sits exactly at the target, and computing both
+  transforms in one program would recompute the target's for every trial mask
+  under ``vmap`` and send it through the step's backward pass.
+  """
   pred, target = low_pair
   grad = jax.jit(jax.grad(functools.partial(loss.mrstft_loss, sample_rate=SR_LOW)))
   g = np.asarray(grad(pred, target))
   assert np.all(np.isfinite(g))
   assert np.any(g != 0)
-  g_match = np.asarray(grad(target, target))
-  assert np.all(np.isfinite(g_match))
-  np.testing.assert_array_equal(g_match, 0.0)  # torch's |·|' and ‖·‖' at 0 are 0 too
+  assert np.all(np.isfinite(np.asarray(grad(target, target))))
+  mels = jax.jit(functools.partial(loss.mel_spectrograms, sample_rate=SR_LOW))(target)
+  grad_mels = jax.jit(jax.grad(lambda p, t: loss.loss_terms_from_mels(p, t)["total"]))
+  for g_match in grad_mels(mels, mels):
+    np.testing.assert_array_equal(g_match, 0.0)  # torch's |·|' and ‖·‖' at 0 are 0 too
+  assert any(np.any(np.asarray(g_mel) != 0) for g_mel in grad_mels(jax.jit(
+      functools.partial(loss.mel_spectrograms, sample_rate=SR_LOW))(pred), mels))
 
 
 def test_rejects_bad_shapes():
