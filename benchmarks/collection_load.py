@@ -21,8 +21,12 @@ import json
 import os
 import shutil
 import tempfile
+import sys
 import time
 import types
+
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import timing
 
