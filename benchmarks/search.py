@@ -185,7 +185,8 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
     out = evaluate_lib.song_loss(batch(params), consoles, pad(tracks_), pad(mix), masks,
                                  np.asarray(starts, np.int32), np.array([len(starts)], np.int32),
                                  chunk_len=chunk_len, omit_seconds=config.omit_seconds,
-                                 fft_sizes=tuple(config.fft_sizes))
+                                 fft_sizes=tuple(config.fft_sizes),
+                                 skip_dead_types=config.skips_dead_types())
     jax.block_until_ready(out)
 
   t0 = time.perf_counter()

@@ -78,6 +78,7 @@ def describe_node(node: dict, sample_rate: int) -> str:
 
 
 NONE_SETTINGS = {"trial_batch": "auto (1 on CPU, 4 on GPU and TPU)",
+                 "skip_dead_types": "auto (yes on CPU, no on GPU and TPU)",
                  "max_tracks": "the song's", "max_groups": "the song's"}
 """What ``None`` means for the ``SearchConfig`` settings that may be None."""
 

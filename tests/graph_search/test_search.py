@@ -108,6 +108,21 @@ def test_batched_and_sequential_trials_take_the_same_decisions(result, song, tri
   assert other.alive_nodes() == result.alive_nodes()
 
 
+@pytest.mark.slow
+def test_a_search_without_conditionals_takes_the_same_decisions(result, song, tiny):
+  # skip_dead_types=False (the GPU and TPU default: no lax.cond, the masks choose) against
+  # `result` (the CPU default, True): other programs, the same arithmetic up to rounding.
+  assert result.config.skips_dead_types()
+  other = mixjax.search(song, tiny.replace(skip_dead_types=False), seed=0, progress=False)
+  assert [(t.candidates, t.accepted) for t in other.trials] == \
+         [(t.candidates, t.accepted) for t in result.trials]
+  np.testing.assert_allclose([t.loss for t in other.trials],
+                             [t.loss for t in result.trials], rtol=1e-4)
+  np.testing.assert_allclose(other.loss_pruned, result.loss_pruned, rtol=1e-4)
+  assert other.alive_nodes() == result.alive_nodes()
+  assert all(n <= 1 for n in other.compilations.values()), other.compilations
+
+
 def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monkeypatch, tiny):
   full = mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "a"))
   # Interrupt a second run right after round 1 was checkpointed.
