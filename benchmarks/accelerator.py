@@ -17,7 +17,9 @@ builds torchlpc first). Its items, in order of value (``--items`` picks and orde
    evaluation of a ``--memory-size`` console (133 × 26: the largest song of the paper's 1129),
    each in a fresh process; running out of memory is a result (``oom``);
 6. ``conditionals``: the step with ``SearchConfig(skip_dead_types=True)`` (one ``lax.cond``
-   per processor type) and ``False`` (masks only), and the conditionals each program holds.
+   per processor type) and ``False`` (masks only), every type alive (the console fit) and
+   with the delay and reverb pruned everywhere (late in a search), and the conditionals each
+   program holds.
 
 Each measurement runs in a child process bounded by the budget left (and
 ``--item-seconds``): one that runs over is killed and recorded as ``cut`` with what it had
@@ -177,19 +179,20 @@ def peak_memory(*, part: str, report=None, **kwargs) -> dict:
 def conditionals(*, report=None, config_overrides: dict | None = None, **kwargs) -> dict:
   """The step with and without a ``lax.cond`` per processor type (``skip_dead_types``)."""
   import mixjax
-  if "skip_dead_types" not in {f.name for f in dataclasses.fields(mixjax.SearchConfig)}:
-    return {"available": False,
-            "reason": "this mixjax has no SearchConfig.skip_dead_types (issue 21)"}
-  out = {"available": True,
-         "default_skip_dead_types": mixjax.SearchConfig().skips_dead_types()}
-  for skip, name in ((True, "skip"), (False, "masks_only")):
-    costs = search.step_costs(parts=("step",), count_conditionals=True,
-                              config_overrides={**(config_overrides or {}),
-                                                "skip_dead_types": skip}, **kwargs)
-    out[name] = {k: costs[k] for k in ("step_s", "compile_step_s", "conditionals_in_step")}
-    if report:
-      report(dict(out))
-  out["masks_only_speedup"] = out["skip"]["step_s"] / out["masks_only"]["step_s"]
+  out = {"default_skip_dead_types": mixjax.SearchConfig().skips_dead_types()}
+  # Every type alive (the console fit), then the delay and reverb pruned everywhere (late in
+  # a search, where skipping pays on the CPU: 1.86x at 8 x 2, RESULTS.md).
+  for dead, state in (((), "all_alive"), (("delay", "reverb"), "delay_reverb_dead")):
+    for skip, name in ((True, "skip"), (False, "masks_only")):
+      costs = search.step_costs(parts=("step",), count_conditionals=True, dead_types=dead,
+                                config_overrides={**(config_overrides or {}),
+                                                  "skip_dead_types": skip}, **kwargs)
+      out[f"{state}_{name}"] = {k: costs[k]
+                                for k in ("step_s", "compile_step_s", "conditionals_in_step")}
+      if report:
+        report(dict(out))
+    out[f"{state}_masks_only_speedup"] = (out[f"{state}_skip"]["step_s"]
+                                          / out[f"{state}_masks_only"]["step_s"])
   return out
 
 

@@ -75,7 +75,8 @@ def measure_one(tracks: int, groups: int, minutes: float, sample_rate: int,
       stack(console.init(jax.random.key(0))), arrays, [console], [table], [flags],
       starts=jax.device_put(starts.astype(np.int32)), put=jax.device_put, chunk_len=chunk_len,
       omit_seconds=config.omit_seconds, fft_sizes=tuple(config.fft_sizes),
-      batch=config.trials_per_call(), cache_bytes=cache_bytes)
+      batch=config.trials_per_call(), skip_dead_types=config.skips_dead_types(),
+      cache_bytes=cache_bytes)
   setup_mb = timing.peak_rss_mb()
 
   def render_cache():

@@ -190,7 +190,8 @@ def audible_nodes(song, truth_path: str, *, config, tolerance: float,
     out = evaluate.song_loss(*args, one_song(nodes_lib.stack(full)),
                              np.asarray(starts, np.int32), np.array([len(starts)], np.int32),
                              chunk_len=chunk_len, omit_seconds=config.omit_seconds,
-                             fft_sizes=tuple(config.fft_sizes))
+                             fft_sizes=tuple(config.fft_sizes),
+                             skip_dead_types=config.skips_dead_types())
     losses.extend(float(v) for v in np.asarray(out)[0, :len(part)])
   base, removal = losses[0], dict(zip(nodes, losses[1:]))
   return {n for n, value in removal.items() if value - base > tolerance}, removal

@@ -150,7 +150,7 @@ def _print_search_row(row) -> None:
 def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
                sample_rate: int = 30000, config_overrides: dict | None = None,
                parts: tuple[str, ...] = ("step", "evaluate"), count_conditionals: bool = False,
-               report=None) -> dict:
+               dead_types: tuple[str, ...] = (), report=None) -> dict:
   """mixjax's cost of one optimisation step and one whole-song evaluation (30 kHz by default).
 
   A song of seeded noise, ``tracks`` over ``groups``, ``song_seconds`` long. Every input is
@@ -161,6 +161,8 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
     parts: what to measure, ``"step"`` and/or ``"evaluate"``.
     count_conditionals: also count the ``lax.cond`` of the step's program
       (``conditionals_in_step``: ``stablehlo.case`` ops of its lowering).
+    dead_types: processor types pruned on every node (as late in a search: what
+      ``skip_dead_types`` skips); default none, the console fit.
     report: called with the result so far after each part (a child process prints it, so
       a run cut short keeps what it measured).
   """
@@ -183,7 +185,9 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
   # A batch of one song, on the device.
   batch = lambda x: jax.device_put(jax.tree.map(lambda a: np.asarray(a)[None], x))
   params = console.init(jax.random.key(0))
-  consoles, alive = batch(console), batch(console.all_alive())
+  alive = {level: {name: on & (name not in dead_types) for name, on in types.items()}
+           for level, types in console.all_alive().items()}
+  consoles, alive = batch(console), batch(alive)
   tracks_, mix = batch(song.padded_tracks()), batch(song.mix)
   out = {"tracks": tracks, "groups": groups, "sample_rate": sr, "song_seconds": song_seconds,
          "song_mb": (tracks_.nbytes + mix.nbytes) / 2**20, "backend": jax.default_backend()}
@@ -211,9 +215,8 @@ def step_costs(tracks: int, groups: int, *, song_seconds: float, repeats: int,
     chunk_len = config.crop_samples(sr)
     pad = lambda x: evaluate_lib.pad_for_chunks(x, starts, chunk_len)
     loss_settings = dict(chunk_len=chunk_len, omit_seconds=config.omit_seconds,
-                         fft_sizes=tuple(config.fft_sizes))
-    if hasattr(config, "skips_dead_types"):  # issue 21's SearchConfig.skip_dead_types
-      loss_settings["skip_dead_types"] = config.skips_dead_types()
+                         fft_sizes=tuple(config.fft_sizes),
+                         skip_dead_types=config.skips_dead_types())
     args = (batch(params), consoles, pad(tracks_), pad(mix), jax.tree.map(lambda a: a[:, None], alive),
             jax.device_put(starts.astype(np.int32)), batch(np.int32(len(starts))))
     out["chunks"] = len(starts)

@@ -30,7 +30,6 @@ by any host (with any host count) is not searched again.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -235,7 +234,7 @@ def song_identity(name: str, *, seed: int, sample_rate: int, config: SearchConfi
   other identities of a run): by name, so finished songs are skipped without
   reading their audio.
   """
-  text = repr((name, seed, sample_rate, sorted(dataclasses.asdict(config).items()),
+  text = repr((name, seed, sample_rate, config.result_settings(),
                checkpoint_lib.describe(optimizer)))
   return checkpoint_lib.digest([text], n_hex=16)
 

@@ -220,7 +220,8 @@ class Console:
     """Like ``render``, and also returns the penalties and per-node outputs."""
     validation.check_stereo(tracks, what="tracks", leading=(self.max_tracks,))
     alive = self.all_alive() if alive is None else alive
-    return render_details(self, params, jnp.asarray(tracks, jnp.float32), alive)
+    return render_details(self, params, jnp.asarray(tracks, jnp.float32), alive,
+                          active_types(alive))
 
   def render_song(self, params: ConsoleParams, tracks, alive: Alive | None = None, *,
                   block_seconds: float = 30.0) -> np.ndarray:
@@ -263,10 +264,11 @@ class Console:
 def active_types(alive: Alive) -> dict:
   """``{level: {name: bool scalar}}``: is the type alive on any node (of any batch entry)?
 
-  Computed over every axis, so that under ``vmap`` (over songs or masks) the
-  render can still skip a type that is dead everywhere: pass it to
-  ``render_details`` from outside the ``vmap``, where a ``lax.cond`` on a
-  batched predicate would run both branches.
+  The ``active`` argument of ``render_details``: with it, the render skips a
+  type that is dead everywhere. Computed over every axis, so that under
+  ``vmap`` (over songs or masks) the render can still skip it: pass it from
+  outside the ``vmap``, where a ``lax.cond`` on a batched predicate would run
+  both branches.
   """
   return jax.tree.map(jnp.any, alive)
 
@@ -279,8 +281,9 @@ def apply_chain(processors, logits, on, x, *, sample_rate, active=None, prepared
     logits: ``{name: f32[nodes]}`` dry/wet logits.
     on: ``{name: bool[nodes]}``, alive and existing.
     x: ``[nodes, 2, n]`` inputs.
-    active: ``{name: bool scalar}`` (default: any of ``on``); a type that is
-      not active is skipped at run time (``lax.cond``).
+    active: ``{name: bool scalar}``: a type that is not active is skipped at
+      run time (a ``lax.cond`` per type); None (default): every type runs on
+      every node and ``on`` alone chooses (no conditional, the same result).
     prepared: ``{name: prepared}`` from ``prepare_level`` for these nodes and
       this input length, or None (each type prepares its own).
 
@@ -319,9 +322,10 @@ def apply_chain(processors, logits, on, x, *, sample_rate, active=None, prepared
     def skip(u):
       return u, {k: jnp.zeros((), u.dtype) for k in PENALTY_NAMES}
 
-    # Skip a processor type that is dead on every node of the level (no recompile).
-    busy = jnp.any(on[name]) if active is None else active[name]
-    x, terms = jax.lax.cond(busy, process, skip, x)
+    if active is None:
+      x, terms = process(x)
+    else:  # skip a processor type that is dead on every node of the level (no recompile)
+      x, terms = jax.lax.cond(active[name], process, skip, x)
     penalties = {k: penalties[k] + terms[k] for k in PENALTY_NAMES}
   return x, penalties
 
@@ -387,8 +391,11 @@ def render_details(console: Console, params: ConsoleParams, tracks, alive: Alive
                    active=None, prepared=None) -> RenderDetails:
   """Pure render of ``console`` (no input checks). See ``Console.render``.
 
-  ``active`` (``active_types`` of a whole batch of masks, unbatched) lets a
-  ``vmap``ped render skip the types that are dead in every batch entry.
+  ``active`` (``active_types`` of ``alive``, or of a whole batch of masks,
+  unbatched, for a ``vmap``ped render) skips the types that are dead in every
+  node (and batch entry), a ``lax.cond`` each; None runs every type on every
+  node, the masks choosing (no conditional; ``SearchConfig.skip_dead_types``
+  chooses the form in a search).
   ``prepared`` (``prepare(console, params, n)`` for the tracks' length ``n``)
   spares the work that depends on the parameters alone, when many signals
   are rendered with the same parameters.
@@ -450,14 +457,15 @@ def render_in_blocks(console: Console, params: ConsoleParams, tracks: np.ndarray
   """
   n = tracks.shape[-1]
   before, after = context_samples(console.sample_rate)
+  active = active_types(alive)  # a one-off render: skip the dead types
   if n <= before + block_samples + after:  # no longer than one window: one render, less work
-    return np.asarray(render_details(console, params, jnp.asarray(tracks), alive).mix)
+    return np.asarray(render_details(console, params, jnp.asarray(tracks), alive, active).mix)
   mix = np.empty((2, n), np.float32)
   for start in range(0, n, block_samples):
     lo, hi = start - before, start + block_samples + after
     window = np.pad(tracks[..., max(lo, 0):min(hi, n)],
                     [(0, 0), (0, 0), (max(-lo, 0), max(hi - n, 0))])
-    block = render_details(console, params, jnp.asarray(window), alive).mix
+    block = render_details(console, params, jnp.asarray(window), alive, active).mix
     stop = min(start + block_samples, n)
     mix[:, start:stop] = np.asarray(block[:, before:before + stop - start])
   return mix

@@ -100,3 +100,34 @@ def tiny_collection(tmp_path_factory):
   collect.collect(str(dataset), str(out), config=mixjax.SearchConfig.quick(**TINY_COLLECT),
                   batch_size=2, sample_rate=SAMPLE_RATE, bucket_seconds=2.0, progress=False)
   return str(dataset), str(out)
+
+
+def _sub_jaxprs(value):
+  """The jaxprs inside an equation parameter (a jaxpr, a closed jaxpr, or a tuple of them:
+  ``cond``'s branches)."""
+  if hasattr(value, "eqns"):
+    yield value
+  elif hasattr(getattr(value, "jaxpr", None), "eqns"):
+    yield value.jaxpr
+  elif isinstance(value, (tuple, list)):
+    for v in value:
+      yield from _sub_jaxprs(v)
+
+
+def primitives(jaxpr, names) -> list:
+  """``(path, primitive, scan length)`` of every equation named in ``names``, at any depth
+  (inside jit, scan, cond, while, custom_vjp, ...), in program order."""
+  jaxpr = jaxpr if hasattr(jaxpr, "eqns") else jaxpr.jaxpr
+  found = []
+
+  def walk(jaxpr, path):
+    for eqn in jaxpr.eqns:
+      name = eqn.primitive.name
+      if name in names:
+        found.append((path, name, eqn.params.get("length")))
+      for value in eqn.params.values():
+        for sub in _sub_jaxprs(value):
+          walk(sub, f"{path}/{name}")
+
+  walk(jaxpr, "")
+  return found

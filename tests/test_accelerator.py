@@ -170,9 +170,10 @@ def test_the_tiny_run_measures_every_item(tmp_path):
   assert out["memory 2x1 step"]["part"] == "step" and not out["memory 2x1 step"]["oom"]
   assert "peak_bytes_in_use" in out["memory 2x1 evaluate"]
   conditionals = out["conditionals 2x1"]
-  if conditionals["available"]:
-    assert conditionals["skip"]["conditionals_in_step"] > 0
-    assert conditionals["masks_only"]["conditionals_in_step"] == 0
+  for state in ("all_alive", "delay_reverb_dead"):
+    assert conditionals[f"{state}_skip"]["conditionals_in_step"] > 0
+    assert conditionals[f"{state}_masks_only"]["conditionals_in_step"] == 0
+    assert conditionals[f"{state}_masks_only_speedup"] > 0
   json.loads(done.stdout.strip().splitlines()[-1])  # the summary line
 
 

@@ -363,3 +363,53 @@ def test_prepared_render_equals_render(console, tracks):
   shared = console_lib.render_details(console, params, tracks, alive, None, prepared)
   np.testing.assert_allclose(shared.mix, plain.mix, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(shared.track_outputs, plain.track_outputs, rtol=1e-5, atol=1e-6)
+
+
+def _kill(alive, level, names=PROCESSORS):
+  """A copy of ``alive`` with the ``names`` processors of every ``level`` node dead."""
+  alive = jax.tree.map(jnp.asarray, alive)
+  alive[level] = {name: (jnp.zeros_like(on) if name in names else on)
+                  for name, on in alive[level].items()}
+  return alive
+
+
+def test_both_forms_give_the_same_loss_and_gradients():
+  # SearchConfig.skip_dead_types: a lax.cond per type (active flags) or every type on
+  # every node, masks choosing (active=None). Padded slots hold noise: they must not leak.
+  console = mixjax.Console.build([0, 0], sample_rate=SR, max_tracks=3, max_groups=2)
+  params = _random_params(console, 1, 0.5)
+  rng = np.random.default_rng(2)
+  tracks = jnp.asarray(0.1 * rng.standard_normal((3, 2, N)), jnp.float32)
+  target = jnp.asarray(0.1 * rng.standard_normal((2, N)), jnp.float32)
+
+  def loss(p, alive, skip):
+    active = console_lib.active_types(alive) if skip else None
+    mix, penalties = console_lib.render(console, p, tracks, alive, active)
+    return jnp.mean((mix - target) ** 2) + penalties["gain_staging"] + penalties["radii"]
+
+  value_and_grad = jax.jit(jax.value_and_grad(loss), static_argnames="skip")
+  every = console.all_alive()
+  masks = {
+      "every node": every,
+      "reverb dead on all nodes, eq on all tracks": _kill(_kill(every, "group", ["reverb"]),
+                                                           "track", ["reverb", "eq"]),
+      "the group level dead": _kill(every, "group"),
+      "nothing alive": console.none_alive(),
+  }
+  for what, alive in masks.items():
+    (skip_loss, skip_grads), (loss_value, grads) = (value_and_grad(params, alive, skip)
+                                                    for skip in (True, False))
+    # The same arithmetic, fused differently by XLA: equal up to float32 rounding (the
+    # losses were bit-equal, the gradients within 3.3e-5 of a leaf's largest: the delay
+    # time's, the most ill-conditioned; 1e-6 elsewhere; jax 0.12, CPU).
+    np.testing.assert_allclose(float(loss_value), float(skip_loss), rtol=1e-6, err_msg=what)
+    for (path, g), g_skip in zip(jax.tree_util.tree_leaves_with_path(grads),
+                                 jax.tree.leaves(skip_grads)):
+      g, g_skip = np.asarray(g), np.asarray(g_skip)
+      assert np.all(np.isfinite(g)), (what, jax.tree_util.keystr(path))
+      np.testing.assert_allclose(g, g_skip, rtol=0, atol=1e-4 * np.abs(g_skip).max(),
+                                 err_msg=f"{what} {jax.tree_util.keystr(path)}")
+  # a dead type gets no gradient in either form
+  dead = masks["reverb dead on all nodes, eq on all tracks"]
+  _, grads = value_and_grad(params, dead, False)
+  assert not any(np.any(np.asarray(g)) for g in jax.tree.leaves(grads.processors["group"]["reverb"]))

@@ -151,9 +151,19 @@ class BatchSearch:
   # -- the two compiled calls ------------------------------------------------
 
   def loss_settings(self) -> dict:
-    """The static settings of the whole-song loss."""
+    """The static settings of the whole-song loss programs (evaluation and trials)."""
     return dict(chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
-                omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes))
+                omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes),
+                skip_dead_types=self.config.skips_dead_types())
+
+  def _alive(self, flags):
+    """The alive pytrees of every song's flags, stacked and on the devices."""
+    return self.put(nodes_lib.stack([t.to_alive(f) for t, f in zip(self.tables, flags)]))
+
+  def _step_args(self, state, alive, flags) -> tuple:
+    a = self.arrays
+    return (self.put(state), a["console"], a["crop_key"], a["tracks"], a["mix"], alive,
+            a["n_samples"], self.sparsity, self.sparsity_costs(state, flags))
 
   def _evaluate_args(self, params, requests: list) -> tuple:
     batch = self.trial_batch
@@ -180,6 +190,27 @@ class BatchSearch:
         self.put(params), self.arrays, self.consoles, self.tables, flags, starts=self.starts,
         put=self.put, batch=self.trial_batch, **self.loss_settings())
 
+  def evaluation_programs(self, params, flags) -> dict:
+    """The whole-song evaluation ``song_loss`` and, with incremental trials, a round's
+    programs (``RoundEvaluator.programs``), with their arguments for ``params`` and
+    ``flags``: ``{name: (jitted function, args, static keyword arguments)}``."""
+    programs = {"song_loss": (evaluate_lib.song_loss,
+                              self._evaluate_args(params, [[f] for f in flags]),
+                              self.loss_settings())}
+    if self.config.rounds and self.config.incremental_trials:
+      programs.update(self.round_evaluator(params, flags).programs())
+    return programs
+
+  def programs(self, run) -> dict:
+    """Every device program of the search, with its arguments at ``run``'s progress:
+    the training step ``fit`` and ``evaluation_programs`` (named as
+    ``SearchResult.compilations``). ``fn.lower(*args, **kwargs)`` compiles one,
+    ``fn.trace(*args, **kwargs).jaxpr`` shows it."""
+    state, flags = run["state"], run["flags"]
+    step = (fit_lib.run_steps, self._step_args(state, self._alive(flags), flags),
+            dict(settings=self.settings, optimizer=self.optimizer))
+    return {"fit": step, **self.evaluation_programs(state.params, flags)}
+
   def compile_ahead(self, run) -> concurrent.futures.Future | None:
     """Starts compiling the evaluation and trial programs in a thread (one device only).
 
@@ -193,10 +224,8 @@ class BatchSearch:
     params, flags = run["state"].params, run["flags"]
 
     def compile_all():
-      evaluate_lib.song_loss.lower(*self._evaluate_args(params, [[f] for f in flags]),
-                                   **self.loss_settings()).compile()
-      if self.config.rounds and self.config.incremental_trials:
-        self.round_evaluator(params, flags).compile()
+      for fn, args, kwargs in self.evaluation_programs(params, flags).values():
+        fn.lower(*args, **kwargs).compile()
 
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mixjax-compile")
     future = pool.submit(compile_all)
@@ -209,15 +238,11 @@ class BatchSearch:
     # Every compiled call sees the same input shardings (else it would compile again).
     state = self.put(jax.vmap(functools.partial(fit_lib.start_phase, optimizer=self.optimizer))(
         run["state"]))
-    alive = self.put(nodes_lib.stack(
-        [t.to_alive(f) for t, f in zip(self.tables, run["flags"])]))
-    a = self.arrays
+    alive = self._alive(run["flags"])
     bar = tqdm(total=n_steps, desc=label, disable=not self.progress, leave=False)
     for _ in range(n_steps // per_call):
       first = int(state.step[0])
-      costs = self.sparsity_costs(state, run["flags"])
-      state, metrics = fit_lib.run_steps(self.put(state), a["console"], a["crop_key"], a["tracks"], a["mix"],
-                                         alive, a["n_samples"], self.sparsity, costs,
+      state, metrics = fit_lib.run_steps(*self._step_args(state, alive, run["flags"]),
                                          settings=self.settings, optimizer=self.optimizer)
       metrics = jax.device_get(metrics)
       run["history"].append({"step": np.arange(first, first + per_call),

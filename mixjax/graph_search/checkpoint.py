@@ -54,7 +54,8 @@ NAMED_TUPLES = {"Trial": prune_lib.Trial, "Node": nodes_lib.Node}
 #
 # * ``fingerprint_batch`` (here): may this checkpoint be resumed? Everything
 #   that changes the search's arithmetic: audio, grouping, sample rate,
-#   settings, seeds, optimizer.
+#   settings (``SearchConfig.result_settings``: not the execution-only
+#   ``skip_dead_types``), seeds, optimizer.
 # * ``results_folder.song_fingerprint`` / ``files_fingerprint``: whose song
 #   is in this results folder? The song only (track names and mix), not the
 #   settings, so a song searched again with other settings reuses its folder;
@@ -143,7 +144,7 @@ def fingerprint_batch(songs, config, seeds, optimizer=None) -> str:
   parts = []
   for song in songs:
     parts += [song.tracks, song.mix, repr((tuple(song.resolved_groups()), song.sample_rate))]
-  parts += [repr((sorted(dataclasses.asdict(config).items()), list(seeds))), describe(optimizer)]
+  parts += [repr((config.result_settings(), list(seeds))), describe(optimizer)]
   return digest(parts)
 
 

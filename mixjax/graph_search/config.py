@@ -15,6 +15,11 @@ METHODS = ("paper", "precise")
 """Search methods: the paper's Algorithm 1 as the reference runs it, or mixjax's
 sparser variant (``graph_search.precise``)."""
 
+EXECUTION_SETTINGS = ("skip_dead_types",)
+"""``SearchConfig`` settings that choose how the programs run, not what they compute
+(the same losses and gradients either way): a checkpoint written with one value
+resumes with another."""
+
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
@@ -64,6 +69,12 @@ class SearchConfig:
       with per-type costs during the console fit, removed processors may
       return, one-track subgroups in canonical form; sparser graphs, with
       lower recall: ``benchmarks/RESULTS.md``).
+    skip_dead_types: how the compiled programs treat a processor type that
+      is dead on every node of a level: True skips it at run time (a
+      ``lax.cond`` per type and level: 14 per render), False runs every type
+      on every node and lets the alive masks choose (no conditional). The
+      losses and gradients are the same either way; only the speed differs.
+      None (default): ``skips_dead_types()`` of the backend.
   """
   console_steps: int = 6000
   finetune_steps: int = 500
@@ -88,8 +99,13 @@ class SearchConfig:
   max_groups: int | None = None
   processors: tuple[str, ...] = PROCESSORS
   method: str = "paper"
+  skip_dead_types: bool | None = None
 
   def __post_init__(self):
+    if self.skip_dead_types not in (None, True, False):
+      raise ValueError(
+          f"SearchConfig: skip_dead_types must be True, False or None, got "
+          f"{self.skip_dead_types!r}.")
     if self.method not in METHODS:
       raise ValueError(
           f"SearchConfig: method must be one of {', '.join(METHODS)}, got {self.method!r}.")
@@ -140,6 +156,28 @@ class SearchConfig:
     if self.trial_batch is not None:
       return self.trial_batch
     return 1 if (backend or jax.default_backend()) == "cpu" else 4
+
+  def skips_dead_types(self, backend: str | None = None) -> bool:
+    """``skip_dead_types``, or its default for ``backend`` (default: JAX's): True on CPU,
+    False on GPU and TPU.
+
+    On the CPU skipping pays (a pruned console skips whole processor types;
+    during the console fit every type is alive, and a conditional costs
+    next to nothing: ``benchmarks/RESULTS.md``). On an accelerator a
+    conditional may read its predicate on the host, a synchronisation each,
+    so the default there is the form without conditionals; no GPU or TPU
+    measurement exists yet: ``benchmarks/accelerator.sh`` times both forms.
+    """
+    if self.skip_dead_types is not None:
+      return self.skip_dead_types
+    return (backend or jax.default_backend()) == "cpu"
+
+  def result_settings(self) -> list:
+    """Sorted ``(name, value)`` pairs of the settings that can change a search's result:
+    all but ``EXECUTION_SETTINGS``. What the identities of a run hash
+    (``checkpoint.fingerprint_batch``, ``collect.song_identity``)."""
+    return sorted((k, v) for k, v in dataclasses.asdict(self).items()
+                  if k not in EXECUTION_SETTINGS)
 
   def replace(self, **changes) -> "SearchConfig":
     """A copy with some settings changed."""

@@ -92,9 +92,11 @@ def _song_loss_one_song(params, console: console_lib.Console, tracks, mix, alive
   return total / n_chunks
 
 
-@functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes"))
+@functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes",
+                                             "skip_dead_types"))
 def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, starts, n_chunks, *,
-              chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...]):
+              chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...],
+              skip_dead_types: bool = True):
   """Whole-song losses of a batch of songs, each for a batch of masks: ``f32[S, B]``.
 
   Args:
@@ -106,11 +108,13 @@ def song_loss(params, console: console_lib.Console, tracks, mix, alive_batch, st
     starts: ``int32[C]`` chunk starts, shared (``i · hop``).
     n_chunks: ``int32[S]``: song ``s`` averages its first ``n_chunks[s]`` chunks.
     chunk_len: chunk length in samples (static); omit_seconds, fft_sizes: the
-      loss settings (static). Only these settings are static, so changing
+      loss settings (static); skip_dead_types: ``SearchConfig.skips_dead_types()``
+      (static: skip the types dead in every song and mask with ``lax.cond``,
+      or let the masks choose). Only these settings are static, so changing
       any other search setting does not recompile the evaluation.
   """
   one_song = functools.partial(_song_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-  active = console_lib.active_types(alive_batch)  # over all songs and masks
+  active = console_lib.active_types(alive_batch) if skip_dead_types else None
   return batching.vmap(one_song, in_axes=(0, 0, 0, 0, 0, None, 0, None))(
       params, console, tracks, mix, alive_batch, starts, n_chunks, active)

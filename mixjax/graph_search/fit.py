@@ -78,6 +78,7 @@ class StepSettings(NamedTuple):
   penalty_weights: tuple  # ((term, λ), ...) in PENALTY_NAMES order
   reset_every: int
   steps_per_call: int
+  skip_dead_types: bool  # SearchConfig.skips_dead_types(): lax.cond per type, or masks only
 
 
 def step_settings(config: SearchConfig, sample_rate: int) -> StepSettings:
@@ -87,7 +88,8 @@ def step_settings(config: SearchConfig, sample_rate: int) -> StepSettings:
       fft_sizes=tuple(config.fft_sizes),
       penalty_weights=tuple((term, getattr(config, f"{term}_weight")) for term in PENALTY_NAMES),
       reset_every=config.reset_every,
-      steps_per_call=dispatch_size(config))
+      steps_per_call=dispatch_size(config),
+      skip_dead_types=config.skips_dead_types())
 
 
 def sparsity_schedule(config: SearchConfig) -> jax.Array:
@@ -192,7 +194,8 @@ def run_steps(state: FitState, console: console_lib.Console, key, tracks, mix, a
     ``(state, metrics)``; ``metrics[k]`` is ``[S, steps]`` for each loss part.
   """
   one_song = functools.partial(_run_steps_one_song, settings=settings, optimizer=optimizer)
-  active = console_lib.active_types(alive)  # over all songs: dead types are skipped
+  # Over all songs: the types dead in every song are skipped (or None: masks only).
+  active = console_lib.active_types(alive) if settings.skip_dead_types else None
   if costs is None:
     return batching.vmap(one_song, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))(
         state, console, key, tracks, mix, alive, n_samples, sparsity, active)

@@ -227,8 +227,9 @@ def _render_jobs(jobs: Jobs, alive, x, active, *, sample_rate: int):
   return out
 
 
-@functools.partial(jax.jit, static_argnames=("chunk_len",))
-def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
+@functools.partial(jax.jit, static_argnames=("chunk_len", "skip_dead_types"))
+def cache_render(params, console, tracks, alive, starts, *, chunk_len: int,
+                 skip_dead_types: bool = True):
   """Per-chunk track and group outputs of one mask per song (a full render).
 
   Args:
@@ -236,11 +237,14 @@ def cache_render(params, console, tracks, alive, starts, *, chunk_len: int):
     tracks: ``[S, T, 2, n]`` whole songs (padded for the chunks).
     alive: alive pytree with a leading song axis.
     starts: ``int32[K]`` starts of the chunks to cache.
+    skip_dead_types: skip the types dead in every song (``lax.cond``) or not
+      (static; ``SearchConfig.skips_dead_types``).
 
   Returns:
     ``([S, K, T, 2, chunk], [S, K, G, 2, chunk])``.
   """
-  active = console_lib.active_types(alive)  # over all songs: dead types are skipped
+  # Over all songs: the types dead in every song are skipped (or None: masks only).
+  active = console_lib.active_types(alive) if skip_dead_types else None
 
   def one_song(params, console, tracks, alive):
     prepared = console_lib.prepare(console, params, chunk_len)  # shared by every chunk
@@ -297,10 +301,11 @@ def _trial_loss_one_song(params, console, tracks, mix, cache_tracks, cache_group
   return total / n_chunks, jobs
 
 
-@functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes"))
+@functools.partial(jax.jit, static_argnames=("chunk_len", "omit_seconds", "fft_sizes",
+                                             "skip_dead_types"))
 def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, base_alive, plan: Plan,
                starts, fresh_starts, n_chunks, *, chunk_len: int, omit_seconds: float,
-               fft_sizes: tuple[int, ...]):
+               fft_sizes: tuple[int, ...], skip_dead_types: bool = True):
   """Whole-song losses of the planned candidates, and the job outputs of the cached chunks.
 
   Args:
@@ -312,6 +317,7 @@ def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, base_al
     starts: ``int32[K]`` starts of the cached chunks.
     fresh_starts: ``int32[C - K]`` starts of the later chunks, whose base
       outputs are rendered afresh (possibly none).
+    chunk_len, omit_seconds, fft_sizes, skip_dead_types: as ``evaluate.song_loss``.
 
   Returns:
     ``(f32[S, B] losses, (job tracks [S, K, R_t, 2, chunk], job groups
@@ -323,10 +329,13 @@ def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, base_al
   # Types alive in any job of any song (outside the vmap, so dead types are skipped).
   active = console_lib.active_types({"track": level_alive(plan.track_alive),
                                      "group": level_alive(plan.group_alive)})
+  base_active = console_lib.active_types(base_alive)
+  if not skip_dead_types:
+    active, base_active = {level: None for level in console_lib.LEVELS}, None
   in_axes = (0, 0, 0, 0, 0, 0, 0, 0, None, None, 0, None, None)
   return batching.vmap(one_song, in_axes=in_axes)(
       params, console, tracks, mix, cache_tracks, cache_groups, base_alive, plan, starts,
-      fresh_starts, n_chunks, active, console_lib.active_types(base_alive))
+      fresh_starts, n_chunks, active, base_active)
 
 
 @jax.jit
@@ -378,15 +387,17 @@ class RoundEvaluator:
       base).
     starts: chunk starts; put: places a stacked pytree on the devices.
     chunk_len, omit_seconds, fft_sizes: the loss settings; batch: ``B``.
+    skip_dead_types: the programs' form (``SearchConfig.skips_dead_types``).
     cache_bytes: the cache's budget (``cached_chunks``; None: every chunk).
   """
 
   def __init__(self, params, arrays, consoles, tables, start_flags, *, starts, put,
                chunk_len: int, omit_seconds: float, fft_sizes: tuple[int, ...], batch: int,
-               cache_bytes: int | None = CACHE_BYTES):
+               skip_dead_types: bool = True, cache_bytes: int | None = CACHE_BYTES):
     self.params, self.arrays, self.tables, self.put = params, arrays, tables, put
     self.layouts = [Layout.of(c) for c in consoles]
-    self.settings = dict(chunk_len=chunk_len, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
+    self.cache_settings = dict(chunk_len=chunk_len, skip_dead_types=skip_dead_types)
+    self.settings = dict(self.cache_settings, omit_seconds=omit_seconds, fft_sizes=fft_sizes)
     self.batch = batch
     self.track_jobs = self.group_jobs = job_slots(consoles[0], batch)
     n_outputs = (consoles[0].max_tracks + consoles[0].max_groups + self.track_jobs
@@ -418,28 +429,36 @@ class RoundEvaluator:
     Without it, the first call renders the round-start cache.
     """
     self.bases = self.bases if bases is None else bases
-    self.cache = cache_render(*self._cache_args(), chunk_len=self.settings["chunk_len"])
+    self.cache = cache_render(*self._cache_args(), **self.cache_settings)
     self.last = None
 
+  def programs(self) -> dict:
+    """The round's three programs and their arguments for the current bases:
+    ``{name: (jitted function, args, static keyword arguments)}`` for
+    ``trial_cache``, ``trial_loss`` and ``trial_rebase`` (the cache and job
+    outputs as shapes only: nothing is rendered)."""
+    cache_args = self._cache_args()
+    cache = jax.eval_shape(functools.partial(cache_render, **self.cache_settings), *cache_args)
+    plans, _ = self._plans([[base] for base in self.bases])
+    plan = stack_plans(plans)
+    loss_args = self._loss_args(cache, plan)
+    _, jobs = jax.eval_shape(functools.partial(trial_loss, **self.settings), *loss_args)
+    rebase_args = (*cache, jobs, self.put(plan.track_source[:, 0]),
+                   self.put(plan.group_source[:, 0]))
+    return {"trial_cache": (cache_render, cache_args, self.cache_settings),
+            "trial_loss": (trial_loss, loss_args, self.settings),
+            "trial_rebase": (rebase, rebase_args, {})}
+
   def compile(self) -> None:
-    """Compiles the round's three programs without running them.
+    """Compiles the round's three programs (``programs``) without running them.
 
     A search calls it in a thread while the console fit runs, so that the
     compiler works beside the fit; the calls of the round then reuse the
     programs (JAX's in-memory compilation cache). One device only (the
     shapes carry no shardings).
     """
-    chunk_len = self.settings["chunk_len"]
-    cache_args = self._cache_args()
-    cache_render.lower(*cache_args, chunk_len=chunk_len).compile()
-    cache = jax.eval_shape(functools.partial(cache_render, chunk_len=chunk_len), *cache_args)
-    plans, _ = self._plans([[base] for base in self.bases])
-    plan = stack_plans(plans)
-    loss_args = self._loss_args(cache, plan)
-    trial_loss.lower(*loss_args, **self.settings).compile()
-    _, jobs = jax.eval_shape(functools.partial(trial_loss, **self.settings), *loss_args)
-    rebase.lower(*cache, jobs, self.put(plan.track_source[:, 0]),
-                 self.put(plan.group_source[:, 0])).compile()
+    for fn, args, kwargs in self.programs().values():
+      fn.lower(*args, **kwargs).compile()
 
   def _move_bases(self, rows: list) -> None:
     """Moves each song's base to the earlier candidate that makes ``rows`` cheapest."""

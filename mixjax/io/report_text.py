@@ -103,6 +103,7 @@ NULL_NOTE = ("The search matches magnitude spectra, not waveforms: phase, polari
 
 
 NONE_SETTINGS = {"trial_batch": "auto (1 on CPU, 4 on GPU and TPU)",
+                 "skip_dead_types": "auto (yes on CPU, no on GPU and TPU)",
                  "max_tracks": "the song's", "max_groups": "the song's"}
 """What ``None`` means for the ``SearchConfig`` settings that may be None."""
 

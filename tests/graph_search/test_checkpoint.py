@@ -1,5 +1,6 @@
 """Checkpoints: arrays and JSON only; loading never runs code and restores the exact pytree."""
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -118,3 +119,21 @@ def test_the_fingerprint_tells_optimizers_apart():
             optax.adamw(optax.linear_schedule(1e-2, 0.0, 100), weight_decay=0.0)]
   stamps = {stamp(o) for o in others}
   assert len(stamps) == len(others) and stamp() not in stamps
+
+
+def test_how_the_programs_run_is_no_part_of_a_runs_identity():
+  # skip_dead_types changes the programs, not the result: a checkpoint written on one
+  # backend (or with one setting) resumes with the other, and `collect` skips done songs.
+  from mixjax import collect as collect_lib
+  song, _ = mixjax.synthetic_song(jax.random.key(0), n_tracks=2, n_groups=1, seconds=0.5,
+                                  sample_rate=SR)
+  configs = [mixjax.SearchConfig(skip_dead_types=v) for v in (None, True, False)]
+  assert len({checkpoint.fingerprint_batch([song], c, [0]) for c in configs}) == 1
+  optimizer = fit_lib.default_optimizer(configs[0])
+  assert len({collect_lib.song_identity("a", seed=0, sample_rate=SR, config=c,
+                                        optimizer=optimizer) for c in configs}) == 1
+  names = [name for name, _ in configs[0].result_settings()]
+  assert names == sorted(f.name for f in dataclasses.fields(mixjax.SearchConfig)
+                         if f.name != "skip_dead_types")
+  assert checkpoint.fingerprint_batch([song], configs[0].replace(tolerance=0.02), [0]) != \
+      checkpoint.fingerprint_batch([song], configs[0], [0])

@@ -101,13 +101,16 @@ def _nested_removals(rng, flags, count=3):
   return masks
 
 
-def test_round_evaluator_equals_full_renders_across_rebases(setup):
+# False: the trial programs without conditionals, against full renders with them.
+@pytest.mark.parametrize("skip_dead_types", [True, False])
+def test_round_evaluator_equals_full_renders_across_rebases(setup, skip_dead_types):
   console, params, arrays, starts, table = setup
   rng = np.random.default_rng(0)
   flags = np.ones(len(table.nodes), bool)
   evaluator = incremental.RoundEvaluator(
       params, arrays, [console], [table], [flags], starts=starts, put=jax.device_put,
-      chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES, batch=3)
+      chunk_len=CHUNK, omit_seconds=OMIT, fft_sizes=FFT_SIZES, batch=3,
+      skip_dead_types=skip_dead_types)
   answered_total = 0
   for _ in range(5):
     masks = _nested_removals(rng, flags)

@@ -108,6 +108,21 @@ def test_batched_and_sequential_trials_take_the_same_decisions(result, song, tri
   assert other.alive_nodes() == result.alive_nodes()
 
 
+@pytest.mark.slow
+def test_a_search_without_conditionals_runs_through(result, song, tiny):
+  # skip_dead_types=False (the GPU and TPU default: no lax.cond, the masks choose) against
+  # `result` (the CPU default, True): the same first loss (the same forward), each program
+  # compiled once. The two searches then part, as any rounding change makes them: AdamW's
+  # first update is about ±lr per parameter whatever the gradient's size, so gradients
+  # equal up to rounding still move the trajectory (benchmarks/RESULTS.md, issue 21).
+  assert result.config.skips_dead_types()
+  other = mixjax.search(song, tiny.replace(skip_dead_types=False), seed=0, progress=False)
+  assert other.history["loss"][0] == pytest.approx(result.history["loss"][0], rel=1e-6)
+  assert np.isfinite([other.loss_sum, other.loss_console, other.loss_pruned]).all()
+  assert all(n <= 1 for n in other.compilations.values()), other.compilations
+  assert other.compilations["fit"] == 1  # its own program, not the default's
+
+
 def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monkeypatch, tiny):
   full = mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "a"))
   # Interrupt a second run right after round 1 was checkpointed.
