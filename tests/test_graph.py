@@ -74,6 +74,7 @@ def test_top_level(graph, searched):
   assert metrics["loss_pruned"] == pytest.approx(result.loss_pruned)
   assert metrics["pruning_ratio"] == pytest.approx(result.pruning_ratio)
   assert set(metrics["pruning_ratio_per_type"]) == set(PROCESSORS)
+  assert metrics["device"] == "cpu:0" and metrics["resolved"] == {"trial_batch": 1}
   json.dumps(graph, allow_nan=False)  # strict JSON: no NaN, no numpy types
 
 
@@ -313,8 +314,7 @@ def test_report_describes_each_node_by_its_effect(graph, searched):
                       f"({100 * node['drywet']:.0f} % wet)")
       older = {k: v for k, v in node.items() if k != "effective"}
       assert report_text.describe_node(older, SR) == text
-  markdown = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N,
-                                    device="cpu")
+  markdown = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N)
   assert "(processors.png)" in markdown and "| processors.png |" in markdown
   kept = [n for n in graph["nodes"] if n["type"] in PROCESSORS]
   assert sum(line.count("% wet)") for line in markdown.splitlines()

@@ -77,7 +77,7 @@ def describe_node(node: dict, sample_rate: int) -> str:
   return f"{processor.label}: {processor.describe(effective)} ({100 * effective['wet']:.0f} % wet)"
 
 
-NONE_SETTINGS = {"trial_batch": "auto (1 on CPU, 4 on GPU and TPU)",
+NONE_SETTINGS = {"trial_batch": "auto: 1 on CPU, 4 on GPU and TPU",
                  "max_tracks": "the song's", "max_groups": "the song's"}
 """What ``None`` means for the ``SearchConfig`` settings that may be None."""
 
@@ -93,6 +93,15 @@ def setting_text(name: str, value) -> str:
   if isinstance(value, float):
     return f"{value:g}"
   return str(value)
+
+
+def _resolved_setting_text(result, name: str) -> str:
+  """``setting_text``, led by the value the search resolved for its backend where the
+  setting is None: ``1 (auto: 1 on CPU, 4 on GPU and TPU)``."""
+  value, text = getattr(result.config, name), setting_text(name, getattr(result.config, name))
+  if value is None and name in result.resolved:
+    return f"{setting_text(name, result.resolved[name])} ({text})"
+  return text
 
 
 def _loss_rows(result) -> list[list[str]]:
@@ -171,9 +180,9 @@ def _table(header, rows) -> list[str]:
   return lines
 
 
-def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, device: str,
+def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
                     notes: str | None = None) -> str:
-  """report.md text."""
+  """report.md text (the device is the one the search ran on: ``result.device``)."""
   sr = result.sample_rate
   counts = result.processor_counts()
   groups = [g for g in graph["groups"] if any(t["group"] == g for t in graph["tracks"])]
@@ -225,11 +234,10 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
             "A search resumed after an interruption counts the interrupted runs up to their "
             "last checkpoint (work after it was done again, and is counted once).", ""]
   lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
-            f"({accepted} accepted); device: {device}; mixjax {__version__}.", ""]
+            f"({accepted} accepted); device: {result.device or 'unknown'}; mixjax {__version__}.", ""]
   lines += ["## Settings", "", f"seed {result.seed}", ""]
   lines += _table(["setting", "value"], [
-      [f.name, setting_text(f.name, getattr(result.config, f.name))]
-      for f in dataclasses.fields(result.config)])
+      [f.name, _resolved_setting_text(result, f.name)] for f in dataclasses.fields(result.config)])
   lines += ["", "## Files", ""]
   lines += _table(["file", "what it holds"], [
       ["graph.json", "the pruned graph: processors, settings, exact parameters "
