@@ -65,9 +65,10 @@ up the ladder 1, 2, 3, 4, 6, 8, 12, 16, ..., length up to a multiple of
 (sharing compiled programs), the songs of a batch side by side, one per local
 device (each TPU core, each GPU). A song's result depends on the song, --seed,
 --sample-rate and the search settings only, never on the batch size, the
-device or the host count (--songs-per-call above 1 changes its rounding). Writes one results folder per song (the files of
-'mixjax search'), index.jsonl (one line per song: name, status, losses,
-pruning ratio, seconds) and summary.md into --out.
+device or the host count (--songs-per-call above 1 changes its rounding).
+Writes one results folder per song (the files of 'mixjax search'),
+index.jsonl (one line per song: name, status, losses, pruning ratio, seconds,
+device) and summary.md into --out.
 
 Run the same command again to resume: songs finished with the same settings
 are skipped and an interrupted batch continues from its checkpoint. A song

@@ -324,7 +324,8 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
           record_error(loaded[0], error)
         else:  # one song's failure must not stop the others: search them one at a time
           # (a song's result does not depend on its batch), side by side on the devices
-          alone = devices_lib.map_on_devices(search_alone, [(entry, song, pad_samples) for entry, song in zip(loaded, songs)], local)
+          jobs = [(entry, song, pad_samples) for entry, song in zip(loaded, songs)]
+          alone = devices_lib.map_on_devices(search_alone, jobs, local)
           for entry, outcome in zip(loaded, alone):
             if isinstance(outcome, Exception):
               record_error(entry, outcome)
