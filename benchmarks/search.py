@@ -102,6 +102,7 @@ def pruning_phase(song, config) -> dict:
          "rounds": config.rounds, "modes": {}}
   for name, batch, incremental in TRIAL_MODES:
     search.config = config.replace(trial_batch=batch, incremental_trials=incremental)
+    search.resolved = search.config.resolved()
     run = dict(fitted, flags=copy.deepcopy(fitted["flags"]), l_min=list(fitted["l_min"]),
                trials=[[]], round_losses=[[]])
     compiled_before, t0 = compile_s[0], time.perf_counter()

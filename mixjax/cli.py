@@ -66,11 +66,13 @@ finds every song folder under DATASET_DIR (plain or MedleyDB layout, as for
 'mixjax search'), groups the songs into shape buckets (track and group counts
 up the ladder 1, 2, 3, 4, 6, 8, 12, 16, ..., length up to a multiple of
 --bucket-seconds), and searches each bucket in batches of --batch-size songs
-(sharing compiled programs). A song's result depends on the
-song, --seed, --sample-rate and the search settings only, never on the batch
-size or the host count. Writes one results folder per song (the files of
-'mixjax search'), index.jsonl (one line per song: name, status, losses,
-pruning ratio, seconds) and summary.md into --out.
+(sharing compiled programs), the songs of a batch side by side, one per local
+device (each TPU core, each GPU). A song's result depends on the song, --seed,
+--sample-rate and the search settings only, never on the batch size, the
+device or the host count (--songs-per-call above 1 changes its rounding).
+Writes one results folder per song (the files of 'mixjax search'),
+index.jsonl (one line per song: name, status, losses, pruning ratio, seconds,
+device) and summary.md into --out.
 
 Run the same command again to resume: songs finished with the same settings
 are skipped and an interrupted batch continues from its checkpoint. A song
@@ -433,8 +435,9 @@ def _collect(args) -> int:
     raise ValueError(
         f"{args.dataset} holds no song folder (a tracks/ folder with a mix file, or a MedleyDB "
         f"<Song>_METADATA.yaml); see 'Your own song' in the README.")
-  if args.batch_size < 1:
-    raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}.")
+  for flag, value in (("--batch-size", args.batch_size), ("--songs-per-call", args.songs_per_call)):
+    if value < 1:
+      raise ValueError(f"{flag} must be at least 1, got {value}.")
   import mixjax
   from mixjax.io import results_folder
   mixjax.enable_compilation_cache()
@@ -442,7 +445,8 @@ def _collect(args) -> int:
   _say_if_unfitted(config)
   index = collect_lib.collect(args.dataset, args.out, config=config, batch_size=args.batch_size,
                               sample_rate=args.sample_rate, seed=args.seed,
-                              bucket_seconds=args.bucket_seconds, progress=not args.no_progress)
+                              bucket_seconds=args.bucket_seconds, progress=not args.no_progress,
+                              songs_per_call=args.songs_per_call)
   print(collect_lib.summary_markdown(index), end="")
   failed = sum(1 for r in index.values() if r["status"] != "done")
   print(f"{len(index) - failed} songs done, {failed} failed; see {args.out}/index.jsonl")
@@ -525,8 +529,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="results folder: one sub-folder per song, index.jsonl, summary.md "
                             "(required)")
   collect.add_argument("--batch-size", type=_count, default=8, metavar="N",
-                       help="songs searched at once; more fills an accelerator better, at the "
-                            "cost of memory (default: 8)")
+                       help="songs loaded and searched per batch, side by side on the local "
+                            "devices: a multiple of the device count keeps every device busy "
+                            "(default: 8)")
+  collect.add_argument("--songs-per-call", type=_count, default=1, metavar="N",
+                       help="songs of one bucket searched in lockstep in one program sharded "
+                            "over the devices: more than 1 can fill a large accelerator "
+                            "better, but rounds differently from a song searched alone, so "
+                            "results differ slightly (default: 1, each song alone on one "
+                            "device, bit for bit as 'mixjax search')")
   collect.add_argument("--bucket-seconds", type=_positive_float, default=30.0, metavar="S",
                        help="song lengths are padded up to a multiple of this, so that few "
                             "compiled programs cover the data set (default: 30)")

@@ -4,7 +4,8 @@
 layout), groups the songs into *shape buckets* (track count, group count and
 length rounded up, so that a handful of compiled programs cover a data set),
 searches each bucket in batches with ``search_batch`` (the songs of a batch
-share compiled programs), and writes one results folder per song
+share compiled programs and, by default, run side by side, one per local
+device), and writes one results folder per song
 (the files of ``mixjax search``) plus ``index.jsonl`` (one line per song:
 name, status, its song folder relative to the output folder, losses, ρ,
 seconds) and ``summary.md``; ``mixjax.collection`` reads them back, from any
@@ -16,11 +17,12 @@ the optimizer), so re-running at another ``--sample-rate`` or with other
 settings searches every song again; an interrupted batch continues from its
 checkpoint (its folder is named after its songs' identities). A song that
 fails to load or to search is recorded with its error while the others go
-on: a batch that fails is searched again one song at a time.
+on: a batch that fails is searched again one song at a time (side by side).
 
-A song's result does not depend on the batch size or the host count: its
-seed comes from its name and the base seed, and ``search_batch`` pads it to
-its own bucket (``graph_search.buckets``).
+A song's result does not depend on the batch size, the device or the host
+count: its seed comes from its name and the base seed, and ``search_batch``
+pads it to its own bucket (``graph_search.buckets``); ``songs_per_call > 1``
+(lockstep batches) changes its float rounding.
 
 Several hosts: start every host with ``jax.distributed`` set up (see the
 README); each takes its own slice of the song list and writes its own
@@ -42,6 +44,7 @@ from mixjax import atomic_files
 from mixjax.graph_search import SearchConfig, search_batch
 from mixjax.graph_search import buckets as buckets_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
+from mixjax.graph_search import devices as devices_lib
 from mixjax.graph_search import fit as fit_lib
 from mixjax.io import audio
 from mixjax.io import results_folder
@@ -239,8 +242,11 @@ def song_identity(name: str, *, seed: int, sample_rate: int, config: SearchConfi
   return checkpoint_lib.digest([text], n_hex=16)
 
 
-def _batch_id(identities: list[str]) -> str:
-  """The checkpoint folder name of a batch: a hash of its songs' identities."""
+def _batch_id(identities: list[str], songs_per_call: int = 1) -> str:
+  """The checkpoint folder name of a batch: a hash of its songs' identities (and of
+  ``songs_per_call`` when above 1: its parts are other searches)."""
+  if songs_per_call > 1:
+    identities = [*identities, f"songs_per_call={songs_per_call}"]
   return checkpoint_lib.digest([repr(identities)], n_hex=16)
 
 
@@ -251,7 +257,8 @@ def _error_line(error: Exception) -> str:
 
 def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = None,
             batch_size: int = 8, sample_rate: int = song_folder.DEFAULT_SAMPLE_RATE, seed: int = 0,
-            bucket_seconds: float = 30.0, progress: bool = True, optimizer=None) -> dict:
+            bucket_seconds: float = 30.0, progress: bool = True, optimizer=None,
+            songs_per_call: int = 1) -> dict:
   """Searches every song of ``dataset_dir``; see the module docstring.
 
   Args:
@@ -261,12 +268,17 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
     config: search settings (default: the paper's).
     batch_size: songs loaded and searched per ``search_batch`` call (they
       share compiled programs; the result of a song does not depend on it).
+      The songs of a batch run side by side, one per local device: a
+      multiple of the device count keeps every device busy.
     sample_rate: search rate; every file is resampled to it.
     seed: the base seed; a song's seed is ``song_seed(seed, its name)``.
     bucket_seconds: lengths are padded up to a multiple of this (to share
       compiled programs; it changes no result).
     progress: show progress bars.
     optimizer: an Optax transformation (default: ``search``'s).
+    songs_per_call: ``search_batch``'s: 1 (default) searches each song alone
+      on one device, side by side; N > 1 searches N songs of one bucket in
+      lockstep in one program sharded over the local devices.
 
   Returns:
     ``{name: record}`` as written to ``index.jsonl``.
@@ -300,15 +312,30 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
                          "status": "error", "error": _error_line(error),
                          "seed": seeds[entry.name], "identity": identity[entry.name]}
 
-  def search(group, songs, pad_samples):
+  def batch_dir(group):
+    return os.path.join(out_dir, CHECKPOINTS,
+                        _batch_id([identity[e.name] for e in group], songs_per_call))
+
+  def search(group, songs, pad_samples, devices=None, show_progress=progress):
     """Searches ``songs`` (of the entries ``group``) in one batch, checkpointed."""
-    checkpoint_dir = os.path.join(out_dir, CHECKPOINTS,
-                                  _batch_id([identity[e.name] for e in group]))
+    checkpoint_dir = batch_dir(group)
     t0 = time.perf_counter()
     results = search_batch(songs, config, seeds=[seeds[e.name] for e in group],
-                           optimizer=optimizer, progress=progress,
-                           checkpoint_dir=checkpoint_dir, resume=True, pad_samples=pad_samples)
+                           optimizer=optimizer, checkpoint_dir=checkpoint_dir, resume=True,
+                           pad_samples=pad_samples, songs_per_call=songs_per_call,
+                           devices=devices, progress=show_progress)
     return results, (time.perf_counter() - t0) / len(songs), checkpoint_dir
+
+  def search_alone(job, device):
+    """One song of a failed batch on ``device`` (beside the others): its runs, or its error."""
+    entry, song, pad_samples = job
+    try:
+      return [([entry], [song], search([entry], [song], pad_samples, devices=[device],
+                                       show_progress=progress and len(local) == 1))]
+    except Exception as error:  # pylint: disable=broad-except
+      return error
+
+  local = jax.local_devices()
 
   for bucket, batch in todo:
     songs, loaded = [], []
@@ -324,18 +351,20 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
       try:
         runs = [(loaded, songs, search(loaded, songs, pad_samples))]
       except Exception as error:  # pylint: disable=broad-except
-        atomic_files.remove_tree(os.path.join(out_dir, CHECKPOINTS,
-                                              _batch_id([identity[e.name] for e in loaded])))
+        atomic_files.remove_tree(batch_dir(loaded))
         runs = []
         if len(loaded) == 1:
           record_error(loaded[0], error)
         else:  # one song's failure must not stop the others: search them one at a time
-          for entry, song in zip(loaded, songs):  # (a song's result does not depend on its batch)
-            try:
-              runs.append(([entry], [song], search([entry], [song], pad_samples)))
-            except Exception as single_error:  # pylint: disable=broad-except
-              record_error(entry, single_error)
-              write_index(out_dir, index)
+          # (a song's result does not depend on its batch), side by side on the devices
+          jobs = [(entry, song, pad_samples) for entry, song in zip(loaded, songs)]
+          alone = devices_lib.map_on_devices(search_alone, jobs, local)
+          for entry, outcome in zip(loaded, alone):
+            if isinstance(outcome, Exception):
+              record_error(entry, outcome)
+            else:
+              runs += outcome
+          write_index(out_dir, index)
       for group, group_songs, (results, per_song, checkpoint_dir) in runs:
         for entry, song, result in zip(group, group_songs, results):
           try:
@@ -351,6 +380,7 @@ def collect(dataset_dir: str, out_dir: str, *, config: SearchConfig | None = Non
               "pruning_ratio_per_type": result.pruning_ratio_per_type, "seconds": per_song,
               "tracks": song.n_tracks, "groups": song.n_groups, "seed": seeds[entry.name],
               "sample_rate": sample_rate, "identity": identity[entry.name],
+              "device": result.device,
           }
         write_index(out_dir, index)
         atomic_files.remove_tree(checkpoint_dir)

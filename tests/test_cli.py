@@ -201,11 +201,11 @@ def test_search_writes_every_file(plain_out):
   for part in ("# mixjax search: plain", "## Losses", "## Pruning", "ρ = ", "![the pruned "
                "mixing graph](graph.png)", "(processors.png)", "(spectrogram.png)", "% wet)",
                "## Time", "console fit",
-               "device: cpu", "## Settings", "| crop_seconds | 1.5 |", "kick, lead",
+               "device: cpu:0", "## Settings", "| crop_seconds | 1.5 |", "kick, lead",
                "| subgroups | 2: rhythm (bass, kick), lead (lead) |",
                "| sampler | hybrid |",
                "| processors | eq, compressor, noisegate, imager, gain_pan, delay, reverb |",
-               "| trial_batch | auto (1 on CPU, 4 on GPU and TPU) |",
+               "| trial_batch | 1 (auto: 1 on CPU, 4 on GPU and TPU) |",
                "| full console (every processor) |", "the console fit (10 steps)",
                "1 pruning rounds with 10 fine-tune steps each (20 steps in all)",
                "The two losses are not measured at the same point",

@@ -102,6 +102,7 @@ def test_collect_resumes_after_a_kill_and_records_broken_songs(dataset, tmp_path
   def spy(songs, *args, **kwargs):
     searched.append([s.n_tracks for s in songs])
     assert kwargs["resume"] and os.listdir(kwargs["checkpoint_dir"])
+    assert kwargs["songs_per_call"] == 1
     return real_search_batch(songs, *args, **kwargs)
 
   monkeypatch.setattr(collect_lib, "search_batch", spy)
@@ -115,6 +116,7 @@ def test_collect_resumes_after_a_kill_and_records_broken_songs(dataset, tmp_path
       assert os.path.exists(os.path.join(folder, name)), (i, name)
     record = index[f"song{i}"]
     assert np.isfinite([record["loss_sum"], record["loss_console"], record["loss_pruned"]]).all()
+    assert record["device"] == "cpu:0"
   assert "| song0 | done |" in open(os.path.join(out, "summary.md")).read()
   assert not os.listdir(os.path.join(out, collect_lib.CHECKPOINTS))
 
@@ -122,6 +124,26 @@ def test_collect_resumes_after_a_kill_and_records_broken_songs(dataset, tmp_path
   searched.clear()
   assert cli.main(["collect", dataset, "--out", out, *ARGS]) == 0
   assert searched == []
+
+
+def test_songs_per_call_reaches_the_search_and_names_its_own_checkpoints(dataset, tmp_path,
+                                                                        monkeypatch, capsys):
+  calls = []
+
+  def fail(songs, *args, **kwargs):
+    calls.append((len(songs), kwargs["songs_per_call"], os.path.basename(kwargs["checkpoint_dir"])))
+    raise RuntimeError("out of memory")
+
+  monkeypatch.setattr(collect_lib, "search_batch", fail)
+  for n in (1, 2):
+    assert cli.main(["collect", dataset, "--out", str(tmp_path / f"o{n}"), *ARGS,
+                     "--songs-per-call", str(n)]) == 0
+  lockstep = [c for c in calls if c[1] == 2]
+  assert lockstep[0][0] == 2 and calls[0][:2] == (2, 1)  # the first batch: song0 and song1
+  assert lockstep[0][2] != calls[0][2]  # another search: another checkpoint folder
+  assert cli.main(["collect", dataset, "--out", str(tmp_path / "o0"), *ARGS,
+                   "--songs-per-call", "0"]) == 2
+  assert "--songs-per-call must be at least 1" in capsys.readouterr().err
 
 
 def test_collect_rejects_a_folder_without_songs(tmp_path, capsys):

@@ -76,6 +76,7 @@ def test_top_level(graph, searched):
   assert metrics["loss_pruned"] == pytest.approx(result.loss_pruned)
   assert metrics["pruning_ratio"] == pytest.approx(result.pruning_ratio)
   assert set(metrics["pruning_ratio_per_type"]) == set(PROCESSORS)
+  assert metrics["device"] == "cpu:0" and metrics["resolved"] == {"trial_batch": 1}
   json.dumps(graph, allow_nan=False)  # strict JSON: no NaN, no numpy types
 
 
@@ -369,8 +370,7 @@ def test_report_describes_each_node_by_its_effect(graph, searched):
       assert abs(int(wet) - 100 * node["drywet"]) <= 0.5 + 0.01, (text, node["drywet"])
       older = {k: v for k, v in node.items() if k != "effective"}
       assert report_text.describe_node(older, SR) == text
-  markdown = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N,
-                                    device="cpu")
+  markdown = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N)
   assert "(processors.png)" in markdown and "| processors.png |" in markdown
   kept = [n for n in graph["nodes"] if n["type"] in PROCESSORS]
   assert sum(line.count("% wet)") for line in markdown.splitlines()
@@ -380,7 +380,7 @@ def test_report_describes_each_node_by_its_effect(graph, searched):
 def test_report_lists_the_tracks_of_each_subgroup_shortened_for_many(graph, searched):
   _, result = searched
   table = lambda g: next(line for line in report_text.report_markdown(
-      result, g, song_label="tiny", n_samples=N, device="cpu").splitlines()
+      result, g, song_label="tiny", n_samples=N).splitlines()
       if line.startswith("| subgroups |"))
   members = {g: [t["name"] for t in graph["tracks"] if t["group"] == g] for g in graph["groups"]}
   assert table(graph) == "| subgroups | {}: {} |".format(len(members), ", ".join(
@@ -399,7 +399,7 @@ def test_report_lists_the_tracks_of_each_subgroup_shortened_for_many(graph, sear
 def test_report_gives_the_spectrograms_numbers_and_the_wavs_peaks(graph, searched):
   song, result = searched
   markdown = report_text.report_markdown(
-      result, graph, song_label="tiny", n_samples=N, device="cpu",
+      result, graph, song_label="tiny", n_samples=N,
       spectrogram={"mean_abs_difference_db": {"mid": 2.14, "side": 3.36},
                    "null_db": {"mid": 3.21, "side": -4.66}},
       peaks_dbfs={"estimate.wav": 3.3, "console.wav": -1.25})
@@ -414,8 +414,7 @@ def test_report_gives_the_spectrograms_numbers_and_the_wavs_peaks(graph, searche
   assert "a peak above 0 dBFS is stored as it is" in markdown
   assert report_text.peak_dbfs(np.array([[0.5, -2.0], [1.0, 0.0]])) == pytest.approx(
       20 * np.log10(2))
-  bare = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N,
-                                     device="cpu")
+  bare = report_text.report_markdown(result, graph, song_label="tiny", n_samples=N)
   assert "Waveform null" not in bare and "dBFS" not in bare
 
 

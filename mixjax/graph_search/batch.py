@@ -22,6 +22,7 @@ from mixjax import console as console_lib
 from mixjax import nodes as nodes_lib
 from mixjax.graph_search import buckets as buckets_lib
 from mixjax.graph_search import checkpoint as checkpoint_lib
+from mixjax.graph_search import devices as devices_lib
 from mixjax.graph_search import evaluate as evaluate_lib
 from mixjax.graph_search import fit as fit_lib
 from mixjax.graph_search import incremental as incremental_lib
@@ -68,6 +69,12 @@ def _compile_counts() -> dict:
           "trial_rebase": incremental_lib.rebase._cache_size()}
 
 
+def _stop_if_requested() -> None:
+  """Stops a search side by side with one that failed or was interrupted (``devices``)."""
+  if devices_lib.stop_requested():
+    raise KeyboardInterrupt("stopped: a search beside it failed or was interrupted")
+
+
 def _stack_history(chunks: list, *, n_songs: int) -> dict:
   """The logged steps of every fit dispatch, joined: ``step`` and ``phase`` ``[steps]``,
   the losses ``[n_songs, steps]`` (empty, with these shapes, when no step ran)."""
@@ -77,10 +84,8 @@ def _stack_history(chunks: list, *, n_songs: int) -> dict:
           for k in HISTORY_KEYS}
 
 
-def _song_mesh(n_songs: int):
-  """A 1-D mesh over the song axis of the first ``n_songs`` local devices (at most
-  all of them), or None for one device."""
-  devices = jax.local_devices()[:n_songs]
+def _song_mesh(devices: list):
+  """A 1-D mesh over the song axis of ``devices``, or None for one device."""
   if len(devices) == 1:
     return None
   return Mesh(np.array(devices), ("songs",))
@@ -90,16 +95,21 @@ class BatchSearch:
   """The padded, stacked arrays of a song batch and the search loop over them.
 
   ``bucket`` is ``(max_tracks, max_groups)`` (default: the largest of the
-  songs' own buckets, ``buckets.song_bucket``).
+  songs' own buckets, ``buckets.song_bucket``). Several songs are sharded
+  along the song axis over the first ``len(songs)`` of ``devices`` (default:
+  the local devices); one song runs on the calling thread's default device
+  (``search_batch``'s workers set it: ``devices.scope``).
   """
 
   def __init__(self, songs, config: SearchConfig, seeds, optimizer, progress: bool, *,
-               bucket: tuple[int, int] | None = None, pad_samples: int | None = None):
+               bucket: tuple[int, int] | None = None, pad_samples: int | None = None,
+               devices=None):
     self.songs, self.config, self.seeds = songs, config, seeds
     self.optimizer, self.progress = optimizer, progress
     sr = songs[0].sample_rate
-    mesh = _song_mesh(len(songs))
-    n_devices = 1 if mesh is None else mesh.devices.size
+    devices = list(jax.local_devices() if devices is None else devices)[:len(songs)]
+    mesh = _song_mesh(devices)
+    n_devices = len(devices)
     # Pad the batch to a multiple of the device count with copies of the first song.
     self.n_real = len(songs)
     padded_songs = songs + [songs[0]] * (-len(songs) % n_devices)
@@ -134,18 +144,25 @@ class BatchSearch:
     self.sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("songs"))
     self.arrays = {k: self.put(v) for k, v in stacked.items()}
     self.starts = jnp.asarray(starts, jnp.int32)
-    self.settings = fit_lib.step_settings(config, sr)
+    # Settings resolved for the backend once (a resumed search keeps its checkpoint's).
+    self.resolved = config.resolved(next(iter(self.starts.devices())).platform)
     self.sparsity = fit_lib.sparsity_schedule(config)
 
   @property
+  def settings(self) -> fit_lib.StepSettings:
+    """The step's static settings (``resolved``: ``SearchConfig.skips_dead_types``)."""
+    return fit_lib.step_settings(self.config, self.songs[0].sample_rate,
+                                 skip_dead_types=self.resolved["skip_dead_types"])
+
+  @property
   def trial_batch(self) -> int:
-    """Candidate masks per trial evaluation (``SearchConfig.trials_per_call``)."""
-    return self.config.trials_per_call()
+    """Candidate masks per trial evaluation (``resolved``: ``SearchConfig.trials_per_call``)."""
+    return self.resolved["trial_batch"]
 
   def put(self, tree):
     """Places a stacked pytree on the devices, split along the song axis."""
     if self.sharding is None:
-      return jax.device_put(tree)
+      return jax.device_put(tree)  # uncommitted, on the default device
     return jax.device_put(tree, self.sharding)
 
   # -- the two compiled calls ------------------------------------------------
@@ -154,7 +171,7 @@ class BatchSearch:
     """The static settings of the whole-song loss programs (evaluation and trials)."""
     return dict(chunk_len=self.config.crop_samples(self.songs[0].sample_rate),
                 omit_seconds=self.config.omit_seconds, fft_sizes=tuple(self.config.fft_sizes),
-                skip_dead_types=self.config.skips_dead_types())
+                skip_dead_types=self.resolved["skip_dead_types"])
 
   def _alive(self, flags):
     """The alive pytrees of every song's flags, stacked and on the devices."""
@@ -222,10 +239,14 @@ class BatchSearch:
     if self.sharding is not None:
       return None
     params, flags = run["state"].params, run["flags"]
+    # The caller's default device and x64 flag are thread-local and key JAX's caches:
+    # the thread compiles under the same ones, so that the search's calls find its programs.
+    device, x64 = jax.config.jax_default_device, jax.config.jax_enable_x64
 
     def compile_all():
-      for fn, args, kwargs in self.evaluation_programs(params, flags).values():
-        fn.lower(*args, **kwargs).compile()
+      with jax.default_device(device), jax.enable_x64(x64):
+        for fn, args, kwargs in self.evaluation_programs(params, flags).values():
+          fn.lower(*args, **kwargs).compile()
 
     pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mixjax-compile")
     future = pool.submit(compile_all)
@@ -241,6 +262,7 @@ class BatchSearch:
     alive = self._alive(run["flags"])
     bar = tqdm(total=n_steps, desc=label, disable=not self.progress, leave=False)
     for _ in range(n_steps // per_call):
+      _stop_if_requested()
       first = int(state.step[0])
       state, metrics = fit_lib.run_steps(*self._step_args(state, alive, run["flags"]),
                                          settings=self.settings, optimizer=self.optimizer)
@@ -282,6 +304,7 @@ class BatchSearch:
         "round_losses": [[] for _ in range(n)], "history": [],
         "seconds": {"console_fit": 0.0, "trials": 0.0, "finetune": 0.0, "total": 0.0},
         "loss_sum": [float("nan")] * n, "loss_console": [float("nan")] * n,
+        "resolved": dict(self.resolved),
     }
 
   def prune(self, run, r: int) -> None:
@@ -301,6 +324,7 @@ class BatchSearch:
     done = [None] * len(steps)
     evaluate = self.round_evaluator(run["state"].params, run["flags"])
     while any(d is None for d in done):
+      _stop_if_requested()
       losses = evaluate([q if d is None else [] for q, d in zip(requests, done)])
       for s, gen in enumerate(steps):
         if done[s] is not None:
@@ -368,6 +392,10 @@ class BatchSearch:
     else:
       run["state"] = self.put(run["state"])
       saved_round = run["next_round"]
+      # The checkpoint's resolved settings, but for those set explicitly (and those an older
+      # mixjax did not record): a resumed search keeps the backend defaults it started with.
+      explicit = {k: v for k, v in self.resolved.items() if getattr(self.config, k) is not None}
+      self.resolved = run["resolved"] = {**self.resolved, **run.get("resolved", {}), **explicit}
     # Seconds of the earlier (interrupted) runs, up to their last checkpoint.
     earlier_seconds = float(run["seconds"].get("total", 0.0))
 
@@ -395,11 +423,13 @@ class BatchSearch:
     seconds = dict(run["seconds"], total=elapsed())
     compilations = {k: v - compiled_before[k] for k, v in _compile_counts().items()}
     history = _stack_history(run["history"], n_songs=len(self.tables))
+    where = devices_lib.song_devices(jax.tree.leaves(run["state"].params)[0], len(self.tables))
     state = jax.device_get(run["state"])
-    return [self.result(s, run, state, history, loss_pruned[s], seconds, compilations)
-            for s in range(self.n_real)]
+    return [self.result(s, run, state, history, loss_pruned[s], seconds, compilations,
+                        device=where[s]) for s in range(self.n_real)]
 
-  def result(self, s, run, state, history, loss_pruned, seconds, compilations) -> SearchResult:
+  def result(self, s, run, state, history, loss_pruned, seconds, compilations, *,
+             device: str) -> SearchResult:
     """The ``SearchResult`` of song ``s``."""
     song, table, flags = self.songs[s], self.tables[s], run["flags"][s]
     ratio_per_type = {}
@@ -427,4 +457,6 @@ class BatchSearch:
         track_groups=list(song.resolved_groups()),
         config=self.config,
         seed=self.seeds[s],
+        device=device,
+        resolved=dict(self.resolved),
     )

@@ -51,7 +51,7 @@ class SearchConfig:
       decisions equal the sequential algorithm's). 1 = one trial at a time.
       None (default): 1 on CPU, where speculation only adds work to a busy
       processor (measured in ``benchmarks/RESULTS.md``), 4 on GPU and TPU;
-      see ``trials_per_call``.
+      see ``trials_per_call``; resolved once per search (``resolved``).
     incremental_trials: evaluate trials against cached per-chunk track and
       group outputs, re-rendering only the tracks and groups a candidate
       changes (``graph_search.incremental``; exact up to float rounding,
@@ -178,6 +178,16 @@ class SearchConfig:
     (``checkpoint.fingerprint_batch``, ``collect.song_identity``)."""
     return sorted((k, v) for k, v in dataclasses.asdict(self).items()
                   if k not in EXECUTION_SETTINGS)
+
+  def resolved(self, backend: str | None = None) -> dict:
+    """The settings whose default depends on the backend, resolved for ``backend``.
+
+    A search resolves them once, when it starts, and records them
+    (``SearchResult.resolved``, graph.json's ``metrics.resolved``, its
+    checkpoint), so that a search resumed on another backend keeps them.
+    """
+    return {"trial_batch": self.trials_per_call(backend),
+            "skip_dead_types": self.skips_dead_types(backend)}
 
   def replace(self, **changes) -> "SearchConfig":
     """A copy with some settings changed."""

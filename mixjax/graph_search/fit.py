@@ -81,15 +81,18 @@ class StepSettings(NamedTuple):
   skip_dead_types: bool  # SearchConfig.skips_dead_types(): lax.cond per type, or masks only
 
 
-def step_settings(config: SearchConfig, sample_rate: int) -> StepSettings:
-  """The static step settings of ``config``."""
+def step_settings(config: SearchConfig, sample_rate: int, *,
+                  skip_dead_types: bool | None = None) -> StepSettings:
+  """The static step settings of ``config`` (``skip_dead_types``: as resolved by the search,
+  default ``config.skips_dead_types()`` of JAX's backend)."""
   return StepSettings(
       crop_len=config.crop_samples(sample_rate), omit_seconds=config.omit_seconds,
       fft_sizes=tuple(config.fft_sizes),
       penalty_weights=tuple((term, getattr(config, f"{term}_weight")) for term in PENALTY_NAMES),
       reset_every=config.reset_every,
       steps_per_call=dispatch_size(config),
-      skip_dead_types=config.skips_dead_types())
+      skip_dead_types=(config.skips_dead_types() if skip_dead_types is None
+                       else skip_dead_types))
 
 
 def sparsity_schedule(config: SearchConfig) -> jax.Array:

@@ -39,13 +39,19 @@ class SearchResult:
       ``total``: the whole search, loading the song excepted). After a resume
       each counts the interrupted runs too, up to their last checkpoint.
     compilations: programs compiled by this search per jitted function (at
-      most 1 each; 0 when an earlier search compiled them).
+      most 1 each; 0 when an earlier search compiled them). Songs searched
+      side by side on several devices (``search_batch``) each report the
+      whole batch's: at most one per device and bucket.
     track_names, group_names, track_groups: the song's, for reading.
     config, seed: what ran.
     method_log: what the search method did besides the trials (precise
       method: ``returned``, the processors that came back after a round, as
       ``(round, (level, index, type), loss before, loss after)``; ``moved``,
       the canonical moves ``(group, track, type)``); empty for the paper's.
+    device: the device the song's search ran on (``"cpu:0"``, ``"gpu:1"``,
+      ``"tpu:3"``: ``devices.device_name``).
+    resolved: the settings resolved for the backend when the search
+      started (``SearchConfig.resolved``: ``{"trial_batch": 1}``).
   """
   params: Any
   alive: dict
@@ -66,6 +72,8 @@ class SearchResult:
   config: SearchConfig
   seed: int
   method_log: dict = dataclasses.field(default_factory=dict)
+  device: str = ""
+  resolved: dict = dataclasses.field(default_factory=dict)
 
   @property
   def sample_rate(self) -> int:

@@ -13,7 +13,7 @@ units, and the unconstrained parameters that re-render the graph exactly::
               "raw": {"drywet_logit": 0.99, "log_magnitude": [...]}}, ...],
    "edges": [["track:kick:input", "track:kick:eq"], ...],
    "metrics": {"loss_sum", "loss_console", "loss_pruned", "pruning_ratio",
-               "pruning_ratio_per_type", "seconds"}}
+               "pruning_ratio_per_type", "seconds", "device", "resolved"}}
 
 Nodes:
 
@@ -36,9 +36,14 @@ chain order) → its group's mix node → the group's surviving processors →
 output. Numbers are the float32 values written in their shortest exact
 decimal form; a non-finite physical value is written as null.
 
-Version history: 1 (mixjax 0.1); processor nodes gained ``effective`` within
-version 1, so a file without it still reads (``node_effective`` computes it
-from ``raw``).
+``metrics.device`` is the device the search ran on (``"cpu:0"``, ``"gpu:1"``)
+and ``metrics.resolved`` the settings it resolved for that backend
+(``SearchConfig.resolved``: ``{"trial_batch": 1}``).
+
+Version history: 1 (mixjax 0.1); processor nodes gained ``effective``, and
+``metrics`` gained ``device`` and ``resolved``, within version 1, so a file
+without them still reads (``node_effective`` computes ``effective`` from
+``raw``).
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ DRYWET_KEY = "drywet_logit"
 """The ``raw`` entry holding a processor node's dry/wet logit."""
 
 METRIC_KEYS = ("loss_sum", "loss_console", "loss_pruned", "pruning_ratio",
-               "pruning_ratio_per_type", "seconds")
+               "pruning_ratio_per_type", "seconds", "device", "resolved")
 """The ``metrics`` entries."""
 
 
@@ -232,6 +237,8 @@ def graph_to_json(result) -> dict:
           "pruning_ratio_per_type": {k: float(v)
                                      for k, v in result.pruning_ratio_per_type.items()},
           "seconds": {k: float(v) for k, v in result.seconds.items()},
+          "device": str(result.device),
+          "resolved": dict(result.resolved),
       },
   }
 

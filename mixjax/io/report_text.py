@@ -102,8 +102,8 @@ NULL_NOTE = ("The search matches magnitude spectra, not waveforms: phase, polari
 """Why the estimate does not null against the mix (report.md's and the spectrogram's words)."""
 
 
-NONE_SETTINGS = {"trial_batch": "auto (1 on CPU, 4 on GPU and TPU)",
-                 "skip_dead_types": "auto (yes on CPU, no on GPU and TPU)",
+NONE_SETTINGS = {"trial_batch": "auto: 1 on CPU, 4 on GPU and TPU",
+                 "skip_dead_types": "auto: yes on CPU, no on GPU and TPU",
                  "max_tracks": "the song's", "max_groups": "the song's"}
 """What ``None`` means for the ``SearchConfig`` settings that may be None."""
 
@@ -119,6 +119,15 @@ def setting_text(name: str, value) -> str:
   if isinstance(value, float):
     return f"{value:g}"
   return str(value)
+
+
+def _resolved_setting_text(result, name: str) -> str:
+  """``setting_text``, led by the value the search resolved for its backend where the
+  setting is None: ``1 (auto: 1 on CPU, 4 on GPU and TPU)``."""
+  value, text = getattr(result.config, name), setting_text(name, getattr(result.config, name))
+  if value is None and name in result.resolved:
+    return f"{setting_text(name, result.resolved[name])} ({text})"
+  return text
 
 
 def _loss_rows(result) -> list[list[str]]:
@@ -280,14 +289,14 @@ def spectrogram_markdown(spectrogram: dict | None) -> list[str]:
       f"{both('null_db', '+.1f')}. {NULL_NOTE}", ""]
 
 
-def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, device: str,
+def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
                     notes: str | None = None, spectrogram: dict | None = None,
                     peaks_dbfs: dict | None = None) -> str:
-  """report.md text.
+  """report.md text (the device is the one the search ran on: ``result.device``).
 
   Args:
     result: the ``SearchResult``; graph: its graph.json dict.
-    song_label, n_samples, device: what the report names the song, its length, the device.
+    song_label, n_samples: what the report names the song, and its length.
     notes: markdown appended at the end (the CLI's sections).
     spectrogram: the spectrogram's numbers (``spectrogram_markdown``), or None.
     peaks_dbfs: ``{file name: peak in dBFS}`` of the WAVs written, or None.
@@ -346,11 +355,10 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int, dev
             "A search resumed after an interruption counts the interrupted runs up to their "
             "last checkpoint (work after it was done again, and is counted once).", ""]
   lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
-            f"({accepted} accepted); device: {device}; mixjax {__version__}.", ""]
+            f"({accepted} accepted); device: {result.device or 'unknown'}; mixjax {__version__}.", ""]
   lines += ["## Settings", "", f"seed {result.seed}", ""]
   lines += _table(["setting", "value"], [
-      [f.name, setting_text(f.name, getattr(result.config, f.name))]
-      for f in dataclasses.fields(result.config)])
+      [f.name, _resolved_setting_text(result, f.name)] for f in dataclasses.fields(result.config)])
   lines += ["", "## Files", ""]
   peaks = {} if peaks_dbfs is None else {k: f" ({_peak_text(v)})" for k, v in peaks_dbfs.items()}
   lines += _table(["file", "what it holds"], [

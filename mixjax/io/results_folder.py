@@ -205,14 +205,14 @@ def check_checkpoint(checkpoint_dir: str, song, config, seed: int, *, resume: bo
 
 
 def default_device() -> str:
-  """``"cpu (cpu)"``, ``"gpu (NVIDIA A100-SXM4-40GB) x 8"``, ...: what JAX runs on."""
+  """``"cpu (cpu)"``, ``"gpu (NVIDIA A100-SXM4-40GB) x 8"``, ...: what JAX runs on (the
+  command's banner; report.md names the device a search ran on, ``SearchResult.device``)."""
   devices = jax.devices()
   name = f"{jax.default_backend()} ({devices[0].device_kind})"
   return name + (f" x {len(devices)}" if len(devices) > 1 else "")
 
 
-def write_results(result, song, out_dir: str, *, device: str | None = None,
-                  fingerprint: str | None = None, song_label: str | None = None,
+def write_results(result, song, out_dir: str, *, fingerprint: str | None = None, song_label: str | None = None,
                   notes: str | None = None, settings: dict | None = None) -> dict:
   """Writes the results folder of a search (module docstring), every file atomically.
 
@@ -220,7 +220,6 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
     result: a ``SearchResult``.
     song: the ``Song`` that was searched.
     out_dir: the folder (created if needed).
-    device: what ran the search, for report.md (default: JAX's devices).
     fingerprint: identifies the song in ``mixjax-run.json`` (default:
       ``song_fingerprint(song)``).
     song_label: the song's name in report.md (default: its track count).
@@ -238,7 +237,6 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
     raise ValueError(
         "write_results: the song is not the one searched (track names or sample rate "
         "differ); pass the Song given to search.")
-  device = default_device() if device is None else device
   fingerprint = song_fingerprint(song) if fingerprint is None else fingerprint
   song_label = f"{song.n_tracks}-track song" if song_label is None else song_label
   os.makedirs(out_dir, exist_ok=True)
@@ -257,7 +255,7 @@ def write_results(result, song, out_dir: str, *, device: str | None = None,
                                    paths["spectrogram.png"])
   atomic_files.write_text(paths["losses.csv"], losses_csv(result))
   atomic_files.write_text(paths["report.md"], report_markdown(
-      result, graph, song_label=song_label, n_samples=song.n_samples, device=device,
+      result, graph, song_label=song_label, n_samples=song.n_samples,
       notes=notes, spectrogram={"mean_abs_difference_db": panels.mean_abs_difference_db,
                                 "null_db": panels.null_db},
       peaks_dbfs={"estimate.wav": peak_dbfs(estimate), "console.wav": peak_dbfs(full)}))

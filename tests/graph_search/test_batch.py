@@ -1,10 +1,10 @@
 """A song's result is a function of that song alone: the same, bit for bit, searched
-alone, in a batch of songs of other shapes, and on one or four devices.
+alone, in a batch of songs of other shapes, and side by side with them on another device.
 
 Each song is padded to its own bucket (``graph_search.buckets``), and a batch
-is split into parts of one song (``songs_per_call=1``), so every song runs
-through the same program. The runs are subprocesses, with
-``XLA_FLAGS=--xla_force_host_platform_device_count`` set to 1 and 4 (the
+is split into parts of one song (``songs_per_call=1``), run side by side, one
+per device, each through the program it runs alone. The runs are a
+subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (the
 device count is fixed when JAX starts).
 """
 
@@ -20,11 +20,13 @@ from mixjax.graph_search import buckets
 from mixjax.graph_search import run as run_lib
 
 SCRIPT = r"""
-import json, sys, jax, numpy as np
+import json, sys, tempfile, threading, time, jax, numpy as np
 import mixjax
 from mixjax import synthetic
+from mixjax.graph_search import batch as batch_lib
 
-assert jax.local_device_count() == int(sys.argv[1]), jax.devices()
+assert jax.local_device_count() == 4, jax.devices()
+mixjax.enable_compilation_cache()  # as the test process (conftest): warm in a second run
 SR = 8000
 CONFIG = mixjax.SearchConfig(
     console_steps=20, finetune_steps=10, rounds=2, reset_every=10, steps_per_dispatch=10,
@@ -39,9 +41,10 @@ def make_song(seed, n_tracks, groups, seconds):
   mix[1] *= 0.7
   return mixjax.Song(tracks, mix, groups, SR, track_names=list(names))
 
-# Buckets (tracks, groups): (3, 2), (3, 2), (3, 2), (2, 2); lengths 2.0 to 2.6 s.
-SONGS = [make_song(0, 3, [0, None, 0], 2.0), make_song(1, 3, [0, 1, 1], 2.6),
-         make_song(2, 3, [None, 0, 0], 2.2), make_song(3, 2, [0, None], 2.6)]
+# Buckets (tracks, groups): (6, 2), (3, 2), (6, 2), (3, 2); a bucket's songs are equally long
+# (2.2 s, 2.6 s), so their programs are the same.
+SONGS = [make_song(0, 5, [0, 0, 1, 1, 1], 2.2), make_song(1, 3, [0, 1, 1], 2.6),
+         make_song(2, 5, [0, 1, 0, 1, 1], 2.2), make_song(3, 3, [0, None, 0], 2.6)]
 SEEDS = [5, 6, 7, 8]
 
 def summary(r):
@@ -52,45 +55,96 @@ def summary(r):
           "params": [np.asarray(x).tolist() for x in jax.tree.leaves(r.params)],
           "padded": [r.console.max_tracks, r.console.max_groups]}
 
+spans = []  # (start, end) of every song's search
+real_run = batch_lib.BatchSearch.run
+def timed_run(self, *args):
+  t0 = time.perf_counter()
+  try:
+    return real_run(self, *args)
+  finally:
+    spans.append((t0, time.perf_counter()))
+batch_lib.BatchSearch.run = timed_run
+
+def workers_alive():
+  return sum(t.is_alive() and t.name.startswith("mixjax-cpu") for t in threading.enumerate())
+
 out = {}
-for mode in sys.argv[2:]:
-  if mode == "alone":
-    results = [mixjax.search(s, CONFIG, seed=k, progress=False) for s, k in zip(SONGS, SEEDS)]
-  else:  # a batch in the order given, e.g. "batch:3,0,2,1"
-    order = [int(i) for i in mode.split(":")[1].split(",")]
-    batch = mixjax.search_batch([SONGS[i] for i in order], CONFIG,
-                                seeds=[SEEDS[i] for i in order], progress=False)
-    results = [None] * len(SONGS)
-    for i, r in zip(order, batch):
-      results[i] = r
-    out[mode + ":compilations"] = batch[0].compilations
-  out[mode] = [None if r is None else summary(r) for r in results]
+before = batch_lib._compile_counts()
+batch = mixjax.search_batch(SONGS, CONFIG, seeds=SEEDS, progress=False)
+out["compiled"] = {k: v - before[k] for k, v in batch_lib._compile_counts().items()}
+out["side_by_side"] = max(s for s, _ in spans) < min(e for _, e in spans)
+out["batch"] = [summary(r) for r in batch]
+out["batch_devices"] = [r.device for r in batch]
+out["batch_compilations"] = [r.compilations for r in batch]
+out["threads_left"] = workers_alive()
+
+# One song fails in the middle of its search: the others stop at their next dispatch,
+# each part keeps its checkpoint, and the batch resumed from them ends as the batch above.
+real_prune = batch_lib.BatchSearch.prune
+def prune_or_fail(self, run, r):
+  if self.seeds == [SEEDS[2]] and r == 1:
+    raise RuntimeError("song 2 failed")
+  return real_prune(self, run, r)
+batch_lib.BatchSearch.prune = prune_or_fail
+folder = tempfile.mkdtemp()
+try:
+  mixjax.search_batch(SONGS, CONFIG, seeds=SEEDS, progress=False, checkpoint_dir=folder)
+  out["error"] = None
+except RuntimeError as error:
+  out["error"] = str(error)
+out["threads_left_after_failure"] = workers_alive()
+batch_lib.BatchSearch.prune = real_prune
+resumed = mixjax.search_batch(SONGS, CONFIG, seeds=SEEDS, progress=False, checkpoint_dir=folder,
+                              resume=True)
+out["resumed"] = [summary(r) for r in resumed]
+
+# Alone, each song on the device its bucket mate ran on (so no device compiles again):
+# song 3 with `search` (the first device), the others with `search_batch` of one song.
+before = batch_lib._compile_counts()
+on = {f"cpu:{d.id}": d for d in jax.local_devices()}
+mate = {0: 2, 1: 3, 2: 0, 3: 1}
+alone = [mixjax.search(s, CONFIG, seed=k, progress=False) if i == 3 else
+         mixjax.search_batch([s], CONFIG, seeds=[k], progress=False,
+                             devices=[on[batch[mate[i]].device]])[0]
+         for i, (s, k) in enumerate(zip(SONGS, SEEDS))]
+out["alone_compiled"] = {k: v - before[k] for k, v in batch_lib._compile_counts().items()}
+out["alone"] = [summary(r) for r in alone]
+out["alone_devices"] = [r.device for r in alone]
 print("RESULT " + json.dumps(out))
 """
 
 
-def run(devices: int, *modes: str) -> dict:
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+def run_on_four_devices() -> dict:
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
              JAX_PLATFORMS="cpu")
-  done = subprocess.run([sys.executable, "-c", SCRIPT, str(devices), *modes], env=env,
-                        capture_output=True, text=True, timeout=1800)
+  done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
+                        timeout=1800)
   assert done.returncode == 0, done.stderr[-3000:]
   line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")][-1]
   return json.loads(line[len("RESULT "):])
 
 
-def test_a_songs_result_is_the_same_alone_in_any_batch_and_on_any_device_count():
-  four = run(4, "batch:0,1,2,3", "alone")
-  one = run(1, "batch:2,3,0")
-  reference = four["alone"]
-  others = {"4 devices, batch of 4": four["batch:0,1,2,3"], "1 device, batch of 3": one["batch:2,3,0"]}
-  for where, results in others.items():
-    for i, (alone, other) in enumerate(zip(reference, results)):
-      if other is not None:
-        assert other == alone, f"song {i}: {where} differs from searching it alone"
-  assert [s["padded"] for s in reference] == [[3, 2], [3, 2], [3, 2], [2, 2]]
+def test_songs_run_side_by_side_on_every_device_each_as_alone():
+  out = run_on_four_devices()
+  reference = out["alone"]
+  assert [s["padded"] for s in reference] == [[6, 2], [3, 2], [6, 2], [3, 2]]
   assert any(accepted for s in reference for _, accepted, _ in s["trials"])
-  assert all(n <= 1 for n in four["batch:0,1,2,3:compilations"].values())
+  for where in ("batch", "resumed"):
+    for i, (alone, other) in enumerate(zip(reference, out[where])):
+      assert other == alone, f"song {i}: {where} differs from searching it alone"
+  # One song per device, at the same time, part k (in bucket order) on device k; alone,
+  # each song ran on another device than in the batch.
+  assert out["batch_devices"] == ["cpu:2", "cpu:0", "cpu:3", "cpu:1"]
+  assert out["alone_devices"] == ["cpu:3", "cpu:1", "cpu:2", "cpu:0"]
+  assert out["side_by_side"]
+  # Each device compiles each program once, for its bucket; the batch's count is every
+  # song's (they compiled at the same time); nothing compiles again alone.
+  assert out["compiled"] == {k: 4 for k in out["compiled"]}
+  assert all(c == out["compiled"] for c in out["batch_compilations"])
+  assert not any(out["alone_compiled"].values())
+  # A failure stops the batch with its error, leaving no worker behind.
+  assert out["error"] == "song 2 failed"
+  assert out["threads_left"] == out["threads_left_after_failure"] == 0
 
 
 def test_the_bucket_ladder_pads_by_less_than_half():

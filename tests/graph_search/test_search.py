@@ -40,6 +40,7 @@ def test_result_fields(result, song, tiny):
   assert len(result.history["loss"]) == tiny.console_steps + tiny.rounds * tiny.finetune_steps
   np.testing.assert_array_equal(result.history["step"], np.arange(len(result.history["loss"])))
   assert set(result.seconds) == {"console_fit", "trials", "finetune", "total"}
+  assert result.device == "cpu:0" and result.resolved == {"trial_batch": 1}
   assert len(result.round_losses) == tiny.rounds
   graph = result.graph()
   assert len(graph["tracks"]) == song.n_tracks and len(graph["groups"]) == song.n_groups
@@ -95,12 +96,13 @@ def test_batched_and_sequential_trials_take_the_same_decisions(result, song, tri
   # `result` evaluates one trial at a time incrementally (the CPU default); the others render
   # the whole console per trial, or evaluate speculative batches of 4 incrementally, or one at
   # a time with a cache of the first of the song's 2 chunks (the other rendered per call).
-  assert result.config.trials_per_call() == 1
+  assert result.config.trials_per_call() == 1 and result.resolved == {"trial_batch": 1}
   if cached_chunks:
     monkeypatch.setattr(incremental_lib, "cached_chunks", lambda n_chunks, **_: cached_chunks)
   other = mixjax.search(song, tiny.replace(trial_batch=trial_batch,
                                            incremental_trials=incremental),
                         seed=0, progress=False)
+  assert other.resolved == {"trial_batch": trial_batch}
   assert [(t.candidates, t.accepted) for t in other.trials] == \
          [(t.candidates, t.accepted) for t in result.trials]
   np.testing.assert_allclose([t.loss for t in other.trials],
@@ -142,8 +144,11 @@ def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monk
   with pytest.raises(KeyboardInterrupt):
     mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"))
   monkeypatch.undo()
+  # Resumed where the trial batch would resolve to 4 (a GPU): the checkpoint's 1 is kept.
+  monkeypatch.setattr(mixjax.SearchConfig, "resolved", lambda self, backend=None: {"trial_batch": 4})
   resumed = mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"),
                           resume=True)
+  assert full.resolved == resumed.resolved == {"trial_batch": 1}
   assert resumed.trials == full.trials
   assert resumed.seconds["total"] > 1000 > full.seconds["total"]  # the interrupted run counts
   assert resumed.seconds["total"] >= sum(v for k, v in resumed.seconds.items() if k != "total")
@@ -159,6 +164,43 @@ def test_resume_refuses_another_runs_checkpoint(song, tmp_path, tiny):
   with pytest.raises(ValueError, match="another run"):
     mixjax.search(song, tiny.replace(rounds=0), seed=1, progress=False,
                   checkpoint_dir=str(tmp_path), resume=True)
+  # An explicit trial batch is another run, even the one the checkpoint resolved (1 here).
+  with pytest.raises(ValueError, match="another run") as error:
+    mixjax.search(song, tiny.replace(rounds=0, trial_batch=1), seed=0, progress=False,
+                  checkpoint_dir=str(tmp_path), resume=True)
+  assert "\n" not in str(error.value)
+
+
+X64_SCRIPT = r"""
+import json, jax, mixjax
+mixjax.enable_compilation_cache()
+assert jax.config.jax_enable_x64
+with jax.enable_x64(False):  # the song as the test process makes it
+  song, _ = mixjax.synthetic_song(jax.random.key(3), n_tracks=3, n_groups=2, seconds=2.0,
+                                  sample_rate=8000)
+config = mixjax.SearchConfig.quick(console_steps=60, finetune_steps=20, rounds=2,
+                                   crop_seconds=1.5, omit_seconds=0.5, eval_hop_seconds=1.0)
+result = mixjax.search(song, config, seed=0, progress=False)
+print("RESULT " + json.dumps({
+    "losses": [result.loss_sum, result.loss_console, result.loss_pruned],
+    "trials": [float(t.loss) for t in result.trials],
+    "dtypes": sorted({str(x.dtype) for x in jax.tree.leaves(result.params)})}))
+"""
+
+
+def test_a_search_under_x64_runs_its_float32_programs(result, tiny):
+  import json, os, subprocess, sys
+  assert tiny == mixjax.SearchConfig.quick(console_steps=60, finetune_steps=20, rounds=2,
+                                           crop_seconds=1.5, omit_seconds=0.5,
+                                           eval_hop_seconds=1.0)
+  done = subprocess.run([sys.executable, "-c", X64_SCRIPT], capture_output=True, text=True,
+                        env=dict(os.environ, JAX_ENABLE_X64="1", JAX_PLATFORMS="cpu"),
+                        timeout=900)
+  assert done.returncode == 0, done.stderr[-3000:]
+  out = json.loads([l for l in done.stdout.splitlines() if l.startswith("RESULT ")][-1][7:])
+  assert out["dtypes"] == ["float32"]
+  assert out["losses"] == [result.loss_sum, result.loss_console, result.loss_pruned]
+  assert out["trials"] == [float(t.loss) for t in result.trials]
 
 
 def test_no_steps_at_all(song, tiny):
