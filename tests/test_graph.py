@@ -76,7 +76,7 @@ def test_top_level(graph, searched):
   assert metrics["loss_pruned"] == pytest.approx(result.loss_pruned)
   assert metrics["pruning_ratio"] == pytest.approx(result.pruning_ratio)
   assert set(metrics["pruning_ratio_per_type"]) == set(PROCESSORS)
-  assert metrics["device"] == "cpu:0" and metrics["resolved"] == {"trial_batch": 1}
+  assert metrics["device"] == "cpu:0" and metrics["resolved"] == {"trial_batch": 1, "skip_dead_types": True}
   json.dumps(graph, allow_nan=False)  # strict JSON: no NaN, no numpy types
 
 

@@ -51,7 +51,7 @@ class SearchResult:
     device: the device the song's search ran on (``"cpu:0"``, ``"gpu:1"``,
       ``"tpu:3"``: ``devices.device_name``).
     resolved: the settings resolved for the backend when the search
-      started (``SearchConfig.resolved``: ``{"trial_batch": 1}``).
+      started (``SearchConfig.resolved``: ``{"trial_batch": 1, "skip_dead_types": True}`` on a CPU).
   """
   params: Any
   alive: dict

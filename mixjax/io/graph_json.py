@@ -38,7 +38,7 @@ decimal form; a non-finite physical value is written as null.
 
 ``metrics.device`` is the device the search ran on (``"cpu:0"``, ``"gpu:1"``)
 and ``metrics.resolved`` the settings it resolved for that backend
-(``SearchConfig.resolved``: ``{"trial_batch": 1}``).
+(``SearchConfig.resolved``: ``{"trial_batch": 1, "skip_dead_types": true}`` on a CPU).
 
 Version history: 1 (mixjax 0.1); processor nodes gained ``effective``, and
 ``metrics`` gained ``device`` and ``resolved``, within version 1, so a file

@@ -40,7 +40,7 @@ def test_result_fields(result, song, tiny):
   assert len(result.history["loss"]) == tiny.console_steps + tiny.rounds * tiny.finetune_steps
   np.testing.assert_array_equal(result.history["step"], np.arange(len(result.history["loss"])))
   assert set(result.seconds) == {"console_fit", "trials", "finetune", "total"}
-  assert result.device == "cpu:0" and result.resolved == {"trial_batch": 1}
+  assert result.device == "cpu:0" and result.resolved == {"trial_batch": 1, "skip_dead_types": True}
   assert len(result.round_losses) == tiny.rounds
   graph = result.graph()
   assert len(graph["tracks"]) == song.n_tracks and len(graph["groups"]) == song.n_groups
@@ -96,13 +96,13 @@ def test_batched_and_sequential_trials_take_the_same_decisions(result, song, tri
   # `result` evaluates one trial at a time incrementally (the CPU default); the others render
   # the whole console per trial, or evaluate speculative batches of 4 incrementally, or one at
   # a time with a cache of the first of the song's 2 chunks (the other rendered per call).
-  assert result.config.trials_per_call() == 1 and result.resolved == {"trial_batch": 1}
+  assert result.config.trials_per_call() == 1 and result.resolved == {"trial_batch": 1, "skip_dead_types": True}
   if cached_chunks:
     monkeypatch.setattr(incremental_lib, "cached_chunks", lambda n_chunks, **_: cached_chunks)
   other = mixjax.search(song, tiny.replace(trial_batch=trial_batch,
                                            incremental_trials=incremental),
                         seed=0, progress=False)
-  assert other.resolved == {"trial_batch": trial_batch}
+  assert other.resolved == {"trial_batch": trial_batch, "skip_dead_types": True}
   assert [(t.candidates, t.accepted) for t in other.trials] == \
          [(t.candidates, t.accepted) for t in result.trials]
   np.testing.assert_allclose([t.loss for t in other.trials],
@@ -144,11 +144,12 @@ def test_resume_after_an_interruption_gives_the_same_result(song, tmp_path, monk
   with pytest.raises(KeyboardInterrupt):
     mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"))
   monkeypatch.undo()
-  # Resumed where the trial batch would resolve to 4 (a GPU): the checkpoint's 1 is kept.
-  monkeypatch.setattr(mixjax.SearchConfig, "resolved", lambda self, backend=None: {"trial_batch": 4})
+  # Resumed where the defaults would resolve as on a GPU: the checkpoint's CPU values are kept.
+  monkeypatch.setattr(mixjax.SearchConfig, "resolved", lambda self, backend=None: {
+      "trial_batch": 4, "skip_dead_types": False})
   resumed = mixjax.search(song, tiny, seed=2, progress=False, checkpoint_dir=str(tmp_path / "b"),
                           resume=True)
-  assert full.resolved == resumed.resolved == {"trial_batch": 1}
+  assert full.resolved == resumed.resolved == {"trial_batch": 1, "skip_dead_types": True}
   assert resumed.trials == full.trials
   assert resumed.seconds["total"] > 1000 > full.seconds["total"]  # the interrupted run counts
   assert resumed.seconds["total"] >= sum(v for k, v in resumed.seconds.items() if k != "total")
