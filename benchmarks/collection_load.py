@@ -57,7 +57,7 @@ def template_graph(seed: int, sample_rate: int) -> dict:
       loss_sum=float(rng.uniform(1, 3)), loss_console=float(rng.uniform(0.3, 0.6)),
       loss_pruned=float(rng.uniform(0.3, 0.7)),
       pruning_ratio=float(np.mean(list(pruned.values()))), pruning_ratio_per_type=pruned,
-      seconds={"total": 1.0})
+      seconds={"total": 1.0}, device="cpu:0", resolved={"trial_batch": 1, "skip_dead_types": True})
   return graph_json.graph_to_json(result)
 
 

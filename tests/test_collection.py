@@ -215,3 +215,12 @@ def test_the_docs_example_trains_a_flax_model_on_the_collection(tiny_collection,
   assert result["tracks"] == 6 and result["last_loss"] < result["first_loss"]
   assert set(result["accuracy"]) == set(PROCESSORS)
   assert "2 songs, 6 tracks: loss" in capsys.readouterr().out
+
+
+def test_the_load_benchmark_runs_at_a_tiny_size(monkeypatch, capsys):
+  """benchmarks/collection_load.py end to end on 6 generated songs: a table, one JSON line last."""
+  from benchmarks import collection_load
+  monkeypatch.setattr("sys.argv", ["collection_load.py", "--songs", "6", "--templates", "2"])
+  collection_load.main()
+  last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+  assert last["songs"] == 6 and last["finished"] == 6 and last["seconds"]["load_collection"] > 0
