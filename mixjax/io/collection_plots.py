@@ -42,10 +42,10 @@ def plot_pruning(stats: dict, path: str) -> None:
   ax_rho.bar(x + 0.2, [paper[3], *paper[4]], 0.4, color="none", edgecolor="#333333",
              hatch="//", label=f"paper, {paper[0]}")
   ax_rho.set_xticks(x, ["all", *stats_lib.TABLE3_LETTERS])
-  ax_rho.set_ylim(0, 1)
   ax_rho.set_ylabel("ρ (fraction pruned)")
   ax_rho.set_title("ρ overall and per type (Table 3)", fontsize=10)
-  ax_rho.legend(fontsize=7, loc="lower right")
+  ax_rho.set_ylim(0, 1.18)
+  ax_rho.legend(fontsize=7, loc="upper left", ncol=2)
 
   songs = stats["per_song"]
   for key, colour in (("loss_console", "#4e79a7"), ("loss_pruned", "#e15759")):
