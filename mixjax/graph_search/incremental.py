@@ -326,12 +326,12 @@ def trial_loss(params, console, tracks, mix, cache_tracks, cache_groups, base_al
   """
   one_song = functools.partial(_trial_loss_one_song, chunk_len=chunk_len,
                                omit_seconds=omit_seconds, fft_sizes=fft_sizes)
-  # Types alive in any job of any song (outside the vmap, so dead types are skipped).
-  active = console_lib.active_types({"track": level_alive(plan.track_alive),
-                                     "group": level_alive(plan.group_alive)})
-  base_active = console_lib.active_types(base_alive)
-  if not skip_dead_types:
-    active, base_active = {level: None for level in console_lib.LEVELS}, None
+  if skip_dead_types:  # types alive in any job of any song (outside the vmap: skipped)
+    active = console_lib.active_types({"track": level_alive(plan.track_alive),
+                                       "group": level_alive(plan.group_alive)})
+    base_active = console_lib.active_types(base_alive)
+  else:  # masks only, no conditional
+    active, base_active = dict.fromkeys(console_lib.LEVELS), None
   in_axes = (0, 0, 0, 0, 0, 0, 0, 0, None, None, 0, None, None)
   return batching.vmap(one_song, in_axes=in_axes)(
       params, console, tracks, mix, cache_tracks, cache_groups, base_alive, plan, starts,

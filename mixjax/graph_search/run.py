@@ -42,7 +42,6 @@ from typing import Sequence
 
 import jax
 import optax
-from tqdm.auto import tqdm
 
 from mixjax.graph_search import batch as batch_lib
 from mixjax.graph_search import buckets as buckets_lib
@@ -51,6 +50,8 @@ from mixjax.graph_search import fit as fit_lib
 from mixjax.graph_search import precise as precise_lib
 from mixjax.graph_search.config import SearchConfig
 from mixjax.graph_search.result import SearchResult
+from mixjax.progress import tqdm
+
 
 def _check_songs(songs, config: SearchConfig) -> None:
   if not songs:

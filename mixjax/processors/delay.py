@@ -352,7 +352,6 @@ def describe(effective_dict: dict, *, max_taps: int = 4) -> str:
   return "; ".join(words)
 
 
-
 def compare(truth_effective: dict, found_effective: dict) -> dict:
   """A found delay against the true one: ``delay_ms``, of the true echoes (taps after
   0 ms) the signed error (found − true) of the one farthest from the nearest found echo
@@ -369,6 +368,7 @@ def compare(truth_effective: dict, found_effective: dict) -> dict:
   worst = max(errors, key=abs, default=0.0)
   return {"delay_ms": None if missing else _effective.number(worst),
           "echo_taps": counts[1] - counts[0]}
+
 
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters

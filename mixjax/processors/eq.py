@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 
-import jax.numpy as jnp
 import numpy as np
 
 from mixjax import dsp
@@ -96,9 +95,10 @@ def context_samples(*, sample_rate: int) -> tuple[int, int]:
   return (N_TAPS // 2, N_TAPS // 2)
 
 
-def bin_frequencies_hz(sample_rate: int):
-  """``[1024]`` centre frequencies ``k · sample_rate / 2047`` of the EQ bins, in Hz."""
-  return jnp.arange(N_MAGNITUDE_BINS, dtype=jnp.float32) * (sample_rate / N_TAPS)
+def bin_frequencies_hz(sample_rate: int) -> np.ndarray:
+  """``float32[1024]`` centre frequencies ``k · sample_rate / 2047`` of the EQ bins, in Hz
+  (a NumPy constant: usable inside a trace, as ``params_from_settings`` is)."""
+  return np.arange(N_MAGNITUDE_BINS, dtype=np.float32) * np.float32(sample_rate / N_TAPS)
 
 
 def controls(params, *, sample_rate: int) -> dict:
@@ -321,7 +321,6 @@ def describe(effective_dict: dict, *, max_bands: int = 3) -> str:
   return ", ".join(words + ripple_words)
 
 
-
 COMPARE_HZ = (20.0, 20000.0)
 """``compare`` measures the curves between these frequencies (and Nyquist)."""
 
@@ -336,6 +335,7 @@ def compare(truth_effective: dict, found_effective: dict) -> dict:
                        found_effective["smoothed_gain_db"])
   truth_db = np.asarray(truth_effective["smoothed_gain_db"], np.float64)
   return {"curve_rms_db": _effective.rms_difference_db(truth_db[keep], found_db[keep])}
+
 
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters
@@ -396,8 +396,7 @@ def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dic
   """
   del init_params
   xp = _settings.namespace(settings)
-  frequency_hz = np.arange(N_MAGNITUDE_BINS, dtype=np.float32) * np.float32(sample_rate / N_TAPS)
-  gain_db = settings_gain_db(settings["bands"], frequency_hz)  # (f_k as bin_frequencies_hz)
+  gain_db = settings_gain_db(settings["bands"], bin_frequencies_hz(sample_rate))
   return {"log_magnitude": _settings.param(xp, units.db_to_log_gain(gain_db))}
 
 

@@ -112,10 +112,10 @@ def describe(effective_dict: dict) -> str:
   return f"{_effective.db(effective_dict['gain_db'])}, pan {where}"
 
 
-
 def compare(truth_effective: dict, found_effective: dict) -> dict:
   """A found node against the true one: ``gain_db`` and ``pan``, found − true."""
   return _effective.differences(truth_effective, found_effective, ("gain_db", "pan"))
+
 
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters

@@ -90,10 +90,10 @@ def describe(effective_dict: dict) -> str:
   return f"side {_effective.db(side)} ({width})"
 
 
-
 def compare(truth_effective: dict, found_effective: dict) -> dict:
   """A found node against the true one: ``side_gain_db``, found − true."""
   return _effective.differences(truth_effective, found_effective, ("side_gain_db",))
+
 
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters

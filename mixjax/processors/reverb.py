@@ -273,10 +273,10 @@ def describe(effective_dict: dict) -> str:
           f"dry {_effective.db(e['dry_level_db'])}")
 
 
-
 def compare(truth_effective: dict, found_effective: dict) -> dict:
   """A found node against the true one: ``t60_ms`` and ``wet_level_db``, found − true."""
   return _effective.differences(truth_effective, found_effective, ("t60_ms", "wet_level_db"))
+
 
 # ---------------------------------------------------------------------------
 # Physical settings (the synthetic songs' prior) and their raw parameters
