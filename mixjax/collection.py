@@ -38,6 +38,7 @@ from mixjax import collect as collect_lib
 from mixjax.console import Console, ConsoleParams
 from mixjax.io import graph_json
 from mixjax.processors import PROCESSORS, REGISTRY
+from mixjax.processors import base as processor_base
 from mixjax.progress import tqdm
 
 GRAPH_FILE = "graph.json"
@@ -159,8 +160,9 @@ class SongGraph:
     return graph_json.node_effective(node, self.sample_rate)
 
   def describe(self, node: dict) -> str:
-    """That action in words, as report.md gives it (``"EQ: +3.1 dB at 1.2 kHz ..."``)."""
-    return REGISTRY[node["type"]].describe(self.effective(node))
+    """That action in words, as report.md gives it: ``"+3.1 dB at 1.2 kHz (Q 1.4) (54 % wet)"``
+    (``processors.base.describe_at_wet``)."""
+    return processor_base.describe_at_wet(REGISTRY[node["type"]], self.effective(node))
 
   def nodes(self) -> list[dict]:
     """One flat record per kept processor (see ``Collection.nodes``)."""

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from mixjax import validation
 from mixjax.console import LEVELS, Console
 from mixjax.processors import PROCESSORS
 
@@ -38,6 +39,19 @@ class Node(NamedTuple):
   level: str  # "track" or "group"
   index: int  # track or group slot
   processor: str  # a name from PROCESSORS
+
+
+def reading_order(node) -> tuple:
+  """Sort key of nodes as people read them (report.md): groups first, then tracks, each
+  owner's processors in chain order."""
+  level, index, processor = node
+  return (level != "group", index, PROCESSORS.index(processor))
+
+
+def owner_label(node, track_names, group_names) -> str:
+  """The track or group a node sits on, named as in text: ``"track kick"``, ``"group 1"``."""
+  level, index, _ = node
+  return validation.owner_label(level, (track_names if level == "track" else group_names)[index])
 
 
 def alive_set(alive, exists: dict | None = None) -> set[Node]:

@@ -28,6 +28,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from mixjax import atomic_files
+from mixjax.io.report_text import markdown_table
 from mixjax.processors import PROCESSORS, REGISTRY
 from mixjax.progress import tqdm
 
@@ -215,11 +216,6 @@ def _f(x, spec: str = ".3f") -> str:
   return "–" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
 
 
-def _table(header: list, rows: list) -> list[str]:
-  return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-          + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
-
-
 def stats_markdown(stats: dict, *, pictures: dict | None = None, max_labels: int = 40) -> str:
   """stats.md: the tables of ``collection_stats`` (the pictures' files, when given)."""
   per_type = stats["pruning_ratio_per_type"]
@@ -238,7 +234,7 @@ def stats_markdown(stats: dict, *, pictures: dict | None = None, max_labels: int
            *[_f(per_type[p]["pooled"], ".2f") for p in TABLE3_TYPES]]]
   rows += [[f"*paper: {name}*", n, "", "", f"*{loss:.3f}*", f"*{rho:.2f}*",
             *[f"*{r:.2f}*" for r in ratios]] for name, n, loss, rho, ratios in PAPER_TABLE3]
-  lines += _table(header, rows)
+  lines += markdown_table(header, rows)
   console, pruned = stats["processors_per_song"]["console"], stats["processors_per_song"]["pruned"]
   lines += ["", "Losses and ρ are means over songs (the paper's La is its pruned loss, hybrid "
             "sampler, τ = 0.01, 30 kHz); *pooled*: the fraction of all the collection's console "
@@ -266,7 +262,7 @@ def stats_markdown(stats: dict, *, pictures: dict | None = None, max_labels: int
   for level, title in (("track", "tracks"), ("group", "subgroups")):
     rows = [[label, row["count"], *[f"{100 * row['kept'][p]:.0f} %" for p in PROCESSORS]]
             for label, row in list(stats["survival"][level].items())[:max_labels]]
-    lines += _table([f"{title} ({by})", "n", *labels], rows)
+    lines += markdown_table([f"{title} ({by})", "n", *labels], rows)
     more = len(stats["survival"][level]) - max_labels
     lines += ([f"", f"... and {more} more in stats.json."] if more > 0 else []) + [""]
 
@@ -279,10 +275,10 @@ def stats_markdown(stats: dict, *, pictures: dict | None = None, max_labels: int
       unit = f" ({s['unit']})" if s["unit"] else ""
       rows.append([REGISTRY[proc].label, f"{name}{unit}", s["count"], _f(s.get("q25"), ".4g"),
                    _f(s.get("median"), ".4g"), _f(s.get("q75"), ".4g")])
-  lines += _table(["type", "setting", "n", "25 %", "median", "75 %"], rows) + [""]
+  lines += markdown_table(["type", "setting", "n", "25 %", "median", "75 %"], rows) + [""]
 
   lines += ["## Songs", ""]
-  lines += _table(["song", "tracks", "groups", "L sum", "L console", "L pruned", "ρ",
+  lines += markdown_table(["song", "tracks", "groups", "L sum", "L console", "L pruned", "ρ",
                    "processors"],
                   [[s["name"], s["tracks"], s["groups"], _f(s["loss_sum"]), _f(s["loss_console"]),
                     _f(s["loss_pruned"]), _f(s["pruning_ratio"], ".2f"),

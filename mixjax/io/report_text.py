@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from mixjax import nodes as nodes_lib
 from mixjax import validation
 from mixjax._version import __version__
 from mixjax.io import graph_json as graph_lib
@@ -174,16 +175,6 @@ def loading_notes_markdown(notes: list[str]) -> str | None:
   return "\n".join(["## Notes from loading the song", "", *[f"- {n}" for n in notes]])
 
 
-def _owner(song, level: str, index: int) -> str:
-  names = song.track_names if level == "track" else song.group_names
-  return validation.owner_label(level, names[index])
-
-
-def _sorted_nodes(nodes) -> list:
-  """Groups first (as report.md's graph), then tracks; each owner's processors in chain order."""
-  return sorted(nodes, key=lambda n: (n[0] != "group", n[1], PROCESSORS.index(n[2])))
-
-
 def found_effective(result) -> dict:
   """``{Node: effective dict}`` of a search's kept processors (as graph.json holds them)."""
   graph = graph_lib.graph_to_json(result)
@@ -222,10 +213,10 @@ def comparison_text(song, truth_effect: dict, found_effect: dict) -> tuple[str, 
   errors = truth_lib.settings_errors(truth_effect, found_effect)
   scores = truth_lib.recovery_scores(set(truth_effect), set(found_effect))
   rows = []
-  for node in _sorted_nodes(set(truth_effect) | set(found_effect)):
-    level, index, processor = node
+  for node in sorted(set(truth_effect) | set(found_effect), key=nodes_lib.reading_order):
+    processor = node[2]
     rows.append((
-        _owner(song, level, index), REGISTRY[processor].label,
+        nodes_lib.owner_label(node, song.track_names, song.group_names), REGISTRY[processor].label,
         effect_text(processor, truth_effect[node]) if node in truth_effect else "not in the truth",
         effect_text(processor, found_effect[node]) if node in found_effect else "not kept",
         _effective.error_words(errors[node]) if node in errors else "\u2013"))
@@ -241,7 +232,7 @@ def comparison_text(song, truth_effect: dict, found_effect: dict) -> tuple[str, 
            "The song is synthetic: its true graph is known. Every processor in either, by what "
            "it does at its dry/wet (the same words for both), and the settings error of each "
            "true processor that was kept (found \u2212 true; a `×` factor is found / true):", ""]
-  notes += _table(["node", "processor", "truth", "found", "settings error"], rows)
+  notes += markdown_table(["node", "processor", "truth", "found", "settings error"], rows)
   notes += ["", recovery + ".", "",
             f"`target.wav` is the synthetic mix ({_peak_text(peak_dbfs(song.mix))}), "
             f"`dry_sum.wav` the plain sum of the tracks "
@@ -259,7 +250,8 @@ def _name_list(names, limit: int) -> str:
   return shown if len(names) <= limit else f"{shown}, +{len(names) - limit} more"
 
 
-def _table(header, rows) -> list[str]:
+def markdown_table(header, rows) -> list[str]:
+  """The lines of a markdown table (report.md, stats.md)."""
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
   return lines
@@ -307,7 +299,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
   groups = [g for g in graph["groups"] if members[g]]
   n_groups = len(groups)
   lines = [f"# mixjax search: {song_label}", ""]
-  lines += _table(["song", ""], [
+  lines += markdown_table(["song", ""], [
       ["tracks", f"{len(result.track_names)}: {', '.join(result.track_names)}"],
       ["subgroups", f"{n_groups}: " + _name_list(
           [f"{g} ({_name_list(members[g], MAX_NAMES_PER_GROUP)})" for g in groups],
@@ -316,7 +308,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
   ])
   lines += ["", "## Losses", "",
             "Whole-song multi-resolution loss (lower is closer to the mix):", ""]
-  lines += _table(["what renders the song", "loss", "measured after"],
+  lines += markdown_table(["what renders the song", "loss", "measured after"],
                   _loss_rows(result))
   lines += ["", _loss_explanation(result)]
   total_per_type = (len(result.track_names) + n_groups)
@@ -326,7 +318,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
             f"{total_per_type * len(types)} processors kept"
             + ("." if len(types) == len(PROCESSORS) else
                f" (the console holds {', '.join(types)} only)."), ""]
-  lines += _table(["type", "kept", "ρ"], [
+  lines += markdown_table(["type", "kept", "ρ"], [
       [t, f"{counts[t]} of {total_per_type}", f"{result.pruning_ratio_per_type[t]:.3f}"]
       for t in types])
   lines += ["", "## The graph", "", "![the pruned mixing graph](graph.png)", "",
@@ -348,7 +340,7 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
   steps = len(np.asarray(result.history.get("step", ())))
   accepted = sum(bool(t.accepted) for t in result.trials)
   lines += ["## Time", ""]
-  lines += _table(["phase", "seconds"], [[k.replace("_", " "), f"{v:.1f}"]
+  lines += markdown_table(["phase", "seconds"], [[k.replace("_", " "), f"{v:.1f}"]
                                          for k, v in result.seconds.items()])
   lines += ["", "Wall time of the search; the total includes compiling and the final "
             "evaluation, not loading the song. "
@@ -357,11 +349,11 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
   lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
             f"({accepted} accepted); device: {result.device or 'unknown'}; mixjax {__version__}.", ""]
   lines += ["## Settings", "", f"seed {result.seed}", ""]
-  lines += _table(["setting", "value"], [
+  lines += markdown_table(["setting", "value"], [
       [f.name, _resolved_setting_text(result, f.name)] for f in dataclasses.fields(result.config)])
   lines += ["", "## Files", ""]
   peaks = {} if peaks_dbfs is None else {k: f" ({_peak_text(v)})" for k, v in peaks_dbfs.items()}
-  lines += _table(["file", "what it holds"], [
+  lines += markdown_table(["file", "what it holds"], [
       ["graph.json", "the pruned graph: processors, settings, exact parameters "
        "(`mixjax render graph.json SONG --out x.wav` re-renders it)"],
       ["graph.png, graph.svg", "the drawing above"],

@@ -16,9 +16,8 @@ import jax
 import numpy as np
 
 from mixjax import nodes
-from mixjax import validation
 from mixjax.console import ConsoleParams
-from mixjax.processors import PROCESSORS, REGISTRY
+from mixjax.processors import REGISTRY
 from mixjax.processors import base as processor_base
 
 
@@ -83,17 +82,14 @@ class GroundTruth:
 
   def describe(self, song) -> str:
     """The true graph in words, one processor a line, by the song's track and group
-    names (groups first, each owner's processors in chain order):
+    names (``nodes.reading_order``):
     ``"  track bass: compressor: settings threshold … (80 % wet)"``."""
     effective = self.effective()
-    order = lambda n: (n.level != "group", n.index, PROCESSORS.index(n.processor))
-    lines = []
-    for node in sorted(effective, key=order):
-      names = song.track_names if node.level == "track" else song.group_names
-      record = REGISTRY[node.processor]
-      lines.append(f"  {validation.owner_label(node.level, names[node.index])}: {record.label}: "
-                   f"{processor_base.describe_at_wet(record, effective[node])}")
-    return "\n".join(lines)
+    return "\n".join(
+        f"  {nodes.owner_label(node, song.track_names, song.group_names)}: "
+        f"{REGISTRY[node.processor].label}: "
+        f"{processor_base.describe_at_wet(REGISTRY[node.processor], effective[node])}"
+        for node in sorted(effective, key=nodes.reading_order))
 
 
 def settings_errors(truth_effective: Mapping, found_effective: Mapping) -> dict:
