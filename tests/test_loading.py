@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 import yaml
 
+from mixjax.io import audio as audio_files
 from mixjax.io import song_folder
 from mixjax.io.song_folder import LoadWarning, load_song
 
@@ -73,7 +74,7 @@ def medleydb_song(root, name="Artist_Song", stems=None, *, write_raw=True, extra
 def test_read_audio_any_rate_depth_and_channels(tmp_path, file_rate, subtype, channels):
   path = write(str(tmp_path / "x.wav"), sine(440, 1.0, file_rate, channels=channels),
                file_rate, subtype)
-  audio = song_folder.read_audio(path, sample_rate=SR)
+  audio = audio_files.read_audio(path, sample_rate=SR)
   assert audio.dtype == np.float32 and audio.shape[0] == 2
   assert abs(audio.shape[1] - SR) <= 1
   expected = sine(440, 1.0, SR, channels=2).T
@@ -86,7 +87,7 @@ def test_read_audio_any_rate_depth_and_channels(tmp_path, file_rate, subtype, ch
 
 def test_read_audio_flac(tmp_path):
   path = write(str(tmp_path / "x.flac"), sine(440, 0.5, 16000, channels=2), 16000, "PCM_24")
-  assert song_folder.read_audio(path, sample_rate=SR).shape == (2, SR // 2)
+  assert audio_files.read_audio(path, sample_rate=SR).shape == (2, SR // 2)
 
 
 # -- plain layout -------------------------------------------------------------

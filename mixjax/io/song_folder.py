@@ -52,8 +52,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-import soundfile as sf
-import soxr
 import yaml
 
 from mixjax import atomic_files
@@ -63,9 +61,6 @@ from mixjax.io import audio as audio_files
 
 DEFAULT_SAMPLE_RATE = 30000
 """The search rate (Hz) of the paper; songs are resampled to it by default."""
-
-RESAMPLE_QUALITY = "HQ"
-"""soxr quality preset (20-bit precision, a steep anti-aliasing filter)."""
 
 LENGTH_WARNING_SECONDS = 1.0
 """A track whose length differs from the mix's by more than this is reported."""
@@ -388,49 +383,8 @@ def _instrument(label) -> str | None:
 
 
 # ---------------------------------------------------------------------------
-# Reading audio
+# Aligning the tracks to the mix
 # ---------------------------------------------------------------------------
-
-
-def read_audio(path: str, *, sample_rate: int) -> np.ndarray:
-  """Reads one audio file as ``float32[2, n]`` at ``sample_rate``.
-
-  Args:
-    path: any file soundfile reads (WAV, FLAC, AIFF, OGG, MP3, ...; any bit
-      depth).
-    sample_rate: the rate to resample to (Hz).
-
-  Returns:
-    Stereo float32 audio; a mono file is copied to both channels.
-
-  Raises:
-    ValueError: for a file that is not audio or cannot be read, has no
-      samples or more than two channels, or holds NaN or Inf samples.
-  """
-  try:
-    audio, file_rate = sf.read(path, dtype="float32", always_2d=True)
-  except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
-    detail = " ".join(str(error).split())
-    raise ValueError(
-        f"{path} is not an audio file soundfile can read ({detail}); convert it to WAV or "
-        f"FLAC, or remove it from the song folder.") from None
-  n_frames, channels = audio.shape
-  if n_frames == 0:
-    raise ValueError(f"{path} has no samples; remove it or replace it with the real audio.")
-  if channels > 2:
-    raise ValueError(
-        f"{path} has {channels} channels; mixjax reads mono or stereo files: downmix it or "
-        f"split it into stereo files.")
-  if not np.isfinite(audio).all():
-    first = int(np.argwhere(~np.isfinite(audio))[0, 0])
-    raise ValueError(
-        f"{path} contains NaN or Inf samples (first at {first / file_rate:.3f} s); "
-        f"re-export it from the source.")
-  if channels == 1:
-    audio = np.repeat(audio, 2, axis=1)
-  if file_rate != sample_rate:
-    audio = soxr.resample(audio, file_rate, sample_rate, quality=RESAMPLE_QUALITY)
-  return np.ascontiguousarray(audio.T, dtype=np.float32)
 
 
 def _aligned(audio: np.ndarray, n_samples: int, *, path: str, sample_rate: int,
@@ -473,7 +427,7 @@ def load_song(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Song:
   """
   sample_rate = validation.check_sample_rate(sample_rate, where="load_song")
   found = find_song_files(path)
-  mix = read_audio(found.mix, sample_rate=sample_rate)
+  mix = audio_files.read_audio(found.mix, sample_rate=sample_rate)
   if float(np.max(np.abs(mix))) <= SILENCE_PEAK:
     raise ValueError(
         f"{found.mix} is silent, so there is nothing to match; check that it is the "
@@ -493,7 +447,7 @@ def load_song(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Song:
 def _read_tracks(paths, n_samples: int | None, *, sample_rate: int, reference: str,
                  silent_note: str) -> np.ndarray:
   """``float32[T, 2, n]``: every track read and aligned to ``n_samples`` (None: the longest)."""
-  audio = [read_audio(p, sample_rate=sample_rate) for p in paths]
+  audio = [audio_files.read_audio(p, sample_rate=sample_rate) for p in paths]
   if n_samples is None:
     n_samples = max(a.shape[-1] for a in audio)
   tracks = np.zeros((len(paths), 2, n_samples), np.float32)
@@ -537,7 +491,7 @@ def load_tracks(path: str, *, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Tracks:
   """
   sample_rate = validation.check_sample_rate(sample_rate, where="load_tracks")
   found = find_song_files(path, need_mix=False)
-  n_samples = None if found.mix is None else read_audio(
+  n_samples = None if found.mix is None else audio_files.read_audio(
       found.mix, sample_rate=sample_rate).shape[-1]
   tracks = _read_tracks(found.tracks, n_samples, sample_rate=sample_rate,
                         reference="the longest track" if n_samples is None else "the mix",
