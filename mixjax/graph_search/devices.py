@@ -40,7 +40,8 @@ def scope(device):
 
 
 def stop_requested() -> bool:
-  """True in a worker of ``map_on_devices`` once another job failed or the caller was interrupted."""
+  """True in a worker of ``map_on_devices`` once another job failed or the caller was
+  interrupted."""
   return any(stop.is_set() for stop in getattr(_local, "stops", ()))
 
 

@@ -497,8 +497,8 @@ def plot_spectrograms(mix, estimate, sample_rate: int, path: str) -> Spectrogram
   difference_bar = fig.add_axes([right.x0, 0.125, right.x1 - right.x0, 0.018])
   fig.colorbar(images["difference"], cax=difference_bar, orientation="horizontal",
                label="estimate \u2212 mix (dB); red: the estimate is louder")
-  fig.text(0.06, 0.012, textwrap.fill(report_text.NULL_NOTE, 150), fontsize=9, color="#333333", ha="left",
-           va="bottom")
+  fig.text(0.06, 0.012, textwrap.fill(report_text.NULL_NOTE, 150), fontsize=9,
+           color="#333333", ha="left", va="bottom")
   _save_palette_png(fig, path, (SPECTROGRAM_CMAP, DIFFERENCE_CMAP))
   return panels
 

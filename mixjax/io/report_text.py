@@ -347,7 +347,8 @@ def report_markdown(result, graph: dict, *, song_label: str, n_samples: int,
             "A search resumed after an interruption counts the interrupted runs up to their "
             "last checkpoint (work after it was done again, and is counted once).", ""]
   lines += [f"{steps} optimisation steps, {len(result.trials)} pruning trials "
-            f"({accepted} accepted); device: {result.device or 'unknown'}; mixjax {__version__}.", ""]
+            f"({accepted} accepted); device: {result.device or 'unknown'}; "
+            f"mixjax {__version__}.", ""]
   lines += ["## Settings", "", f"seed {result.seed}", ""]
   lines += markdown_table(["setting", "value"], [
       [f.name, _resolved_setting_text(result, f.name)] for f in dataclasses.fields(result.config)])

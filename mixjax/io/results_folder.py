@@ -212,8 +212,9 @@ def default_device() -> str:
   return name + (f" x {len(devices)}" if len(devices) > 1 else "")
 
 
-def write_results(result, song, out_dir: str, *, fingerprint: str | None = None, song_label: str | None = None,
-                  notes: str | None = None, settings: dict | None = None) -> dict:
+def write_results(result, song, out_dir: str, *, fingerprint: str | None = None,
+                  song_label: str | None = None, notes: str | None = None,
+                  settings: dict | None = None) -> dict:
   """Writes the results folder of a search (module docstring), every file atomically.
 
   Args:

@@ -127,7 +127,8 @@ def params_from_settings(settings, *, sample_rate: int, init_params=None) -> dic
   (also under ``jit``, ``grad`` and ``vmap``: ``_settings``)."""
   del sample_rate, init_params
   xp = _settings.namespace(settings)
-  gains_db = xp.stack([_settings.floats(xp, settings[k]) for k in ("left_gain_db", "right_gain_db")])
+  gains_db = xp.stack([_settings.floats(xp, settings[k])
+                       for k in ("left_gain_db", "right_gain_db")])
   return {"log_gain": _settings.param(xp, units.db_to_log_gain(gains_db))}
 
 
