@@ -21,6 +21,9 @@ import os
 import subprocess
 import sys
 
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from benchmarks import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,7 +7,7 @@ process sharing one new persistent compilation cache: the first process compiles
 the second finds what the cache holds ("warm"). Each run reports its wall seconds, XLA's
 compile seconds (JAX's backend-compile events, summed over the devices' threads), the
 persistent cache's requests and hits, the programs compiled per jitted function, and peak
-memory. The last line is one JSON object.
+memory: a table, then one JSON object as the last line.
 
 Usage:
   python benchmarks/side_by_side.py [--devices 1,4]
@@ -21,6 +21,9 @@ import os
 import sys
 import tempfile
 import time
+
+if not __package__:  # run as `python benchmarks/x.py`: `benchmarks` from the repository root
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import timing
 
@@ -78,6 +81,12 @@ def main(argv=None) -> dict:
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)
   out = {"machine": timing.machine(), "rows": rows}
+  print(f"songs side by side, one per device ({out['machine']})")
+  print("| devices | run | wall s | XLA compile s | cache hits / requests | peak RSS MB |")
+  print("|---|---|---|---|---|---|")
+  for row in rows:
+    print(f"| {row['devices']} | {row['run']} | {row['wall_s']:.1f} | {row['compile_s']:.1f} | "
+          f"{row['hits']} / {row['requests']} | {row['peak_rss_mb']:.0f} |")
   print(json.dumps(out))
   return out
 

@@ -7,6 +7,7 @@ leaves.
 """
 
 import importlib.metadata
+import os
 import pathlib
 import shutil
 import subprocess
@@ -74,3 +75,26 @@ def test_sources_compile_without_syntax_warnings():
     warnings.simplefilter("error")
     for path in files:
       compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+def test_every_benchmark_script_runs_from_a_clone():
+  """A script run as ``python benchmarks/x.py`` puts the repository root on ``sys.path``
+  before it imports its siblings: ``benchmarks`` is not installed (not in the wheel)."""
+  guard = "if not __package__:"
+  missing = []
+  for path in sorted((ROOT / "benchmarks").glob("*.py")):
+    text = path.read_text()
+    if '__name__ == "__main__"' in text and "from benchmarks import" in text:
+      if guard not in text or text.index(guard) > text.index("from benchmarks import"):
+        missing.append(path.name)
+  assert not missing, f"add the sys.path guard to {missing}"
+
+
+def test_a_benchmark_script_starts_from_a_clone_without_benchmarks_installed(tmp_path):
+  """``python benchmarks/side_by_side.py --help`` from another folder, with no PYTHONPATH and
+  no site-packages (``-S``: an environment that installed ``benchmarks`` cannot hide it)."""
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  script = str(ROOT / "benchmarks" / "side_by_side.py")
+  done = subprocess.run([sys.executable, "-S", script, "--help"],
+                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 0, done.stderr[-2000:]
